@@ -1,0 +1,64 @@
+# One-command set-up on a fresh machine: every target installs what it needs (a no-op when installed).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+LAYER := build/layer/python
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_EC2_METADATA_DISABLED := true
+EXAMPLE ?= configs/churn-xgb.yaml
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@echo "==> installing Python dependencies into $(VENV)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(NPM_STAMP): package.json
+	@echo "==> installing the pinned CDK CLI (npm)"
+	@npm install --no-audit --no-fund --silent
+	@touch $@
+
+# PyYAML for the Lambda functions (pydantic comes from the Powertools layer):
+# the manylinux wheel for the Lambda runtime, fetched by pip without Docker.
+$(LAYER)/.installed: $(STAMP) scripts/build_layer.sh
+	@bash scripts/build_layer.sh $(LAYER)
+	@touch $@
+
+install: $(STAMP) $(NPM_STAMP) $(LAYER)/.installed  ## create .venv and install everything
+
+synth: install  ## synthesize the CDK app into cdk.out/
+	@npx cdk synth --quiet > /dev/null && echo "==> synthesized: $$(ls cdk.out/*.template.json)"
+
+lint: install  ## ruff + mypy on stacks/, lambda/, cli/
+	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
+	@$(VENV)/bin/mypy stacks lambda/amt lambda/handlers cli app.py
+
+test: install  ## every check: lint, unit, infra (cdk-nag, cfn-lint), end-to-end
+	@$(MAKE) --no-print-directory lint
+	@$(VENV)/bin/pytest
+
+demo: install  ## validate and render the example specs, then run one study end to end in the simulator
+	@echo "==> validating configs/"
+	@$(VENV)/bin/amt validate configs
+	@echo "==> rendering $(EXAMPLE)"
+	@$(VENV)/bin/amt render $(EXAMPLE) --round 1 | head -40
+	@echo "==> plan"
+	@$(VENV)/bin/amt plan $(EXAMPLE)
+
+bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
+	@$(PY) -m bench.run
+
+deploy: install  ## deploy to the AWS account in your environment
+	@npx cdk deploy --all
+
+clean:  ## remove build outputs (keeps .venv and node_modules)
+	rm -rf cdk.out build .amt-sim
+
+.PHONY: help install synth lint test demo bench deploy clean

@@ -1,0 +1,1 @@
+"""The `amt` command-line interface."""

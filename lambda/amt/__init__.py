@@ -1,0 +1,3 @@
+"""amt: the spec library shared by the `amt` CLI, synth-time validation and the Lambda handlers."""
+
+SPEC_VERSION = 1

@@ -1,0 +1,241 @@
+"""Reading specs: bytes or files -> `Spec`, or a `SpecError` listing every problem with its field path.
+
+Bad input never escapes as a traceback: malformed YAML, wrong types, empty or binary
+files and oversized files all become `SpecError`s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from amt.errors import FieldError, SpecError
+from amt.model import RANGE_TYPES, Spec
+
+MAX_SPEC_BYTES = 1_000_000
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def parse_spec(data: bytes | str, source: str) -> Spec:
+    """Parse and validate one spec; raises SpecError naming `source` and each field."""
+    raw = _decode(data, source)
+    doc = _load_document(raw, source)
+    return validate_document(doc, source)
+
+
+def validate_document(doc: Any, source: str) -> Spec:
+    """Validate an already-parsed document (a dict)."""
+    from amt.rules import check_rules
+
+    if doc is None:
+        raise SpecError(source, [FieldError("", "empty spec: expected a mapping with name, objective, ...")])
+    if not isinstance(doc, dict):
+        raise SpecError(source, [FieldError("", f"expected a mapping of fields, got {_kind(doc)}")])
+    try:
+        spec = Spec.model_validate(doc)
+    except ValidationError as exc:
+        raise SpecError(source, _translate(exc, doc)) from None
+    problems = check_rules(spec)
+    if problems:
+        raise SpecError(source, problems)
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the spec at `path`."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(str(p), [FieldError("", f"file is {size:,} bytes; a spec may be at most "
+                                                     f"{MAX_SPEC_BYTES:,} bytes")])
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecError(str(p), [FieldError("", f"cannot read: {exc.strerror or exc}")]) from None
+    return parse_spec(data, str(p))
+
+
+def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Spec files named by `paths` (files, or folders searched recursively, sorted).
+
+    Raises SpecError for a path that does not exist or a folder with no spec in it.
+    """
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SPEC_SUFFIXES)
+            if not found:
+                raise SpecError(str(p), [FieldError("", f"no spec files ({', '.join(SPEC_SUFFIXES)}) in "
+                                                         "this folder")])
+            yield from found
+        elif p.exists():
+            yield p
+        else:
+            raise SpecError(str(p), [FieldError("", "no such file or folder")])
+
+
+def load_specs(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, Spec]], list[SpecError]]:
+    """Load every spec under `paths`; returns the good ones and the errors (nothing is lost)."""
+    good: list[tuple[Path, Spec]] = []
+    bad: list[SpecError] = []
+    names: dict[str, Path] = {}
+    for given in paths:
+        try:
+            files = list(find_specs([given]))
+        except SpecError as exc:
+            bad.append(exc)
+            continue
+        for f in files:
+            try:
+                spec = load_spec(f)
+            except SpecError as exc:
+                bad.append(exc)
+                continue
+            if spec.name in names and names[spec.name] != f:
+                bad.append(SpecError(str(f), [FieldError("name", f"study name {spec.name!r} is already used "
+                                                                  f"by {names[spec.name]}")]))
+                continue
+            names[spec.name] = f
+            good.append((f, spec))
+    return good, bad
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def _decode(data: bytes | str, source: str) -> str:
+    if isinstance(data, str):
+        return data
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(source, [FieldError("", f"file is {len(data):,} bytes; a spec may be at most "
+                                                 f"{MAX_SPEC_BYTES:,} bytes")])
+    if b"\x00" in data[:8192]:
+        raise SpecError(source, [FieldError("", "binary file: a spec is YAML or JSON text")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(source, [FieldError("", f"not UTF-8 text (byte {exc.start}): a spec is YAML or "
+                                                 "JSON text")]) from None
+
+
+def _load_document(text: str, source: str) -> Any:
+    if not text.strip():
+        raise SpecError(source, [FieldError("", "empty file: expected a spec with name, objective, ...")])
+    if source.lower().endswith(".json") or text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            if source.lower().endswith(".json"):
+                raise SpecError(source, [FieldError("", f"invalid JSON at line {exc.lineno}, column "
+                                                         f"{exc.colno}: {exc.msg}")]) from None
+    return _load_yaml(text, source)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    import yaml
+
+    from amt.yamlsafe import DuplicateKeyError, SpecLoader
+
+    try:
+        return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+    except DuplicateKeyError as exc:
+        raise SpecError(source, [FieldError(exc.path, str(exc))]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(source, [FieldError("", f"invalid YAML{where}: {problem}")]) from None
+
+
+# --- pydantic errors -> field paths a person recognizes ---------------------------------------
+
+def _translate(exc: ValidationError, doc: dict[str, Any]) -> list[FieldError]:
+    out: list[FieldError] = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        path = ".".join(str(p) for p in loc)
+        message = _message(err, loc, doc)
+        if (path, message) not in seen:
+            seen.add((path, message))
+            out.append(FieldError(path, message))
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
+    parts: list[Any] = []
+    for i, part in enumerate(loc):
+        # Discriminated unions add the tag (`ranges.eta.continuous.min`): drop it.
+        if i >= 2 and loc[i - 2] == "ranges" and part in RANGE_TYPES:
+            continue
+        if isinstance(part, str) and ("[" in part or part.endswith("-keys")):
+            # `function-after[...]`, `[key]`: validator bookkeeping, not a field.
+            if part.endswith("[key]"):
+                parts.append("<key>")
+            continue
+        parts.append(part)
+    return parts
+
+
+def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
+    kind = err["type"]
+    msg: str = err["msg"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else (
+            f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
+        return f"unknown field{suffix}"
+    if kind == "missing":
+        return "required"
+    if kind == "union_tag_invalid":
+        return f"type must be one of {', '.join(RANGE_TYPES)} (got {err.get('input', {}).get('type')!r})" \
+            if isinstance(err.get("input"), dict) else msg
+    if kind == "union_tag_not_found":
+        return f"needs a type: one of {', '.join(RANGE_TYPES)}"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    if kind not in {"model_type", "dict_type"} and not isinstance(got, dict | list) and got is not None:
+        msg = f"{msg[0].lower()}{msg[1:]} (got {got!r})" if "(got" not in msg else msg
+    elif msg:
+        msg = f"{msg[0].lower()}{msg[1:]}"
+    return msg
+
+
+def _allowed_fields(loc: list[Any]) -> list[str]:
+    """Field names of the model at `loc` in a Spec (for 'did you mean')."""
+    model: type[BaseModel] | None = Spec
+    i = 0
+    while model is not None and i < len(loc):
+        field = model.model_fields.get(str(loc[i]))
+        if field is None:
+            return []
+        model, i = _inner_model(field.annotation), i + 1
+        if model is None and str(loc[i - 1]) in {"ranges", "data"} and i < len(loc):
+            # dict of models: skip the key
+            from amt.model import Channel, ContinuousRange
+
+            model, i = (Channel if str(loc[i - 1]) == "data" else ContinuousRange), i + 1
+    return list(model.model_fields) if model is not None else []
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__)

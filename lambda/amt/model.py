@@ -1,0 +1,258 @@
+"""The tuning spec, version 1: one pydantic model used by the CLI, synth-time validation and the handlers.
+
+Field-level rules (types, bounds, unknown keys) live here; rules that relate several
+fields live in `amt.rules` so that all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from amt.durations import parse_duration
+
+# SageMaker's name pattern for tuning jobs (the study name is its prefix).
+NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+TAG_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
+_TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+
+Seconds = Annotated[int, BeforeValidator(parse_duration)]
+Scaling = Literal["auto", "linear", "log", "reverse_log"]
+
+
+def _stringify(value: Any) -> Any:
+    """Hyperparameter and categorical values are strings to SageMaker; YAML may give numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+ParamValue = Annotated[str, BeforeValidator(_stringify)]
+
+
+class _Strict(BaseModel):
+    # A typo must never be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(_Strict):
+    """What the tuning job optimizes."""
+
+    metric: str = Field(min_length=1, max_length=255, description="Objective metric name.")
+    goal: Literal["maximize", "minimize"] = Field(description="Maximize or minimize the metric.")
+
+
+class Hyperband(_Strict):
+    """Hyperband settings; `max_resource` may be inferred from an epochs hyperparameter."""
+
+    min_resource: int = Field(default=1, ge=1, description="Minimum epochs before a job may be stopped.")
+    max_resource: int | None = Field(
+        default=None, ge=1, le=20000, description="Maximum epochs; default: the static epochs hyperparameter."
+    )
+
+
+class MetricDefinition(_Strict):
+    """A metric parsed from the training log by a regex whose first group is the value."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if compiled.groups < 1:
+            raise ValueError("needs a capture group around the value, e.g. 'loss=([0-9.]+)'")
+        return v
+
+
+class Algorithm(_Strict):
+    """A built-in algorithm or framework by name and version, or a custom image with metric regexes."""
+
+    builtin: str | None = Field(default=None, min_length=1, description="Built-in algorithm or framework.")
+    version: Annotated[str | None, BeforeValidator(_stringify)] = Field(
+        default=None, description="Version of the built-in algorithm (e.g. '1.7-1')."
+    )
+    image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
+    metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
+    input_mode: Literal["File", "Pipe", "FastFile"] = "File"
+
+
+class ContinuousRange(_Strict):
+    type: Literal["continuous"]
+    min: float
+    max: float
+    scaling: Scaling = "auto"
+
+
+class IntegerRange(_Strict):
+    type: Literal["integer"]
+    min: int
+    max: int
+    scaling: Scaling = "auto"
+
+
+class CategoricalRange(_Strict):
+    type: Literal["categorical"]
+    values: list[ParamValue] = Field(min_length=1, max_length=30)
+
+    @field_validator("values")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dupes = sorted({x for x in v if v.count(x) > 1})
+        if dupes:
+            raise ValueError(f"values must be distinct (repeated: {', '.join(dupes)})")
+        return v
+
+
+Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discriminator="type")]
+RANGE_TYPES = ("continuous", "integer", "categorical")
+
+
+class Channel(_Strict):
+    """An S3 input channel."""
+
+    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    content_type: str | None = Field(default=None, max_length=256)
+    compression: Literal["None", "Gzip"] | None = None
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
+    input_mode: Literal["File", "Pipe", "FastFile"] | None = None
+
+
+class Resources(_Strict):
+    """Instances per training job and the tuning job's limits."""
+
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1)
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_jobs: int | None = Field(default=None, ge=1)
+    max_parallel_jobs: int = Field(ge=1, le=100)
+    max_runtime_per_job: Seconds = Field(le=28 * 86400)
+    max_tuning_runtime: Seconds | None = Field(default=None, ge=120, le=15_768_000)
+
+
+class Spot(_Strict):
+    enabled: bool = False
+    max_wait: Seconds | None = Field(default=None, description="Default: twice max_runtime_per_job.")
+
+
+class Completion(_Strict):
+    target: float | None = None
+    max_jobs_not_improving: int | None = Field(default=None, ge=3)
+    stop_on_convergence: bool = False
+
+
+class WarmStart(_Strict):
+    type: Literal["identical_data_and_algorithm", "transfer_learning"]
+    parents: list[Annotated[str, Field(pattern=NAME_PATTERN.replace("a-z0-9", "a-zA-Z0-9"), max_length=32)]] = (
+        Field(min_length=1, max_length=5)
+    )
+
+
+class Rounds(_Strict):
+    max: int = Field(default=1, ge=1, le=20)
+    min_improvement: float = Field(default=0.0, ge=0)
+
+
+class Budget(_Strict):
+    max_instance_hours: float = Field(gt=0)
+
+
+class Network(_Strict):
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        default_factory=list, max_length=16
+    )
+    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")]] = Field(
+        default_factory=list, max_length=5
+    )
+    isolation: bool = False
+    encrypt_inter_container_traffic: bool = False
+
+
+def _early_stopping(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted `off` as false; the user means "off".
+    if value is False:
+        return "off"
+    if value is True:
+        return "auto"
+    return value
+
+
+class Spec(_Strict):
+    """A tuning study: everything needed to create its tuning jobs, round after round."""
+
+    spec_version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=32, pattern=NAME_PATTERN)
+    description: str | None = Field(default=None, max_length=1024)
+    objective: Objective
+    strategy: Literal["bayesian", "random", "grid", "hyperband"]
+    hyperband: Hyperband | None = None
+    algorithm: Algorithm
+    hyperparameters: dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[
+        ParamValue, Field(max_length=2500)
+    ]] = Field(default_factory=dict)
+    ranges: dict[Annotated[str, Field(min_length=1, max_length=256)], Range]
+    data: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_]+$", max_length=64)], Channel] = Field(
+        min_length=1, max_length=20
+    )
+    output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
+    resources: Resources
+    spot: Spot = Field(default_factory=Spot)
+    early_stopping: Annotated[Literal["auto", "off"], BeforeValidator(_early_stopping)] = "off"
+    completion: Completion | None = None
+    random_seed: int | None = Field(default=None, ge=0)
+    warm_start: WarmStart | None = None
+    rounds: Rounds = Field(default_factory=Rounds)
+    budget: Budget | None = None
+    network: Network | None = None
+    kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    environment: dict[Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)], Annotated[
+        str, Field(max_length=512)
+    ]] = Field(default_factory=dict, max_length=48)
+    schedule: str | None = None
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[
+        ParamValue, Field(max_length=256)
+    ]] = Field(default_factory=dict, max_length=45)
+
+    @property
+    def is_custom_image(self) -> bool:
+        return self.algorithm.image is not None
+
+    @property
+    def tuned_names(self) -> list[str]:
+        return list(self.ranges)
+
+    def grid_size(self) -> int:
+        """Number of distinct combinations of the categorical ranges (Grid's job count)."""
+        size = 1
+        for r in self.ranges.values():
+            size *= len(r.values) if isinstance(r, CategoricalRange) else 0
+        return size
+
+    def max_jobs_effective(self) -> int:
+        """Training jobs one round may start: max_jobs, or the grid's combinations."""
+        if self.resources.max_jobs is not None:
+            return self.resources.max_jobs
+        return self.grid_size() if self.strategy == "grid" else 0
+
+    def spot_max_wait(self) -> int | None:
+        if not self.spot.enabled:
+            return None
+        return self.spot.max_wait or 2 * self.resources.max_runtime_per_job
+
+
+def json_schema() -> dict[str, Any]:
+    """The spec's JSON Schema (for editors)."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "amt-conductor tuning spec (version 1)"
+    return schema

@@ -1,0 +1,76 @@
+"""Names shared by the infrastructure and the runtime: environment variable keys,
+the registry's key schema, and the typed settings the handlers read at cold start.
+
+The stack sets exactly these variables (it imports this module), and the handlers
+parse them once per cold start with `Settings.from_env()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class EnvKeys:
+    """Environment variable keys, named once."""
+
+    REGISTRY_TABLE = "AMT_REGISTRY_TABLE"
+    ARTIFACTS_BUCKET = "AMT_ARTIFACTS_BUCKET"
+    CONFIGS_BUCKET = "AMT_CONFIGS_BUCKET"
+    CONFIGS_PREFIX = "AMT_CONFIGS_PREFIX"
+    TOPIC_ARN = "AMT_TOPIC_ARN"
+    EXECUTION_ROLE_ARN = "AMT_EXECUTION_ROLE_ARN"
+    STATE_MACHINE_ARN = "AMT_STATE_MACHINE_ARN"
+    REPORTS_PREFIX = "AMT_REPORTS_PREFIX"
+    QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
+    # Powertools reads these two itself.
+    SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+class RegistrySchema:
+    """Key schema of the DynamoDB registry (single table)."""
+
+    PK = "pk"
+    SK = "sk"
+    # Sparse index of tuning jobs a workflow is waiting on: only items with `inflight` set appear.
+    INFLIGHT_INDEX = "inflight"
+    INFLIGHT_PK = "inflight"
+    INFLIGHT_SK = "updated_at"
+
+
+DEFAULT_CONFIGS_PREFIX = "configs/"
+DEFAULT_REPORTS_PREFIX = "reports/"
+DEFAULT_QUIET_MINUTES = 30
+METRICS_NAMESPACE = "AmtConductor"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a handler may need from its environment; missing keys are empty strings."""
+
+    registry_table: str
+    artifacts_bucket: str
+    configs_bucket: str
+    configs_prefix: str
+    topic_arn: str
+    execution_role_arn: str
+    state_machine_arn: str
+    reports_prefix: str
+    quiet_minutes: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read the settings from `env` (default: os.environ)."""
+        e = os.environ if env is None else env
+        return cls(
+            registry_table=e.get(EnvKeys.REGISTRY_TABLE, ""),
+            artifacts_bucket=e.get(EnvKeys.ARTIFACTS_BUCKET, ""),
+            configs_bucket=e.get(EnvKeys.CONFIGS_BUCKET, ""),
+            configs_prefix=e.get(EnvKeys.CONFIGS_PREFIX, DEFAULT_CONFIGS_PREFIX),
+            topic_arn=e.get(EnvKeys.TOPIC_ARN, ""),
+            execution_role_arn=e.get(EnvKeys.EXECUTION_ROLE_ARN, ""),
+            state_machine_arn=e.get(EnvKeys.STATE_MACHINE_ARN, ""),
+            reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
+            quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
+        )

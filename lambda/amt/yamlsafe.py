@@ -1,0 +1,46 @@
+"""A YAML loader for specs: safe, YAML 1.2 booleans, and duplicate keys are errors.
+
+YAML 1.1 (PyYAML's default) reads unquoted `off`, `on`, `yes`, `no` as booleans; a user
+writing `early_stopping: off` means the word. Only `true`/`false` are booleans here.
+A key written twice would silently win in PyYAML; here it is an error naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, path: str, line: int) -> None:
+        self.path = path
+        super().__init__(f"written twice (again at line {line})")
+
+
+class SpecLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and duplicate-key detection."""
+
+
+# Drop YAML 1.1's boolean resolver and add back only true/false.
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _construct_mapping(loader: SpecLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise DuplicateKeyError(str(key), key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

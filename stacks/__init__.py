@@ -1,0 +1,1 @@
+"""Infrastructure: one stack composes constructs; each construct owns one concern."""
