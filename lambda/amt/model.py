@@ -16,8 +16,6 @@ from amt.durations import parse_duration
 # SageMaker's name pattern for tuning jobs (the study name is its prefix).
 NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
-TAG_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
-_TAG_RE = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 Scaling = Literal["auto", "linear", "log", "reverse_log"]

@@ -74,3 +74,14 @@ class Settings:
             reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
         )
+
+
+class StackOutputs:
+    """CloudFormation output keys the stack exports and `amt submit`/`amt status` read."""
+
+    CONFIGS_BUCKET = "ConfigsBucketName"
+    CONFIGS_PREFIX = "ConfigsPrefix"
+    ARTIFACTS_BUCKET = "ArtifactsBucketName"
+    REGISTRY_TABLE = "RegistryTableName"
+    STATE_MACHINE_ARN = "StateMachineArn"
+    TOPIC_ARN = "TopicArn"

@@ -1,0 +1,181 @@
+"""`amt`: validate, render, plan, diff and run tuning specs.
+
+Exit codes: 0 success, 1 invalid input (one line per problem: `FILE: field.path: message`),
+2 usage error. Bad input never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from amt.errors import SpecError
+from amt.loader import load_spec, load_specs
+
+PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
+PLACEHOLDER_BUCKET = "amt-artifacts-123456789012"
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    good, bad = load_specs(args.paths)
+    for err in bad:
+        for line in err.lines():
+            print(line, file=sys.stderr)
+    for path, spec in good:
+        print(f"{path}: ok ({spec.name}, {spec.strategy}, {len(spec.ranges)} ranges)")
+    total = len(good) + len(bad)
+    print(f"{len(good)} of {total} spec(s) valid", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from amt.images import ImageError
+    from amt.render import render_request
+
+    spec = load_spec(args.path)
+    parents = [p.strip() for p in args.parents.split(",") if p.strip()] if args.parents else None
+    if args.role_arn == PLACEHOLDER_ROLE or args.output_bucket == PLACEHOLDER_BUCKET:
+        print("note: placeholder role ARN / output bucket; pass --role-arn and --output-bucket for the real "
+              "values", file=sys.stderr)
+    try:
+        request = render_request(spec, region=args.region, role_arn=args.role_arn,
+                                 output_bucket=args.output_bucket, round_no=args.round, parents=parents)
+    except ImageError as exc:
+        raise SpecError(args.path, [_field("algorithm", str(exc))]) from None
+    print(json.dumps(request, indent=2))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from amt.plan import make_plan
+
+    status = 0
+    for path in args.paths:
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            for line in exc.lines():
+                print(line, file=sys.stderr)
+            status = 1
+            continue
+        print(f"== {path}")
+        print("\n".join(make_plan(spec).lines()))
+    return status
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from amt.model import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from amt.warmstart import compatibility_problems, describe_changes
+
+    parent, child = load_spec(args.parent), load_spec(args.child)
+    kind = args.type or (child.warm_start.type if child.warm_start else "identical_data_and_algorithm")
+    changes = describe_changes(child, parent)
+    print(f"warm start {child.name} from {parent.name} ({kind})")
+    print("changes:" if changes else "changes: none")
+    for line in changes:
+        print(f"  {line}")
+    problems = compatibility_problems(child, [parent], kind)
+    if not problems:
+        print("verdict: compatible: SageMaker accepts this warm start")
+        return 0
+    print("verdict: SageMaker would refuse this warm start:")
+    for p in problems:
+        print(f"  {args.child}: {p.field}: {p.message}")
+    return 1
+
+
+def _field(path: str, message: str) -> object:
+    from amt.errors import FieldError
+
+    return FieldError(path, message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amt", description="Declarative SageMaker Automatic Model Tuning.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check specs offline against every rule SageMaker enforces")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("render", help="print the CreateHyperParameterTuningJob request as JSON")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--region", default=_default_region())
+    p.add_argument("--role-arn", default=PLACEHOLDER_ROLE)
+    p.add_argument("--output-bucket", default=PLACEHOLDER_BUCKET)
+    p.add_argument("--round", type=int, default=1, help="round number (1-based)")
+    p.add_argument("--parents", help="comma-separated parent tuning job names (warm start)")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("plan", help="summarize search space, worst-case cost and warnings")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("schema", help="print the spec's JSON Schema")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("diff", help="would SageMaker accept CHILD warm-started from PARENT?")
+    p.add_argument("parent", metavar="PARENT")
+    p.add_argument("child", metavar="CHILD")
+    p.add_argument("--type", choices=["identical_data_and_algorithm", "transfer_learning"])
+    p.set_defaults(func=cmd_diff)
+
+    _add_optional(sub)
+    return parser
+
+
+def _add_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Commands that need more than the spec library (AWS, or the simulator's dev dependencies)."""
+    from amt_cli import remote
+
+    remote.add_parsers(sub)
+    try:
+        from amt_cli.simulate import command as simulate
+    except ImportError:
+        return
+    p = simulate.add_parser(sub)
+    p.set_defaults(func=simulate.run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "round", 1) < 1:
+        parser.error("--round must be 1 or more")
+    try:
+        return int(args.func(args))
+    except SpecError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _ensure_path() -> None:
+    # `lambda/` holds the spec library; an editable install maps it, a plain checkout may not.
+    root = Path(__file__).resolve().parent.parent / "lambda"
+    if root.is_dir() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+
+if __name__ == "__main__":
+    _ensure_path()
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""`amt submit` and `amt status`: the commands that talk to a deployed stack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from amt.errors import FieldError, SpecError
+from amt.loader import load_spec
+from amt.settings import StackOutputs
+
+SUBMIT_WAIT_SECONDS = 60
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("submit", help="validate a spec, upload it to the stack's configs bucket, start a run")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--stack", required=True, help="the deployed stack's name")
+    p.add_argument("--region")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for the execution to appear")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("status", help="rounds, jobs, statuses, best objective and reports of a study")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--region")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+
+def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
+    """The stack's outputs by key; a missing stack is a one-line error."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cfn = boto3.client("cloudformation", region_name=region)
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except (ClientError, BotoCoreError) as exc:
+        raise SpecError(f"stack {stack}", [FieldError("", f"cannot read the stack: {exc}")]) from None
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def _output(outputs: dict[str, str], key: str, stack: str) -> str:
+    if key not in outputs:
+        raise SpecError(f"stack {stack}", [FieldError("", f"has no output {key}: is it an amt-conductor stack?")])
+    return outputs[key]
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    import boto3
+
+    from amt.naming import execution_name
+
+    spec = load_spec(args.path)
+    print(f"validated {args.path} ({spec.name})", file=sys.stderr)
+    outputs = stack_outputs(args.stack, args.region)
+    bucket = _output(outputs, StackOutputs.CONFIGS_BUCKET, args.stack)
+    prefix = outputs.get(StackOutputs.CONFIGS_PREFIX, "configs/")
+    machine = _output(outputs, StackOutputs.STATE_MACHINE_ARN, args.stack)
+    suffix = ".json" if str(args.path).lower().endswith(".json") else ".yaml"
+    key = f"{prefix}{spec.name}{suffix}"
+    with open(args.path, "rb") as fh:
+        put = boto3.client("s3", region_name=args.region).put_object(Bucket=bucket, Key=key, Body=fh.read())
+    version = put.get("VersionId", "null")
+    print(f"uploaded s3://{bucket}/{key} (version {version})", file=sys.stderr)
+    # The start function names the execution from the object's version, so we know its ARN already.
+    arn = machine.replace(":stateMachine:", ":execution:") + ":" + execution_name(spec.name, version)
+    if args.no_wait:
+        print(arn)
+        return 0
+    sfn = boto3.client("stepfunctions", region_name=args.region)
+    deadline = time.monotonic() + SUBMIT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            status = sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            print("waiting for the run to start ...", file=sys.stderr)
+            time.sleep(3)
+            continue
+        print(f"run {status.lower()}: {arn}", file=sys.stderr)
+        print(arn)
+        return 0
+    print(f"the run has not started after {SUBMIT_WAIT_SECONDS}s; check the start function's logs", file=sys.stderr)
+    print(arn)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    import boto3
+
+    from amt.registry import Registry
+
+    outputs = stack_outputs(args.stack, args.region)
+    table = _output(outputs, StackOutputs.REGISTRY_TABLE, args.stack)
+    registry = Registry(table, client=boto3.client("dynamodb", region_name=args.region))
+    rows = study_rows(registry, args.study)
+    if not rows:
+        print(f"no rounds recorded for study {args.study!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    print(format_table(rows))
+    return 0
+
+
+def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
+    """One row per round of `study`, oldest first."""
+    out = []
+    for r in registry.list_rounds(study):
+        out.append({
+            "round": r.get("round"),
+            "job_name": r.get("job_name"),
+            "status": r.get("status"),
+            "best_objective": r.get("best_objective"),
+            "parents": ",".join(r.get("parents") or []) or "-",
+            "report_uri": r.get("report_uri") or "-",
+        })
+    return out
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table with a header row."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    cells = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""Worst-case cost and time of a round, from the spec alone."""
+
+from __future__ import annotations
+
+import math
+
+from amt.model import Spec
+
+# Slack on top of the worst case before the workflow stops waiting for a job's event:
+# SageMaker needs time to provision, upload and wind down, and warm start loads parents.
+WAIT_SLACK_SECONDS = 3600
+
+
+def worst_case_instance_hours(spec: Spec) -> float:
+    """max_jobs x instance_count x max_runtime_per_job (spot: max_wait), in instance-hours."""
+    per_job = spec.spot_max_wait() or spec.resources.max_runtime_per_job
+    return spec.max_jobs_effective() * spec.resources.instance_count * per_job / 3600
+
+
+def worst_case_round_seconds(spec: Spec) -> int:
+    """Longest a round can run: waves of parallel jobs, capped by max_tuning_runtime."""
+    per_job = spec.spot_max_wait() or spec.resources.max_runtime_per_job
+    waves = math.ceil(spec.max_jobs_effective() / spec.resources.max_parallel_jobs)
+    seconds = waves * per_job
+    if spec.resources.max_tuning_runtime is not None:
+        seconds = min(seconds, spec.resources.max_tuning_runtime)
+    return seconds
+
+
+def wait_timeout_seconds(spec: Spec) -> int:
+    """How long the workflow waits for a round's terminal event before giving up."""
+    return worst_case_round_seconds(spec) + WAIT_SLACK_SECONDS
+
+
+def rounds_within_budget(spec: Spec) -> int | None:
+    """How many rounds the budget allows by worst case (None: no budget)."""
+    if spec.budget is None:
+        return None
+    per_round = worst_case_instance_hours(spec)
+    return int(spec.budget.max_instance_hours // per_round) if per_round > 0 else None

@@ -1,0 +1,119 @@
+"""A human summary of what a spec will do and cost, with warnings worth reading before launch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from amt.budget import rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
+from amt.durations import format_duration
+from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.naming import job_name
+
+# Beyond this share of parallel jobs, Bayesian search learns little between waves.
+BAYESIAN_PARALLEL_SHARE = 0.25
+
+
+@dataclass
+class Plan:
+    """What one spec will do; `warnings` are advice, not errors."""
+
+    study: str
+    strategy: str
+    job_name: str
+    search_space: str
+    dimensions: int
+    max_jobs: int
+    parallel: int
+    rounds: int
+    worst_case_hours_per_round: float
+    worst_case_hours_total: float
+    worst_case_round_time: str
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        rows = [
+            ("study", self.study),
+            ("strategy", self.strategy),
+            ("first job name", self.job_name),
+            ("search space", self.search_space),
+            ("training jobs", f"{self.max_jobs} per round, {self.parallel} in parallel"),
+            ("rounds", str(self.rounds)),
+            ("worst case", f"{self.worst_case_hours_per_round:g} instance-hours and "
+                           f"{self.worst_case_round_time} per round; {self.worst_case_hours_total:g} "
+                           "instance-hours in all"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        out = [f"{k.ljust(width)}  {v}" for k, v in rows]
+        out += [f"warning: {w}" for w in self.warnings] or ["no warnings"]
+        return out
+
+
+def space_description(spec: Spec) -> tuple[str, int]:
+    """('2 continuous, 1 integer (8 values), 1 categorical (2 values)', dimensions)."""
+    parts = []
+    cont = [r for r in spec.ranges.values() if isinstance(r, ContinuousRange)]
+    ints = [r for r in spec.ranges.values() if isinstance(r, IntegerRange)]
+    cats = [r for r in spec.ranges.values() if isinstance(r, CategoricalRange)]
+    if cont:
+        parts.append(f"{len(cont)} continuous")
+    if ints:
+        parts.append(f"{len(ints)} integer ({math.prod(r.max - r.min + 1 for r in ints):,} combinations)")
+    if cats:
+        parts.append(f"{len(cats)} categorical ({math.prod(len(r.values) for r in cats):,} combinations)")
+    finite = "infinite" if cont else f"{spec.grid_size() if not ints else _finite(ints, cats):,} points"
+    return f"{', '.join(parts)}; {finite}", len(spec.ranges)
+
+
+def _finite(ints: list[IntegerRange], cats: list[CategoricalRange]) -> int:
+    return math.prod(r.max - r.min + 1 for r in ints) * math.prod(len(r.values) for r in cats)
+
+
+def make_plan(spec: Spec) -> Plan:
+    """Summarize `spec`: search space, worst cases and warnings."""
+    space, dims = space_description(spec)
+    per_round = worst_case_instance_hours(spec)
+    rounds = spec.rounds.max
+    allowed = rounds_within_budget(spec)
+    warnings = _warnings(spec, allowed)
+    if allowed is not None:
+        rounds = min(rounds, max(allowed, 1))
+    return Plan(
+        study=spec.name,
+        strategy=spec.strategy,
+        job_name=job_name(spec, 1),
+        search_space=space,
+        dimensions=dims,
+        max_jobs=spec.max_jobs_effective(),
+        parallel=spec.resources.max_parallel_jobs,
+        rounds=rounds,
+        worst_case_hours_per_round=round(per_round, 2),
+        worst_case_hours_total=round(per_round * rounds, 2),
+        worst_case_round_time=format_duration(worst_case_round_seconds(spec)),
+        warnings=warnings,
+    )
+
+
+def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
+    out: list[str] = []
+    jobs, par = spec.max_jobs_effective(), spec.resources.max_parallel_jobs
+    if spec.strategy == "bayesian" and jobs and par / jobs > BAYESIAN_PARALLEL_SHARE:
+        out.append(f"max_parallel_jobs {par} is {par / jobs:.0%} of max_jobs {jobs}: Bayesian search learns "
+                   "from finished jobs, so high parallelism weakens its feedback (random search would do as well)")
+    if par > 10:
+        out.append(f"max_parallel_jobs {par} exceeds the default quota of 10 parallel training jobs per tuning "
+                   "job; request an increase first")
+    if spec.strategy == "bayesian" and jobs and jobs < 2 * len(spec.ranges) + 10:
+        out.append(f"{jobs} jobs for {len(spec.ranges)} ranges is little for Bayesian search to learn from")
+    if allowed_rounds is not None and allowed_rounds < spec.rounds.max:
+        out.append(f"the budget allows {allowed_rounds} of the {spec.rounds.max} rounds by worst case")
+    for name, r in spec.ranges.items():
+        if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
+            out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
+                       "explores orders of magnitude evenly")
+    if spec.rounds.max > 1 and spec.strategy in ("grid", "hyperband"):
+        out.append(f"rounds.max {spec.rounds.max}: later rounds warm-start, which SageMaker documents for "
+                   f"bayesian and random search, not {spec.strategy}")
+    if spec.early_stopping == "off" and spec.strategy in ("bayesian", "random") and jobs >= 50:
+        out.append("early_stopping is off: with many jobs, auto early stopping usually saves instance-hours")
+    return out

@@ -1,0 +1,187 @@
+"""Rendering: a spec (plus where it runs) -> the CreateHyperParameterTuningJob request boto3 expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.naming import job_name
+
+SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
+STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
+WARM_START = {"identical_data_and_algorithm": "IdenticalDataAndAlgorithm", "transfer_learning": "TransferLearning"}
+TAG_STUDY = "amt:study"
+TAG_ROUND = "amt:round"
+
+
+def training_image(spec: Spec, region: str) -> str:
+    """The training image: the custom image, or the built-in algorithm's image in `region`."""
+    if spec.algorithm.image is not None:
+        return spec.algorithm.image
+    from amt.images import resolve_image
+
+    assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
+    return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
+                         instance_type=spec.resources.instance_type)
+
+
+def render_request(
+    spec: Spec,
+    *,
+    region: str,
+    role_arn: str,
+    output_bucket: str,
+    round_no: int = 1,
+    parents: list[str] | None = None,
+) -> dict[str, Any]:
+    """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start."""
+    name = job_name(spec, round_no)
+    request: dict[str, Any] = {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": _tuning_config(spec),
+        "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
+                                                      output_bucket=output_bucket),
+    }
+    warm = _warm_start(spec, parents)
+    if warm:
+        request["WarmStartConfig"] = warm
+    request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
+        {"Key": TAG_STUDY, "Value": spec.name},
+        {"Key": TAG_ROUND, "Value": str(round_no)},
+    ]
+    return request
+
+
+def _tuning_config(spec: Spec) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "Strategy": STRATEGY[spec.strategy],
+        "HyperParameterTuningJobObjective": {
+            "Type": spec.objective.goal.capitalize(),
+            "MetricName": spec.objective.metric,
+        },
+        "ResourceLimits": _limits(spec),
+        "ParameterRanges": _ranges(spec),
+        "TrainingJobEarlyStoppingType": "Auto" if spec.early_stopping == "auto" else "Off",
+    }
+    if spec.strategy == "hyperband":
+        hb = spec.hyperband
+        strategy: dict[str, Any] = {"MinResource": hb.min_resource if hb else 1}
+        if hb and hb.max_resource is not None:
+            strategy["MaxResource"] = hb.max_resource
+        config["StrategyConfig"] = {"HyperbandStrategyConfig": strategy}
+    completion = _completion(spec)
+    if completion:
+        config["TuningJobCompletionCriteria"] = completion
+    if spec.random_seed is not None:
+        config["RandomSeed"] = spec.random_seed
+    return config
+
+
+def _limits(spec: Spec) -> dict[str, Any]:
+    limits: dict[str, Any] = {"MaxParallelTrainingJobs": spec.resources.max_parallel_jobs}
+    if spec.resources.max_jobs is not None:
+        limits["MaxNumberOfTrainingJobs"] = spec.resources.max_jobs
+    if spec.resources.max_tuning_runtime is not None:
+        limits["MaxRuntimeInSeconds"] = spec.resources.max_tuning_runtime
+    return limits
+
+
+def _ranges(spec: Spec) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for name, r in spec.ranges.items():
+        if isinstance(r, CategoricalRange):
+            out["CategoricalParameterRanges"].append({"Name": name, "Values": list(r.values)})
+        elif isinstance(r, IntegerRange):
+            out["IntegerParameterRanges"].append(
+                {"Name": name, "MinValue": str(r.min), "MaxValue": str(r.max), "ScalingType": SCALING[r.scaling]})
+        elif isinstance(r, ContinuousRange):
+            out["ContinuousParameterRanges"].append(
+                {"Name": name, "MinValue": _num(r.min), "MaxValue": _num(r.max), "ScalingType": SCALING[r.scaling]})
+    return {k: v for k, v in out.items() if v}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _completion(spec: Spec) -> dict[str, Any]:
+    c = spec.completion
+    if c is None:
+        return {}
+    out: dict[str, Any] = {}
+    if c.target is not None:
+        out["TargetObjectiveMetricValue"] = c.target
+    if c.max_jobs_not_improving is not None:
+        out["BestObjectiveNotImproving"] = {"MaxNumberOfTrainingJobsNotImproving": c.max_jobs_not_improving}
+    if c.stop_on_convergence:
+        out["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
+    return out
+
+
+def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
+    algo: dict[str, Any] = {
+        "TrainingImage": training_image(spec, region),
+        "TrainingInputMode": spec.algorithm.input_mode,
+    }
+    if spec.algorithm.metrics:
+        algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
+    output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
+    resources: dict[str, Any] = {
+        "InstanceType": spec.resources.instance_type,
+        "InstanceCount": spec.resources.instance_count,
+        "VolumeSizeInGB": spec.resources.volume_size_gb,
+    }
+    if spec.kms_key_id:
+        output["KmsKeyId"] = spec.kms_key_id
+        resources["VolumeKmsKeyId"] = spec.kms_key_id
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
+    wait = spec.spot_max_wait()
+    if wait is not None:
+        stopping["MaxWaitTimeInSeconds"] = wait
+    definition: dict[str, Any] = {
+        "AlgorithmSpecification": algo,
+        "RoleArn": role_arn,
+        "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
+        "OutputDataConfig": output,
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": spec.spot.enabled,
+    }
+    if spec.hyperparameters:
+        definition["StaticHyperParameters"] = dict(spec.hyperparameters)
+    if spec.network is not None:
+        if spec.network.subnets:
+            definition["VpcConfig"] = {"Subnets": list(spec.network.subnets),
+                                       "SecurityGroupIds": list(spec.network.security_groups)}
+        definition["EnableNetworkIsolation"] = spec.network.isolation
+        definition["EnableInterContainerTrafficEncryption"] = spec.network.encrypt_inter_container_traffic
+    if spec.environment:
+        definition["Environment"] = dict(spec.environment)
+    return definition
+
+
+def _channel(name: str, ch: Any, spec: Spec) -> dict[str, Any]:
+    source = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri, "S3DataDistributionType": ch.distribution}
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+    if ch.content_type:
+        out["ContentType"] = ch.content_type
+    if ch.compression:
+        out["CompressionType"] = ch.compression
+    if ch.input_mode:
+        out["InputMode"] = ch.input_mode
+    return out
+
+
+def _warm_start(spec: Spec, parents: list[str] | None) -> dict[str, Any]:
+    names = list(parents) if parents is not None else (list(spec.warm_start.parents) if spec.warm_start else [])
+    if not names:
+        return {}
+    kind = spec.warm_start.type if spec.warm_start else "identical_data_and_algorithm"
+    return {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": n} for n in names[:5]],
+        "WarmStartType": WARM_START[kind],
+    }

@@ -1,0 +1,120 @@
+"""Warm-start compatibility: what would make SageMaker refuse a child tuning job given its parents.
+
+The rules (SageMaker developer guide, "Run a Warm Start Hyperparameter Tuning Job"):
+same objective; the same set of static + tunable hyperparameter names; no tunable
+hyperparameter changes type; at most 10 static changes (a categorical turned static
+counts once per value); IdenticalDataAndAlgorithm keeps data and image; at most 5 parents;
+fields outside the changeable list (environment, isolation, encryption) must match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+
+MAX_PARENTS = 5
+MAX_STATIC_CHANGES = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason SageMaker would refuse the child; `parent` is the parent study's name."""
+
+    parent: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message} (parent {self.parent})"
+
+
+def _range_kind(r: object) -> str:
+    if isinstance(r, ContinuousRange):
+        return "continuous"
+    if isinstance(r, IntegerRange):
+        return "integer"
+    return "categorical"
+
+
+def static_changes(child: Spec, parent: Spec) -> list[str]:
+    """The changes that count toward SageMaker's limit of 10, one line each."""
+    out: list[str] = []
+    for name, value in child.hyperparameters.items():
+        if name in parent.ranges:
+            r = parent.ranges[name]
+            weight = len(r.values) if isinstance(r, CategoricalRange) else 1
+            out.extend([f"{name}: tunable -> static ({value})"] * weight)
+        elif name in parent.hyperparameters and parent.hyperparameters[name] != value:
+            out.append(f"{name}: {parent.hyperparameters[name]} -> {value}")
+    return out
+
+
+def compatibility_problems(child: Spec, parents: list[Spec], warm_type: str | None = None) -> list[Problem]:
+    """Every reason SageMaker would refuse `child` warm-started from `parents` (empty: compatible).
+
+    `warm_type` defaults to the child's warm_start.type, else identical_data_and_algorithm.
+    """
+    kind = warm_type or (child.warm_start.type if child.warm_start else "identical_data_and_algorithm")
+    problems: list[Problem] = []
+    if len(parents) > MAX_PARENTS:
+        problems.append(Problem("*", "warm_start.parents", f"{len(parents)} parents; at most {MAX_PARENTS}"))
+    for parent in parents:
+        problems.extend(_against(child, parent, kind))
+    return problems
+
+
+def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
+    p = parent.name
+    out: list[Problem] = []
+    if child.objective.metric != parent.objective.metric:
+        out.append(Problem(p, "objective.metric", f"changed {parent.objective.metric!r} -> "
+                                                  f"{child.objective.metric!r}; it must stay the same"))
+    if child.objective.goal != parent.objective.goal:
+        out.append(Problem(p, "objective.goal", f"changed {parent.objective.goal} -> {child.objective.goal}"))
+    child_names = set(child.hyperparameters) | set(child.ranges)
+    parent_names = set(parent.hyperparameters) | set(parent.ranges)
+    if child_names != parent_names:
+        added, removed = sorted(child_names - parent_names), sorted(parent_names - child_names)
+        parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+        out.append(Problem(p, "hyperparameters", "the set of static + tunable names must stay the same: "
+                           + "; ".join(parts) + " (declare future-tunable names as static from the start)"))
+    for name, r in child.ranges.items():
+        if name in parent.ranges and _range_kind(r) != _range_kind(parent.ranges[name]):
+            out.append(Problem(p, f"ranges.{name}.type", f"changed {_range_kind(parent.ranges[name])} -> "
+                                                         f"{_range_kind(r)}; a hyperparameter keeps its type"))
+    changes = static_changes(child, parent)
+    if len(changes) > MAX_STATIC_CHANGES:
+        out.append(Problem(p, "hyperparameters", f"{len(changes)} static changes; at most {MAX_STATIC_CHANGES}: "
+                                                 + "; ".join(changes)))
+    if kind == "identical_data_and_algorithm":
+        if {k: v.uri for k, v in child.data.items()} != {k: v.uri for k, v in parent.data.items()}:
+            out.append(Problem(p, "data", "changed; identical_data_and_algorithm needs the same input data "
+                                          "(use transfer_learning)"))
+        if (child.algorithm.image, child.algorithm.builtin) != (parent.algorithm.image, parent.algorithm.builtin):
+            out.append(Problem(p, "algorithm", "changed; identical_data_and_algorithm needs the same algorithm "
+                                               "(use transfer_learning)"))
+    if child.environment != parent.environment:
+        out.append(Problem(p, "environment", "changed; SageMaker does not allow Environment to change in a "
+                                             "warm start"))
+    cn, pn = child.network, parent.network
+    for attr in ("isolation", "encrypt_inter_container_traffic"):
+        if (getattr(cn, attr) if cn else False) != (getattr(pn, attr) if pn else False):
+            out.append(Problem(p, f"network.{attr}", "changed; it must match the parent in a warm start"))
+    return out
+
+
+def describe_changes(child: Spec, parent: Spec) -> list[str]:
+    """A readable diff of what the child changes relative to the parent (allowed or not)."""
+    a, b = parent.model_dump(mode="json"), child.model_dump(mode="json")
+    return [f"{path}: {old!r} -> {new!r}" for path, old, new in _diff(a, b, "")]
+
+
+def _diff(a: object, b: object, path: str) -> list[tuple[str, object, object]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[tuple[str, object, object]] = []
+        for key in sorted(set(a) | set(b), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            out.extend(_diff(a.get(key), b.get(key), sub))
+        return out
+    return [] if a == b else [(path, a, b)]
