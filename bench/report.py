@@ -1,0 +1,122 @@
+"""Writes bench/results.json and docs/benchmarks.md (table, cost chart, machine) from one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT
+
+TARGETS = {
+    "transitions_per_round": 15,
+    "invocations_per_round": 5,
+    "poll_ratio_24h": 100,
+    "import_share_of_sdk": 0.05,
+    "synth_50_over_1": 2.0,
+    "make_test_s": 180,
+}
+
+
+def machine() -> str:
+    mem = ""
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def chart_svg(orchestration: dict[str, Any]) -> str:
+    """State transitions per round against job duration (log scale), ours vs the poll loop."""
+    series = {name: [(h, orchestration[name][f"{h}h"]["transitions"]) for h in (1, 24)]
+              for name in ("ours", "poll_loop") if name in orchestration}
+    width, height, left, bottom = 560, 300, 70, 40
+    ymax = max(v for pts in series.values() for _, v in pts) or 1
+    import math
+
+    def x(h: float) -> float:
+        return left + (math.log10(h) / math.log10(24)) * (width - left - 30)
+
+    def y(v: float) -> float:
+        return height - bottom - (math.log10(max(v, 1)) / math.log10(max(ymax, 10))) * (height - bottom - 30)
+
+    colors = {"ours": "#1b7f3b", "poll_loop": "#b23b3b"}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+           'font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">State transitions per round '
+           'vs tuning job duration</text>',
+           f'<line x1="{left}" y1="{height - bottom}" x2="{width - 20}" y2="{height - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="30" x2="{left}" y2="{height - bottom}" stroke="black"/>']
+    for h in (1, 24):
+        out.append(f'<text x="{x(h):.1f}" y="{height - bottom + 16}" text-anchor="middle">{h} h</text>')
+    for v in (1, 10, 100, 1000, 10000):
+        if v <= max(ymax, 10) * 1.01:
+            out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
+    for i, (name, pts) in enumerate(series.items()):
+        path = " ".join(f"{'M' if j == 0 else 'L'}{x(h):.1f},{y(v):.1f}" for j, (h, v) in enumerate(pts))
+        out.append(f'<path d="{path}" stroke="{colors[name]}" stroke-width="2" fill="none"/>')
+        for h, v in pts:
+            out.append(f'<circle cx="{x(h):.1f}" cy="{y(v):.1f}" r="4" fill="{colors[name]}"/>')
+            out.append(f'<text x="{x(h) + 6:.1f}" y="{y(v) - 6:.1f}">{v}</text>')
+        out.append(f'<text x="{width - 150}" y="{50 + 16 * i}" fill="{colors[name]}">'
+                   f'{"amt-conductor (events)" if name == "ours" else "poll loop (60 s)"}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def write(results: dict[str, Any]) -> None:
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    docs = ROOT / "docs"
+    lines = ["# Benchmarks", "", f"Written by `make bench` on {results['date']}; machine: {results['machine']}.",
+             "Every figure below comes from that one run (`bench/results.json`). Targets are aims, not test asserts.",
+             ""]
+    orch = results.get("orchestration")
+    if orch:
+        (docs / "benchmarks-cost.svg").write_text(chart_svg(orch))
+        lines += ["## Orchestration cost per round", "",
+                  "One tuning round in the local simulator with simulated time (no real waiting). "
+                  "`sdk_wait` is computed from the SDK's 5 s Describe interval.", "",
+                  _row(["pattern", "job", "state transitions", "Lambda invocations", "SageMaker API calls"]),
+                  _row(["---"] * 5)]
+        for name in ("ours", "poll_loop", "sdk_wait"):
+            for dur in ("1h", "24h"):
+                r = orch.get(name, {}).get(dur, {})
+                lines.append(_row([name, dur, r.get("transitions", "–"), r.get("lambda_invocations", "–"),
+                                   r.get("sagemaker_calls", "–")]))
+        lines += ["", "![transitions per round against job duration](benchmarks-cost.svg)", ""]
+    cold = results.get("cold_start")
+    if cold:
+        sdk = cold["sagemaker_sdk_import_s"]
+        lines += ["## Cold start", "", f"Median import time in a fresh interpreter; the SageMaker SDK modules a "
+                  f"handler would otherwise need ({', '.join(cold['sdk_modules'])}) take {sdk:.3f} s.", "",
+                  _row(["handler", "import (s)", "share of SDK import"]), _row(["---"] * 3)]
+        for name, s in sorted(cold["handlers_s"].items()):
+            lines.append(_row([name, f"{s:.3f}", f"{s / sdk:.1%}" if sdk else "–"]))
+        lines += ["", f"Lambda asset (`lambda/`): {cold['asset_bytes']:,} bytes; project layer (PyYAML): "
+                  f"{cold['layer_bytes'] or 0:,} bytes.", ""]
+    synth = results.get("synth")
+    if synth:
+        lines += ["## Synth", "", _row(["app", "cdk synth (s)"]), _row(["---"] * 2),
+                  _row(["empty stack (floor)", synth["empty_app_s"]])]
+        for n in (1, 10, 50):
+            lines.append(_row([f"{n} spec(s)", synth[f"specs_{n}_s"]]))
+        for name, t in synth.get("templates_50", {}).items():
+            lines += ["", f"With 50 specs, `{name}` is {t['bytes']:,} bytes (limit {t['max_bytes']:,} via S3) and "
+                      f"has {t['resources']} resources (limit {t['max_resources']})."]
+        lines.append("")
+    suite = results.get("suite")
+    if suite:
+        lines += ["## Test suite", "", f"`make test`: {suite['make_test_s']} s wall time. Slowest steps:", "",
+                  _row(["seconds", "phase", "test"]), _row(["---"] * 3)]
+        lines += [_row([s["seconds"], s["phase"], f"`{s['test']}`"]) for s in suite["slowest"]]
+        lines.append("")
+    lines += ["## Against the targets", ""] + [f"- {line}" for line in results.get("verdicts", [])]
+    (docs / "benchmarks.md").write_text("\n".join(lines) + "\n")
