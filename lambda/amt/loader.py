@@ -185,7 +185,7 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
     kind = err["type"]
     msg: str = err["msg"]
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(loc[:-1])
+        allowed = _allowed_fields(list(err["loc"])[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         suffix = f" (did you mean {hint[0]!r}?)" if hint else (
             f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
@@ -208,31 +208,61 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
 
 
 def _allowed_fields(loc: list[Any]) -> list[str]:
-    """Field names of the model at `loc` in a Spec (for 'did you mean')."""
-    model: type[BaseModel] | None = Spec
-    i = 0
-    while model is not None and i < len(loc):
-        field = model.model_fields.get(str(loc[i]))
-        if field is None:
+    """Field names of the model at raw pydantic `loc` in a Spec (for 'did you mean').
+
+    Walks dict keys, list indexes and discriminated-union tags (`ranges.eta.categorical`),
+    so nested typos (`data.train.urii`, `ranges.eta.scale`) get a hint too.
+    """
+    annotation: Any = Spec
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
             return []
-        model, i = _inner_model(field.annotation), i + 1
-        if model is None and str(loc[i - 1]) in {"ranges", "data"} and i < len(loc):
-            # dict of models: skip the key
-            from amt.model import Channel, ContinuousRange
-
-            model, i = (Channel if str(loc[i - 1]) == "data" else ContinuousRange), i + 1
-    return list(model.model_fields) if model is not None else []
+    model = _unwrap(annotation)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
 
 
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] down to the type inside."""
     import typing
 
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if _is_union(annotation) and len(members) == 1:
+            annotation = members[0]
+            continue
         return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
+
+
+def _is_union(annotation: Any) -> bool:
+    import types
+    import typing
+
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    import typing
+
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    if _is_union(annotation):
+        # A discriminated union's tag picks the member (`ranges.eta.categorical`).
+        for member in typing.get_args(annotation):
+            tag = getattr(member, "model_fields", {}).get("type")
+            if tag is not None and part in typing.get_args(tag.annotation):
+                return member
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return field.annotation if field is not None else None
     return None
 
 
