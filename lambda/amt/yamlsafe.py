@@ -22,6 +22,27 @@ class DuplicateKeyError(yaml.YAMLError):
 class SpecLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans and duplicate-key detection."""
 
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        # Remember where each mapping sits so a duplicate key is named by its full path.
+        self.mapping_paths: dict[int, str] = {}
+        _index_paths(node, "", self.mapping_paths)
+        return node
+
+
+def _index_paths(node: yaml.Node, path: str, out: dict[int, str]) -> None:
+    if id(node) in out:  # an alias: keep the first path (and stop on recursive anchors)
+        return
+    if isinstance(node, yaml.MappingNode):
+        out[id(node)] = path
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            _index_paths(value_node, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        out[id(node)] = path
+        for i, item in enumerate(node.value):
+            _index_paths(item, f"{path}.{i}" if path else str(i), out)
+
 
 # Drop YAML 1.1's boolean resolver and add back only true/false.
 SpecLoader.yaml_implicit_resolvers = {
@@ -38,7 +59,8 @@ def _construct_mapping(loader: SpecLoader, node: yaml.MappingNode, deep: bool = 
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
-            raise DuplicateKeyError(str(key), key_node.start_mark.line + 1)
+            prefix = getattr(loader, "mapping_paths", {}).get(id(node), "")
+            raise DuplicateKeyError(f"{prefix}.{key}" if prefix else str(key), key_node.start_mark.line + 1)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
