@@ -57,6 +57,8 @@ SpecLoader.add_implicit_resolver(
 def _construct_mapping(loader: SpecLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor` merges; flatten_mapping handles it
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             prefix = getattr(loader, "mapping_paths", {}).get(id(node), "")
