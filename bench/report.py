@@ -89,8 +89,8 @@ def write(results: dict[str, Any]) -> None:
         for name in ("ours", "poll_loop", "sdk_wait"):
             for dur in ("1h", "24h"):
                 r = orch.get(name, {}).get(dur, {})
-                lines.append(_row([name, dur, r.get("transitions", "–"), r.get("lambda_invocations", "–"),
-                                   r.get("sagemaker_calls", "–")]))
+                lines.append(_row([name, dur, r.get("transitions", "-"), r.get("lambda_invocations", "-"),
+                                   r.get("sagemaker_calls", "-")]))
         lines += ["", "![transitions per round against job duration](benchmarks-cost.svg)", ""]
     cold = results.get("cold_start")
     if cold:
@@ -99,7 +99,7 @@ def write(results: dict[str, Any]) -> None:
                   f"handler would otherwise need ({', '.join(cold['sdk_modules'])}) take {sdk:.3f} s.", "",
                   _row(["handler", "import (s)", "share of SDK import"]), _row(["---"] * 3)]
         for name, s in sorted(cold["handlers_s"].items()):
-            lines.append(_row([name, f"{s:.3f}", f"{s / sdk:.1%}" if sdk else "–"]))
+            lines.append(_row([name, f"{s:.3f}", f"{s / sdk:.1%}" if sdk else "-"]))
         lines += ["", f"Lambda asset (`lambda/`): {cold['asset_bytes']:,} bytes; project layer (PyYAML): "
                   f"{cold['layer_bytes'] or 0:,} bytes.", ""]
     synth = results.get("synth")

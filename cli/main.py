@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from amt.errors import SpecError
+from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
@@ -98,9 +98,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1
 
 
-def _field(path: str, message: str) -> object:
-    from amt.errors import FieldError
-
+def _field(path: str, message: str) -> FieldError:
     return FieldError(path, message)
 
 
@@ -138,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_optional(sub: argparse._SubParsersAction) -> None:
     """Commands that need more than the spec library (AWS, or the simulator's dev dependencies)."""
     from amt_cli import remote
 

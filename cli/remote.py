@@ -14,7 +14,7 @@ from amt.settings import StackOutputs
 SUBMIT_WAIT_SECONDS = 60
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("submit", help="validate a spec, upload it to the stack's configs bucket, start a run")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--stack", required=True, help="the deployed stack's name")
@@ -97,7 +97,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     outputs = stack_outputs(args.stack, args.region)
     table = _output(outputs, StackOutputs.REGISTRY_TABLE, args.stack)
-    registry = Registry(table, client=boto3.client("dynamodb", region_name=args.region))
+    registry = Registry(boto3.client("dynamodb", region_name=args.region), table)
     rows = study_rows(registry, args.study)
     if not rows:
         print(f"no rounds recorded for study {args.study!r}", file=sys.stderr)
@@ -112,7 +112,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
     """One row per round of `study`, oldest first."""
     out = []
-    for r in registry.list_rounds(study):
+    for r in registry.rounds(study):
         out.append({
             "round": r.get("round"),
             "job_name": r.get("job_name"),

@@ -141,7 +141,7 @@ def _load_yaml(text: str, source: str) -> Any:
     from amt.yamlsafe import DuplicateKeyError, SpecLoader
 
     try:
-        return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+        return yaml.load(text, Loader=SpecLoader)
     except DuplicateKeyError as exc:
         raise SpecError(source, [FieldError(exc.path, str(exc))]) from None
     except yaml.YAMLError as exc:

@@ -76,7 +76,8 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
     parent_names = set(parent.hyperparameters) | set(parent.ranges)
     if child_names != parent_names:
         added, removed = sorted(child_names - parent_names), sorted(parent_names - child_names)
-        parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+        parts = [f"added {', '.join(added)}"] if added else []
+        parts += [f"removed {', '.join(removed)}"] if removed else []
         out.append(Problem(p, "hyperparameters", "the set of static + tunable names must stay the same: "
                            + "; ".join(parts) + " (declare future-tunable names as static from the start)"))
     for name, r in child.ranges.items():
