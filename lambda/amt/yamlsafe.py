@@ -44,14 +44,29 @@ def _index_paths(node: yaml.Node, path: str, out: dict[int, str]) -> None:
             _index_paths(item, f"{path}.{i}" if path else str(i), out)
 
 
-# Drop YAML 1.1's boolean resolver and add back only true/false.
+# Drop YAML 1.1's boolean and integer resolvers; add back only true/false, and integers as
+# YAML 1.2 reads them: `010` is ten (not octal eight) and `1:30` is text (not sexagesimal 90).
+_INT_TAG = "tag:yaml.org,2002:int"
 SpecLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", _INT_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 SpecLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+SpecLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$"), list("-+0123456789")
+)
+
+
+def _construct_int(loader: SpecLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+SpecLoader.add_constructor(_INT_TAG, _construct_int)
 
 
 def _construct_mapping(loader: SpecLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
