@@ -127,12 +127,33 @@ def _load_document(text: str, source: str) -> Any:
         raise SpecError(source, [FieldError("", "empty file: expected a spec with name, objective, ...")])
     if source.lower().endswith(".json") or text.lstrip().startswith("{"):
         try:
-            return json.loads(text)
+            return _json_value(json.loads(text, object_pairs_hook=_JsonPairs), "", source)
         except json.JSONDecodeError as exc:
             if source.lower().endswith(".json"):
                 raise SpecError(source, [FieldError("", f"invalid JSON at line {exc.lineno}, column "
                                                          f"{exc.colno}: {exc.msg}")]) from None
+        except RecursionError:
+            raise SpecError(source, [FieldError("", "nested too deeply to be a spec")]) from None
     return _load_yaml(text, source)
+
+
+class _JsonPairs(list[tuple[str, Any]]):
+    """A JSON object as read, before its keys are checked for duplicates."""
+
+
+def _json_value(value: Any, path: str, source: str) -> Any:
+    # json.loads keeps the last of duplicate keys silently; a spec treats them as errors, as in YAML.
+    if isinstance(value, _JsonPairs):
+        out: dict[str, Any] = {}
+        for key, item in value:
+            where = f"{path}.{key}" if path else key
+            if key in out:
+                raise SpecError(source, [FieldError(where, "written twice")])
+            out[key] = _json_value(item, where, source)
+        return out
+    if isinstance(value, list):
+        return [_json_value(v, f"{path}.{i}" if path else str(i), source) for i, v in enumerate(value)]
+    return value
 
 
 def _load_yaml(text: str, source: str) -> Any:
@@ -149,6 +170,12 @@ def _load_yaml(text: str, source: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise SpecError(source, [FieldError("", f"invalid YAML{where}: {problem}")]) from None
+    except RecursionError:
+        raise SpecError(source, [FieldError("", "nested too deeply to be a spec")]) from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        # Explicit tags with bad values (`!!int abc`) and mappings used as keys fail in PyYAML's
+        # constructors with plain Python errors, not YAMLError.
+        raise SpecError(source, [FieldError("", f"invalid YAML: a value cannot be read ({exc})")]) from None
 
 
 # --- pydantic errors -> field paths a person recognizes ---------------------------------------
