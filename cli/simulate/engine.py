@@ -1,0 +1,242 @@
+"""`run_simulation`: one study run of the synthesized workflow, offline, in moto, on simulated time.
+
+A test harness, not AWS: the state machine definition and the handlers are the real ones; the
+cloud around them is moto, and SageMaker is `SimSageMaker`. The handlers only use boto3 and
+cannot tell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from amt.loader import load_spec
+from amt.settings import DEFAULT_CONFIGS_PREFIX, EnvKeys
+from amt_cli.simulate import results as R
+from amt_cli.simulate.clock import SimClock
+from amt_cli.simulate.results import RoundResult, SimulationResult
+from amt_cli.simulate.runtime import Runtime
+from amt_cli.simulate.sagemaker import SimJob, SimSageMaker
+from amt_cli.simulate.template import ACCOUNT, REGION, Resolver, synthesize
+from amt_cli.simulate.world import World, functions_from_template
+
+Progress = Callable[[str], None]
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+BANNER = "simulator (test harness, not AWS)"
+_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+
+
+class Simulation:
+    """Shared state of one run: the clock, simulated SageMaker, the Lambda runtime and the counters."""
+
+    def __init__(self, runtime: Runtime, *, job_duration_s: float, fail_round: int | None,
+                 duplicate_events: bool, progress: Progress) -> None:
+        self.clock = SimClock()
+        self.runtime = runtime
+        self.progress = progress
+        self.sagemaker_calls: dict[str, int] = {}
+        self.task_callbacks: Counter[str] = Counter()
+        self.world: World | None = None
+        self.sagemaker = SimSageMaker(self.clock, account=ACCOUNT, region=REGION, job_duration_s=job_duration_s,
+                                      fail_round=fail_round, emit=self._emit, duplicate_events=duplicate_events)
+        self.sagemaker.on_launch = self._launched
+        self.sagemaker.on_finish = self._finished
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.world is not None:
+            self.world.put_event(event)
+
+    def _launched(self, job: SimJob) -> None:
+        parents = f" warm-started from {', '.join(job.plan.parents)}" if job.plan.parents else ""
+        self.progress(f"round {job.round}: launched {job.plan.name}{parents} "
+                      f"(t+{_hours(self.clock.now)})")
+
+    def _finished(self, job: SimJob) -> None:
+        status = self.sagemaker.status(job)
+        best = job.plan.best(job.plan.training_jobs)
+        visible = len(self.sagemaker._visible(job))
+        line = f"round {job.round}: {status}"
+        if best is not None and status == "Completed":
+            line += f", best {job.plan.metric}={best.objective:g} ({visible} training jobs)"
+        if job.plan.failure_reason:
+            line += f": {job.plan.failure_reason}"
+        self.progress(f"{line} (t+{_hours(self.clock.now)})")
+
+
+def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicate_events: bool = False,
+                   duplicate_s3_event: bool = False, fail_round: int | None = None,
+                   job_duration_s: float = 3600, state_machine_definition: str | dict[str, Any] | None = None,
+                   template: dict[str, Any] | None = None,
+                   extra_functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
+                   execution_input: dict[str, Any] | None = None, wall_timeout_s: float = 300,
+                   progress: Progress | None = None) -> SimulationResult:
+    """Run one study from `spec_path` through the workflow and return what happened.
+
+    The spec is validated first (raises `amt.errors.SpecError`). `rounds` overrides `rounds.max`.
+    The run starts as in AWS: the spec lands in the configs bucket and the S3 "Object Created"
+    event goes through the template's rules (twice with `duplicate_s3_event`); without such a
+    rule the execution is started directly with `execution_input` (default: the spec's source).
+    `state_machine_definition` replaces the template's (see `World._custom_definition` for its
+    placeholders), and `extra_functions` are in-process Lambda functions it may call, e.g. a
+    poll-loop baseline. Each tuning job lasts `job_duration_s` simulated seconds.
+    """
+    say = progress or (lambda _line: None)
+    spec = load_spec(spec_path)
+    started = time.monotonic()
+    if template is None:
+        say(f"{BANNER}: synthesizing the CDK app...")
+        template = synthesize()
+    resolver = Resolver(template)
+    functions = functions_from_template(resolver, extra_functions or {})
+    runtime = Runtime(functions, base_env=_ENV)
+    sim = Simulation(runtime, job_duration_s=job_duration_s, fail_round=fail_round,
+                     duplicate_events=duplicate_events, progress=say)
+    say(f"{BANNER}: {len(functions)} functions, state machine from the template, "
+        f"simulated SageMaker ({_hours(job_duration_s)} per tuning job)")
+
+    from moto import mock_aws  # late: importing moto costs a second the CLI's other commands skip
+
+    from amt_cli.simulate.moto_patches import patched
+
+    with _quiet_stdout(), mock.patch.dict(os.environ, _ENV), mock_aws(config=MOTO_CONFIG), patched(sim):
+        world = sim.world = World(resolver, runtime, definition=state_machine_definition)
+        world.build()
+        bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
+        s3 = world.client("s3")
+        version = s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null")
+        say(f"{BANNER}: uploaded s3://{bucket}/{key} (version {version})")
+        triggers = _trigger(sim, world, bucket, key, version, len(body), duplicate_s3_event, execution_input)
+        result = _wait_and_collect(sim, world, triggers, wall_timeout_s)
+    result.wall_seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _spec_object(world: World, path: Path, study: str, rounds: int | None) -> tuple[str, str, bytes]:
+    bucket = world.env_value(EnvKeys.CONFIGS_BUCKET)
+    if not bucket:
+        buckets = world.resolver.of_type("AWS::S3::Bucket")
+        bucket = world.resolver.names[buckets[0].logical_id] if buckets else "amt-sim-configs"
+        if not buckets:
+            world.client("s3").create_bucket(Bucket=bucket)
+    prefix = world.env_value(EnvKeys.CONFIGS_PREFIX) or DEFAULT_CONFIGS_PREFIX
+    body = path.read_bytes()
+    if rounds is not None:
+        import yaml
+
+        from amt.yamlsafe import SpecLoader
+
+        doc = yaml.load(body.decode("utf-8-sig"), Loader=SpecLoader)  # SpecLoader is a SafeLoader
+        doc.setdefault("rounds", {})["max"] = rounds
+        body = json.dumps(doc, indent=2).encode()  # JSON is YAML: any key suffix reads it
+    return bucket, f"{prefix}{path.name}", body
+
+
+def s3_object_created_event(bucket: str, key: str, version: str, size: int, *, account: str = ACCOUNT,
+                            region: str = REGION, at: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    """The EventBridge "Object Created" event S3 sends for a PutObject."""
+    digest = hashlib.sha256(f"{bucket}/{key}/{version}".encode()).hexdigest()
+    return {
+        "version": "0", "id": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
+        "detail-type": "Object Created", "source": "aws.s3", "account": account, "time": at,
+        "region": region, "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {"version": "0", "bucket": {"name": bucket},
+                   "object": {"key": key, "size": size, "etag": digest[:32], "version-id": version,
+                              "sequencer": digest[:18].upper()},
+                   "request-id": digest[32:48].upper(), "requester": account, "source-ip-address": "203.0.113.10",
+                   "reason": "PutObject"},
+    }
+
+
+def _trigger(sim: Simulation, world: World, bucket: str, key: str, version: str, size: int,
+             duplicate: bool, execution_input: dict[str, Any] | None) -> list[dict[str, Any]]:
+    event = s3_object_created_event(bucket, key, version, size)
+    out: list[dict[str, Any]] = []
+    sim.runtime.gate.clear()
+    try:
+        for _ in range(2 if duplicate else 1):
+            for d in world.put_event(event):
+                out.append({"rule": d.rule, "target": d.target.split(":")[-1], "output": d.output,
+                            "error": d.error})
+                sim.progress(f"{BANNER}: S3 event -> {d.target.split(':')[-1]}: "
+                             f"{d.error or json.dumps(d.output)}")
+        if not out:  # no S3 rule in this template: start the execution as the start handler would
+            sfn = world.client("stepfunctions")
+            payload = execution_input or {"source": {"bucket": bucket, "key": key, "version_id": version}}
+            arn = sfn.start_execution(stateMachineArn=world.state_machine_arn, name=f"sim-{version}"[:80],
+                                      input=json.dumps(payload))["executionArn"]
+            out.append({"rule": None, "target": "StartExecution", "output": {"execution_arn": arn}, "error": None})
+    finally:
+        sim.runtime.gate.set()
+    return out
+
+
+def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, Any]],
+                      wall_timeout_s: float) -> SimulationResult:
+    sfn = world.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
+    arn = executions[-1]["executionArn"] if executions else None
+    desc: dict[str, Any] = {"status": "NOT_STARTED"}
+    if arn is not None:
+        deadline = time.monotonic() + wall_timeout_s
+        desc = sfn.describe_execution(executionArn=arn)
+        while desc["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.005)  # real time: the execution runs in moto's worker thread
+            desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] == "RUNNING":
+            sfn.stop_execution(executionArn=arn, error="Simulator.WallTimeout",
+                               cause=f"still running after {wall_timeout_s:g} s of wall time")
+            desc = {**desc, "status": "ABORTED", "error": "Simulator.WallTimeout"}
+    sim.clock.drain()  # late duplicate events still reach their handlers
+    history = R.read_history(sfn, arn) if arn else []
+    executions = sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
+    output = json.loads(desc["output"]) if desc.get("output") else None
+    notifications = R.read_notifications(world.client("sqs"), world.capture_queue_url)
+    for n in notifications:
+        sim.progress(f"notification: {n['subject'] or n['message'][:80]}")
+    rounds = [_round(sim, job) for job in sim.sagemaker.jobs.values()]
+    return SimulationResult(
+        status=desc["status"], rounds=rounds, report_uri=R.find_key(history, "report_uri"),
+        state_transitions=R.count_transitions(history), lambda_invocations=dict(sim.runtime.invocations),
+        sagemaker_calls=dict(sim.sagemaker_calls), notifications=notifications, history=history,
+        execution_arn=arn, executions=[{"name": e["name"], "status": e["status"]} for e in executions],
+        triggers=triggers, task_callbacks=dict(sim.task_callbacks),
+        registry=R.read_registry(world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE)),
+        artifacts=R.list_artifacts(world.client("s3"), world.env_value(EnvKeys.ARTIFACTS_BUCKET)),
+        output=output, error=desc.get("error"), cause=desc.get("cause"),
+        handler_errors=list(sim.runtime.errors), simulated_seconds=sim.clock.now)
+
+
+def _round(sim: Simulation, job: SimJob) -> RoundResult:
+    visible = sim.sagemaker._visible(job)
+    best = job.plan.best([tj for tj, st in visible if st == "Completed"])
+    return RoundResult(round=job.round, job_name=job.plan.name, parents=list(job.plan.parents),
+                       status=sim.sagemaker.status(job), best_objective=best.objective if best else None,
+                       training_jobs=len(visible), best_hyperparameters=dict(best.hyperparameters) if best else {},
+                       target_reached=job.plan.target_reached)
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Handlers log (and emit metrics) to stdout; keep it for `--json`. Progress goes to saved streams."""
+    saved = sys.stdout
+    sys.stdout = io.StringIO()
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"

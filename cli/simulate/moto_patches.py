@@ -1,0 +1,144 @@
+"""Every change the simulator makes to moto 5.2, in one place, active only inside `patched(sim)`.
+
+Why each patch exists:
+
+- Lambda: without Docker, moto's "simple" Lambda backend returns canned results. Its `invoke`
+  is routed to the real handler, in-process (`Runtime.invoke_bytes`).
+- SageMaker: moto marks a tuning job Completed at once with fixed counters and lacks
+  ListTrainingJobsForHyperParameterTuningJob and StopHyperParameterTuningJob. Creation now hands
+  the job to `SimSageMaker`, which keeps moto's record current on the simulated clock; the two
+  missing operations are added to moto's SageMaker responses; DescribeTrainingJob also knows the
+  simulated training jobs. Every SageMaker operation reaching moto is counted.
+- Time: Wait states, retry intervals and task-token waits would block in real time. They advance
+  the simulated clock instead, which runs whatever falls due meanwhile (jobs ending, events).
+- Step Functions: SendTaskSuccess/SendTaskFailure are counted, to show a duplicate event resumes once.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import ActionResult, EmptyResult
+from moto.sagemaker.exceptions import ResourceNotFound
+from moto.sagemaker.models import HyperParameterTuningJob, SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as callback_mod,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+if TYPE_CHECKING:
+    from amt_cli.simulate.engine import Simulation
+
+
+@contextmanager
+def patched(sim: Simulation) -> Iterator[None]:
+    """Apply every patch for the duration of one simulation."""
+    with ExitStack() as stack:
+        for target, attr, new in _patches(sim):
+            stack.enter_context(mock.patch.object(target, attr, new, create=True))
+        yield
+
+
+def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
+    sm = sim.sagemaker
+    clock = sim.clock
+
+    # --- Lambda -------------------------------------------------------------------------------
+    def lambda_invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+                      response_headers: Any) -> bytes:
+        return sim.runtime.invoke_bytes(function_name, body, response_headers)
+
+    # --- SageMaker ----------------------------------------------------------------------------
+    original_create = SageMakerModelBackend.create_hyper_parameter_tuning_job
+    original_describe = HyperParameterTuningJob.describe
+    original_summary = HyperParameterTuningJob.summary
+    original_describe_training = SageMakerModelBackend.describe_training_job
+    original_call_action = SageMakerResponse.call_action
+
+    def create_job(self: Any, hyper_parameter_tuning_job_name: str, **kwargs: Any) -> str:
+        arn: str = original_create(self, hyper_parameter_tuning_job_name=hyper_parameter_tuning_job_name,
+                                   **kwargs)
+        sm.created(self.hyper_parameter_tuning_jobs[hyper_parameter_tuning_job_name])
+        return arn
+
+    def describe_job(self: Any) -> dict[str, Any]:
+        sm.refresh(self)
+        # moto lists absent members as None; the real API leaves them out.
+        return {k: v for k, v in original_describe(self).items() if v is not None}
+
+    def summarize_job(self: Any) -> dict[str, Any]:
+        sm.refresh(self)
+        return {k: v for k, v in original_summary(self).items() if v is not None}
+
+    def describe_training(self: Any, training_job_name: str) -> dict[str, Any]:
+        found = sm.describe_training_job(training_job_name)
+        return found if found is not None else original_describe_training(self, training_job_name)
+
+    def list_training_jobs(self: Any) -> ActionResult:
+        name = self._get_param("HyperParameterTuningJobName")
+        try:
+            params = {k: self._get_param(k) for k in ("NextToken", "MaxResults", "StatusEquals", "SortBy", "SortOrder")}
+            return ActionResult(sm.list_training_jobs(name, params))
+        except KeyError:
+            raise ResourceNotFound(message=f"Amazon SageMaker can't find a tuning job named {name}.") from None
+
+    def stop_job(self: Any) -> EmptyResult:
+        name = self._get_param("HyperParameterTuningJobName")
+        if name not in sm.jobs:
+            raise ResourceNotFound(message=f"Amazon SageMaker can't find a tuning job named {name}.")
+        sm.stop(name)
+        return EmptyResult()
+
+    def count_call(self: Any) -> Any:
+        op = self._get_action()
+        sim.sagemaker_calls[op] = sim.sagemaker_calls.get(op, 0) + 1
+        return original_call_action(self)
+
+    # --- time ---------------------------------------------------------------------------------
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        clock.advance(float(wait_seconds))
+
+    def wait_for_token(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        # The world moves on until the token comes back or the state's timeout passes.
+        clock.advance(float(timeout_seconds), stop=lambda: callback_endpoint.get_outcome() is not None)
+        return callback_endpoint.get_outcome()
+
+    simulated_time = types.SimpleNamespace(sleep=lambda seconds: clock.advance(float(seconds)),
+                                           time=lambda: clock.now)
+
+    # --- Step Functions callbacks ---------------------------------------------------------------
+    original_success = StepFunctionsParserBackend.send_task_success
+    original_failure = StepFunctionsParserBackend.send_task_failure
+
+    def send_success(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sim.task_callbacks["SendTaskSuccess"] += 1
+        return original_success(self, *args, **kwargs)
+
+    def send_failure(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sim.task_callbacks["SendTaskFailure"] += 1
+        return original_failure(self, *args, **kwargs)
+
+    return [
+        (LambdaSimpleBackend, "invoke", lambda_invoke),
+        (SageMakerModelBackend, "create_hyper_parameter_tuning_job", create_job),
+        (HyperParameterTuningJob, "describe", describe_job),
+        (HyperParameterTuningJob, "summary", summarize_job),
+        (SageMakerModelBackend, "describe_training_job", describe_training),
+        (SageMakerResponse, "list_training_jobs_for_hyper_parameter_tuning_job", list_training_jobs),
+        (SageMakerResponse, "stop_hyper_parameter_tuning_job", stop_job),
+        (SageMakerResponse, "call_action", count_call),
+        (WaitFunction, "_wait_interval", wait_interval),
+        (callback_mod.StateTaskServiceCallback, "_wait_for_task_token_timeout", wait_for_token),
+        (retrier_decl, "time", simulated_time),
+        (callback_mod, "time", simulated_time),
+        (StepFunctionsParserBackend, "send_task_success", send_success),
+        (StepFunctionsParserBackend, "send_task_failure", send_failure),
+    ]

@@ -1,0 +1,174 @@
+"""What a simulation reports, and how it is read back from moto before the mock ends."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+# Events that start a task attempt: a second one within one state entry is a retry.
+_ATTEMPT_EVENTS = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}
+
+
+@dataclass
+class RoundResult:
+    round: int
+    job_name: str
+    parents: list[str]
+    status: str
+    best_objective: float | None
+    training_jobs: int
+    best_hyperparameters: dict[str, str] = field(default_factory=dict)
+    target_reached: bool = False
+
+
+@dataclass
+class SimulationResult:
+    """One simulated study run. Counts are what AWS would bill or throttle on."""
+
+    status: str  # the execution's: SUCCEEDED | FAILED | TIMED_OUT | ABORTED | NOT_STARTED
+    rounds: list[RoundResult]
+    report_uri: str | None
+    state_transitions: int
+    lambda_invocations: dict[str, int]  # per handler module (prepare, launch, ...) or extra function key
+    sagemaker_calls: dict[str, int]  # per API operation, from handlers and states alike
+    notifications: list[dict[str, str]]  # SNS messages: subject, message, topic
+    history: list[dict[str, Any]]
+    execution_arn: str | None = None
+    executions: list[dict[str, str]] = field(default_factory=list)  # every execution started
+    triggers: list[dict[str, Any]] = field(default_factory=list)  # trigger deliveries and their outputs
+    task_callbacks: dict[str, int] = field(default_factory=dict)  # SendTaskSuccess / SendTaskFailure
+    registry: list[dict[str, Any]] = field(default_factory=list)  # every registry item at the end
+    artifacts: list[str] = field(default_factory=list)  # s3:// URIs in the artifacts bucket
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    handler_errors: list[str] = field(default_factory=list)
+    simulated_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def lambda_invocations_total(self) -> int:
+        return sum(self.lambda_invocations.values())
+
+    @property
+    def sagemaker_calls_total(self) -> int:
+        return sum(self.sagemaker_calls.values())
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["lambda_invocations_total"] = self.lambda_invocations_total
+        out["sagemaker_calls_total"] = self.sagemaker_calls_total
+        return out
+
+
+def count_transitions(history: list[dict[str, Any]]) -> int:
+    """State transitions as Step Functions bills them: one per state entered, plus one per retry."""
+    transitions = 0
+    attempts = 0
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            transitions += 1
+            attempts = 0
+        elif kind in _ATTEMPT_EVENTS:
+            attempts += 1
+            if attempts > 1:
+                transitions += 1
+    return transitions
+
+
+def read_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return [_plain(e) for e in events]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy (datetimes to ISO strings, Decimals to numbers)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def find_key(history: list[dict[str, Any]], key: str) -> Any:
+    """The last value of `key` in any state's output (outputs are JSON strings in the history)."""
+    found = None
+    for event in history:
+        for details in event.values():
+            if isinstance(details, dict) and isinstance(details.get("output"), str):
+                try:
+                    value = _search(json.loads(details["output"]), key)
+                except ValueError:
+                    continue
+                if value:
+                    found = value
+    return found
+
+
+def _search(doc: Any, key: str) -> Any:
+    if isinstance(doc, dict):
+        if doc.get(key):
+            return doc[key]
+        for v in doc.values():
+            hit = _search(v, key)
+            if hit:
+                return hit
+    elif isinstance(doc, list):
+        for v in doc:
+            hit = _search(v, key)
+            if hit:
+                return hit
+    return None
+
+
+def read_registry(ddb: Any, table: str) -> list[dict[str, Any]]:
+    if not table:
+        return []
+    des = TypeDeserializer()
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = ddb.scan(**kwargs)
+        items.extend(_plain({k: des.deserialize(v) for k, v in item.items()}) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda i: (str(i.get("pk")), str(i.get("sk"))))
+
+
+def read_notifications(sqs: Any, queue_url: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            body = json.loads(m["Body"])
+            out.append({"subject": body.get("Subject") or "", "message": body.get("Message", ""),
+                        "topic": body.get("TopicArn", "")})
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def list_artifacts(s3: Any, bucket: str) -> list[str]:
+    if not bucket:
+        return []
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.extend(f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", []))
+    return keys
