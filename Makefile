@@ -55,10 +55,13 @@ demo: install  ## validate and render the example specs, then run one study end 
 bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
 	@$(PY) -m bench.run
 
+catalog: $(STAMP)  ## regenerate lambda/amt/data/image_catalog.json from the installed sagemaker SDK
+	@$(PY) scripts/build_image_catalog.py
+
 deploy: install  ## deploy to the AWS account in your environment
 	@npx cdk deploy --all
 
 clean:  ## remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out build .amt-sim
 
-.PHONY: help install synth lint test demo bench deploy clean
+.PHONY: help install synth lint test demo bench catalog deploy clean
