@@ -79,6 +79,9 @@ class Algorithm(_Strict):
     version: Annotated[str | None, BeforeValidator(_stringify)] = Field(
         default=None, description="Version of the built-in algorithm (e.g. '1.7-1')."
     )
+    py_version: str | None = Field(
+        default=None, pattern=r"^py\d+$", description="Python version of a framework image, e.g. 'py310'."
+    )
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"

@@ -22,7 +22,7 @@ def training_image(spec: Spec, region: str) -> str:
 
     assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.resources.instance_type)
+                         instance_type=spec.resources.instance_type, py_version=spec.algorithm.py_version)
 
 
 def render_request(

@@ -20,6 +20,7 @@ MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objec
 MAX_JOBS = {"random": 10_000}
 MAX_JOBS_DEFAULT = 750
 MAX_HYPERBAND_RESOURCE = 20_000
+REFERENCE_REGION = "us-east-1"
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*\S+(\s+\S+){5}\s*\)$")
@@ -145,12 +146,19 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
             yield FieldError("objective.metric", f"{spec.objective.metric!r} is not among the image's metrics "
                                                  f"({', '.join(names)})")
     else:
-        from amt.images import check_builtin
+        from amt.images import ImageError, check_builtin, resolve_image
 
         assert algo.builtin is not None
         problem = check_builtin(algo.builtin, algo.version)
         if problem:
             yield FieldError("algorithm.version" if "version" in problem else "algorithm.builtin", problem)
+            return
+        try:
+            # us-east-1 carries every built-in image; this checks instance type and py_version offline.
+            resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=spec.resources.instance_type,
+                          py_version=algo.py_version)
+        except ImageError as exc:
+            yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
 
 
 def limits_rule(spec: Spec) -> Iterator[FieldError]:
