@@ -92,7 +92,7 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
         if {k: v.uri for k, v in child.data.items()} != {k: v.uri for k, v in parent.data.items()}:
             out.append(Problem(p, "data", "changed; identical_data_and_algorithm needs the same input data "
                                           "(use transfer_learning)"))
-        if (child.algorithm.image, child.algorithm.builtin) != (parent.algorithm.image, parent.algorithm.builtin):
+        if _image_of(child) != _image_of(parent):
             out.append(Problem(p, "algorithm", "changed; identical_data_and_algorithm needs the same algorithm "
                                                "(use transfer_learning)"))
     if child.environment != parent.environment:
@@ -103,6 +103,11 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
         if (getattr(cn, attr) if cn else False) != (getattr(pn, attr) if pn else False):
             out.append(Problem(p, f"network.{attr}", "changed; it must match the parent in a warm start"))
     return out
+
+
+def _image_of(spec: Spec) -> tuple[str | None, str | None, str | None]:
+    # A built-in algorithm's version picks its image as surely as a custom image's tag does.
+    return spec.algorithm.image, spec.algorithm.builtin, spec.algorithm.version
 
 
 def describe_changes(child: Spec, parent: Spec) -> list[str]:
