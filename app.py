@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Builds the CDK app: reads the `amt:*` context, validates configs/, creates the stack, adds cdk-nag.
+
+A bad spec or bad context stops the synth with one line per problem (`FILE: field: message`), no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+# `lambda/` is an asset root, not a package: make `import amt` work without the editable install too.
+_LAMBDA = str(Path(__file__).resolve().parent / "lambda")
+if _LAMBDA not in sys.path:
+    sys.path.insert(0, _LAMBDA)
+
+from aws_cdk import App, Environment, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from amt.errors import SpecError  # noqa: E402
+from amt.loader import SPEC_SUFFIXES, load_specs  # noqa: E402
+from amt.model import Spec  # noqa: E402
+from stacks.amt_stack import AmtStack  # noqa: E402
+from stacks.config import FEATURE_FLAGS, AppSettings, SynthError  # noqa: E402
+from stacks.ids import STACK_ID  # noqa: E402
+
+
+def load_configs(folder: Path) -> list[Spec]:
+    """The specs in `folder` (none when it is missing or empty); raises SynthError listing every problem."""
+    if not folder.is_dir() or not any(f.is_file() and f.suffix.lower() in SPEC_SUFFIXES for f in folder.rglob("*")):
+        return []
+    good, bad = load_specs([folder])
+    if bad:
+        lines = [line for err in bad for line in err.lines()]
+        raise SynthError("\n".join(lines))
+    return [spec for _, spec in good]
+
+
+def build(context: dict[str, Any] | None = None, *, nag: bool = True, **app_kwargs: Any) -> App:
+    """The app with its one stack (not synthesized); `context` adds to/overrides the CLI's context."""
+    app = App(context={**FEATURE_FLAGS, **(context or {})}, **app_kwargs)
+    settings = AppSettings.from_context(app.node.try_get_context)
+    specs = load_configs(settings.configs_dir)
+    env = Environment(account=settings.account, region=settings.region) \
+        if settings.account or settings.region else None
+    AmtStack(app, STACK_ID, settings=settings, specs=specs, env=env,
+             description="amt-conductor: declarative SageMaker Automatic Model Tuning studies")
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def main() -> int:
+    try:
+        app = build()
+    except (SynthError, SpecError) as exc:
+        print("cdk synth stopped:", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

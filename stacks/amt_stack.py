@@ -1,0 +1,136 @@
+"""The stack: composes the constructs and holds the grants between them (nothing is built here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from amt.model import Spec
+from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, METRICS_NAMESPACE, EnvKeys
+from stacks import ids
+from stacks.config import ROOT, AppSettings
+from stacks.constructs import roles as policy
+from stacks.constructs.functions import Functions
+from stacks.constructs.notifications import Notifications
+from stacks.constructs.registry import Registry
+from stacks.constructs.roles import SageMakerExecutionRole, study_scope
+from stacks.constructs.storage import Storage
+from stacks.constructs.triggers import Triggers
+from stacks.constructs.workflow import Workflow
+from stacks.nag import allow_wildcards
+
+SERVICE_NAME = "amt-conductor"
+
+# Wildcards the grants between constructs produce; anything else is a cdk-nag finding that fails the synth.
+GRANT_WILDCARDS = [
+    (r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
+     "Data-key variants (GenerateDataKey*, ReEncrypt*) granted by CDK, on our one CMK only."),
+    (r"Resource::<RegistryTable\w+\.Arn>/index/\*",
+     "The registry's own indexes (the sparse `inflight` index) for queries."),
+    (r"Resource::<StorageConfigsBucket\w+\.Arn>/configs/\*", "Spec objects under the configs prefix."),
+    (r"Resource::<StorageArtifactsBucket\w+\.Arn>/reports/\*", "Report objects under the reports prefix."),
+    (r"Action::s3:(GetObject|GetBucket|List|Abort)\*",
+     "CDK's read and put grant groups (Abort* = abort its own multipart uploads), on the configs or reports "
+     "prefix only."),
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+     r"(hyper-parameter-tuning-job|training-job)/[a-z0-9][a-z0-9-]*\*",
+     "SageMaker jobs whose names start with a known study's prefix (`<study>-r`, from amt.naming); job names "
+     "are chosen per round at run time, so the ARN ends in a wildcard after the study prefix."),
+]
+
+
+class AmtStack(Stack):
+    """Everything one deployment of amt-conductor needs; `specs` are the validated specs of configs/."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: AppSettings, specs: Sequence[Spec],
+                 **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        env = settings.env
+        scope_ = study_scope(specs, study_prefixes=settings.study_prefixes, data_prefixes=settings.data_prefixes)
+
+        storage = Storage(self, ids.STORAGE, env=env, configs_dir=settings.configs_dir)
+        key = storage.key
+        registry = Registry(self, ids.REGISTRY, key=key)
+        notifications = Notifications(self, ids.NOTIFICATIONS, key=key, emails=settings.notify_emails,
+                                      chat_webhook_url=settings.chat_webhook_url)
+        execution = SageMakerExecutionRole(self, ids.ROLES, study=scope_, artifacts=storage.artifacts, key=key,
+                                           region_hint=settings.region)
+
+        environment = {
+            EnvKeys.REGISTRY_TABLE: registry.table.table_name,
+            EnvKeys.ARTIFACTS_BUCKET: storage.artifacts.bucket_name,
+            EnvKeys.CONFIGS_BUCKET: storage.configs.bucket_name,
+            EnvKeys.CONFIGS_PREFIX: storage.configs_prefix,
+            EnvKeys.TOPIC_ARN: notifications.topic.topic_arn,
+            EnvKeys.EXECUTION_ROLE_ARN: execution.role.role_arn,
+            EnvKeys.REPORTS_PREFIX: DEFAULT_REPORTS_PREFIX,
+            EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
+            EnvKeys.SERVICE_NAME: SERVICE_NAME,
+            EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
+        }
+        functions = Functions(self, ids.FUNCTIONS, code_dir=ROOT / "lambda", layer_dir=settings.layer_dir,
+                              key=key, env=env, environment=environment)
+        fn, role = functions.fn, functions.roles
+
+        workflow = Workflow(self, ids.WORKFLOW, functions={h: fn[h] for h in ids.WORKFLOW_HANDLERS},
+                            topic=notifications.topic, key=key, env=env)
+        sm_arn = workflow.state_machine.state_machine_arn
+        # Only functions outside the workflow may know its ARN (the workflow references the others: a cycle).
+        for handler in ids.HANDLERS:
+            if handler not in ids.WORKFLOW_HANDLERS:
+                fn[handler].add_environment(EnvKeys.STATE_MACHINE_ARN, sm_arn)
+
+        Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
+                 configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
+                 job_prefixes=scope_.job_prefixes, specs=specs, key=key, env=env,
+                 reconcile_minutes=settings.reconcile_minutes)
+
+        # --- grants between constructs: each function gets what its handler does, nothing more ---
+        for handler in ids.HANDLERS:
+            registry.table.grant_read_write_data(role[handler])
+        for handler in ("start", "prepare"):
+            storage.configs.grant_read(role[handler], f"{storage.configs_prefix}*")
+        role["start"].add_to_policy(policy.start_execution_statement(sm_arn))
+        for handler in ("resume", "reconcile"):
+            role[handler].add_to_policy(policy.task_response_statement(sm_arn))
+        storage.artifacts.grant_read(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
+        storage.artifacts.grant_put(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
+        notifications.topic.grant_publish(role["record_failure"])
+        role["launch"].add_to_policy(policy.pass_execution_role_statement(execution.role))
+        if scope_.job_prefixes:
+            role["launch"].add_to_policy(policy.create_tuning_job_statement(self, scope_))
+            for statement in policy.enforce_spec_controls_statements(self, scope_):
+                role["launch"].add_to_policy(statement)
+            for handler in ("prepare", "launch", "resume", "report", "reconcile"):
+                role[handler].add_to_policy(policy.describe_jobs_statement(self, scope_))
+            role["stop"].add_to_policy(policy.stop_tuning_job_statement(self, scope_))
+        for handler in ids.HANDLERS:
+            allow_wildcards(role[handler], GRANT_WILDCARDS)
+        allow_wildcards(workflow.state_machine, [
+            (r"Resource::<Functions\w+Function[0-9A-F]{8}\.Arn>:\*",
+             "CDK grants lambda:InvokeFunction on `<function arn>:*` (the versions of our four workflow functions)."),
+            (r"Resource::\*", "X-Ray and CloudWatch Logs vended log delivery have no resource-level permissions."),
+        ])
+        self.functions = functions
+        self.workflow = workflow
+        self.storage = storage
+        self.registry = registry
+        self.notifications = notifications
+        self.execution_role = execution
+
+        for out_id, value in (
+            (ids.Outputs.CONFIGS_BUCKET, storage.configs.bucket_name),
+            (ids.Outputs.CONFIGS_PREFIX, storage.configs_prefix),
+            (ids.Outputs.ARTIFACTS_BUCKET, storage.artifacts.bucket_name),
+            (ids.Outputs.REGISTRY_TABLE, registry.table.table_name),
+            (ids.Outputs.STATE_MACHINE_ARN, sm_arn),
+            (ids.Outputs.TOPIC_ARN, notifications.topic.topic_arn),
+            (ids.Outputs.EXECUTION_ROLE_ARN, execution.role.role_arn),
+        ):
+            CfnOutput(self, out_id, value=value)
+
+
+__all__ = ["AmtStack"]

@@ -1,0 +1,172 @@
+"""Settings chosen at synth time: per-environment defaults (dev, prod) and the `amt:*` context keys.
+
+No CloudFormation parameters: everything that varies is decided here, from context
+(`cdk synth -c amt:env=prod`, or cdk.json), so a template says exactly what it deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial region.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python312-x86_64"
+POWERTOOLS_LAYER_VERSION = 27
+
+
+# Feature flags the stack relies on (set by app.py, so they hold without cdk.json too).
+FEATURE_FLAGS: dict[str, object] = {
+    # Access logs delivered under a bucket policy, so every bucket can be owner-enforced (no ACLs).
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class SynthError(Exception):
+    """A problem with the inputs of a synth (context, missing build output): printed, no traceback."""
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """What differs between environments."""
+
+    name: str
+    log_retention: logs.RetentionDays
+    # Log groups, queues and the access-log bucket; data buckets, the registry and the key are always retained.
+    ephemeral_removal: RemovalPolicy
+    noncurrent_version_days: int
+    access_log_days: int
+    # Alarms: how many failures in one period page someone.
+    failed_executions_threshold: int
+    handler_errors_threshold: int
+    throttles_threshold: int
+    alarm_period_minutes: int
+
+
+ENVIRONMENTS: dict[str, EnvSettings] = {
+    "dev": EnvSettings(
+        name="dev",
+        log_retention=logs.RetentionDays.TWO_WEEKS,
+        ephemeral_removal=RemovalPolicy.DESTROY,
+        noncurrent_version_days=30,
+        access_log_days=90,
+        failed_executions_threshold=3,
+        handler_errors_threshold=5,
+        throttles_threshold=5,
+        alarm_period_minutes=15,
+    ),
+    "prod": EnvSettings(
+        name="prod",
+        log_retention=logs.RetentionDays.ONE_YEAR,
+        ephemeral_removal=RemovalPolicy.RETAIN,
+        noncurrent_version_days=365,
+        access_log_days=400,
+        failed_executions_threshold=1,
+        handler_errors_threshold=1,
+        throttles_threshold=1,
+        alarm_period_minutes=5,
+    ),
+}
+
+
+class ContextKeys:
+    """Every context key the app reads (documented in docs/operations.md)."""
+
+    ENV = "amt:env"
+    ACCOUNT = "amt:account"
+    REGION = "amt:region"
+    NOTIFY_EMAILS = "amt:notifyEmails"
+    CHAT_WEBHOOK_URL = "amt:chatWebhookUrl"
+    STUDY_PREFIXES = "amt:studyPrefixes"
+    DATA_PREFIXES = "amt:dataPrefixes"
+    CONFIGS_DIR = "amt:configsDir"
+    LAYER_DIR = "amt:layerDir"
+    RECONCILE_MINUTES = "amt:reconcileMinutes"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the stack needs from context, parsed and checked once."""
+
+    env: EnvSettings
+    account: str | None = None
+    region: str | None = None
+    notify_emails: tuple[str, ...] = ()
+    chat_webhook_url: str | None = None
+    study_prefixes: tuple[str, ...] = ()
+    data_prefixes: tuple[str, ...] = ()
+    configs_dir: Path = field(default=ROOT / "configs")
+    layer_dir: Path = field(default=ROOT / "build" / "layer")
+    reconcile_minutes: int = 15
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> AppSettings:
+        """Read the `amt:*` keys with `get` (e.g. `app.node.try_get_context`); raises SynthError."""
+        env_name = str(get(ContextKeys.ENV) or "dev")
+        if env_name not in ENVIRONMENTS:
+            raise SynthError(f"context {ContextKeys.ENV}: must be one of {', '.join(ENVIRONMENTS)} "
+                             f"(got {env_name!r})")
+        emails = _strings(get, ContextKeys.NOTIFY_EMAILS)
+        for e in emails:
+            if "@" not in e:
+                raise SynthError(f"context {ContextKeys.NOTIFY_EMAILS}: {e!r} is not an email address")
+        webhook = get(ContextKeys.CHAT_WEBHOOK_URL) or None
+        if webhook is not None and not str(webhook).startswith("https://"):
+            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: must be an https:// URL")
+        data = _strings(get, ContextKeys.DATA_PREFIXES)
+        for uri in data:
+            if not uri.startswith("s3://") or len(uri) <= len("s3://"):
+                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r} is not an s3://bucket/prefix URI")
+        prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
+        for p in prefixes:
+            if not p or "*" in p or not all(c.isalnum() or c == "-" for c in p):
+                raise SynthError(f"context {ContextKeys.STUDY_PREFIXES}: {p!r} must be a study-name prefix "
+                                 "(letters, digits, '-'; no wildcard)")
+        minutes = get(ContextKeys.RECONCILE_MINUTES) or 15
+        try:
+            reconcile = int(minutes)
+        except (TypeError, ValueError):
+            raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: not a number ({minutes!r})") from None
+        if not 1 <= reconcile <= 1440:
+            raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: must be 1-1440 (got {reconcile})")
+        configs = get(ContextKeys.CONFIGS_DIR)
+        layer = get(ContextKeys.LAYER_DIR)
+        return cls(
+            env=ENVIRONMENTS[env_name],
+            account=get(ContextKeys.ACCOUNT) or None,
+            region=get(ContextKeys.REGION) or None,
+            notify_emails=emails,
+            chat_webhook_url=webhook,
+            study_prefixes=prefixes,
+            data_prefixes=data,
+            configs_dir=Path(configs) if configs else ROOT / "configs",
+            layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
+            reconcile_minutes=reconcile,
+        )
+
+
+def _strings(get: Callable[[str], Any], key: str) -> tuple[str, ...]:
+    """A list from context: a JSON list (cdk.json) or a comma-separated string (`-c key=a,b`)."""
+    value = get(key)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SynthError(f"context {key}: invalid JSON list ({exc.msg})") from None
+        else:
+            value = [v for v in (s.strip() for s in text.split(",")) if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SynthError(f"context {key}: expected a list of strings")
+    return tuple(value)

@@ -1,0 +1,398 @@
+"""IAM: what the studies allow (their job-name prefixes, data, images, keys, networks), the statements
+built from it, one small function per statement, and the SageMaker execution role.
+
+Every statement is scoped to ARNs built with the stack's partition, region and account; the few
+actions AWS cannot scope to a resource are isolated in their own statements and acknowledged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from amt.model import Spec
+from amt.naming import study_prefix
+from stacks.nag import allow_wildcards
+
+T = TypeVar("T")
+SAGEMAKER = "sagemaker.amazonaws.com"
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+_ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+                      r"(?P<repo>[^:@]+)")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str  # '' for the whole bucket; otherwise ends without a wildcard
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        rest = uri.removeprefix("s3://")
+        bucket, _, prefix = rest.partition("/")
+        return cls(bucket, prefix)
+
+
+@dataclass(frozen=True)
+class StudyScope:
+    """What the specs in configs/ (and the context for uploaded specs) need, and nothing more."""
+
+    job_prefixes: tuple[str, ...]
+    data: tuple[S3Location, ...]
+    outputs: tuple[S3Location, ...]
+    images: tuple[str, ...]
+    builtins: tuple[tuple[str, str | None, str], ...]  # (name, version, instance type)
+    kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
+    networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
+    isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
+    encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+
+    @property
+    def uses_vpc(self) -> bool:
+        return bool(self.networks)
+
+
+def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
+                data_prefixes: Iterable[str] = ()) -> StudyScope:
+    """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
+    prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
+    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
+    data += [S3Location.parse(uri) for uri in data_prefixes]
+    return StudyScope(
+        job_prefixes=_unique(prefixes),
+        data=_unique(data),
+        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
+        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
+        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
+                         for s in specs if s.algorithm.builtin),
+        kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
+        networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
+                         for s in specs if s.network is not None and s.network.subnets),
+        isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
+        encrypted_traffic=_unique(study_prefix(s.name) for s in specs
+                                  if s.network is not None and s.network.encrypt_inter_container_traffic),
+    )
+
+
+# --- ARNs ------------------------------------------------------------------------------------
+
+def tuning_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
+    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:hyper-parameter-tuning-job/{p}*"
+            for p in prefixes]
+
+
+def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
+    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*"
+            for p in prefixes]
+
+
+def _bucket_arn(stack: Stack, bucket: str) -> str:
+    return f"arn:{stack.partition}:s3:::{bucket}"
+
+
+# --- statements for the functions' roles --------------------------------------------------------
+
+def create_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
+    """Create (and tag, which CreateHyperParameterTuningJob with Tags needs) tuning jobs of known studies."""
+    return iam.PolicyStatement(
+        sid="CreateTuningJobsOfKnownStudies",
+        actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
+        resources=tuning_job_arns(stack, scope.job_prefixes),
+    )
+
+
+def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[iam.PolicyStatement]:
+    """Deny creating a study's job without the KMS key, VPC, isolation or traffic encryption its spec sets.
+
+    Denies, because an allow with a condition would be overridden by any broader allow."""
+    out: list[iam.PolicyStatement] = []
+    create = ["sagemaker:CreateHyperParameterTuningJob"]
+    for i, (prefix, key) in enumerate(scope.kms_keys):
+        for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
+            out.append(iam.PolicyStatement(
+                sid=f"RequireSpecKmsKey{i}{cond_key.split(':')[1]}",
+                effect=iam.Effect.DENY, actions=create, resources=tuning_job_arns(stack, [prefix]),
+                conditions={"StringNotEquals": {cond_key: key}},
+            ))
+    for i, (prefix, subnets, groups) in enumerate(scope.networks):
+        arns = tuning_job_arns(stack, [prefix])
+        out.append(iam.PolicyStatement(
+            sid=f"RequireSpecVpc{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
+            conditions={"Null": {"sagemaker:VpcSubnets": "true"}},
+        ))
+        out.append(iam.PolicyStatement(
+            sid=f"RequireSpecSubnets{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
+            conditions={"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(subnets)}},
+        ))
+        if groups:
+            out.append(iam.PolicyStatement(
+                sid=f"RequireSpecSecurityGroups{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
+                conditions={"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(groups)}},
+            ))
+    for i, prefix in enumerate(scope.isolation):
+        out.append(iam.PolicyStatement(
+            sid=f"RequireNetworkIsolation{i}", effect=iam.Effect.DENY, actions=create,
+            resources=tuning_job_arns(stack, [prefix]),
+            conditions={"Bool": {"sagemaker:NetworkIsolation": "false"}},
+        ))
+    for i, prefix in enumerate(scope.encrypted_traffic):
+        out.append(iam.PolicyStatement(
+            sid=f"RequireTrafficEncryption{i}", effect=iam.Effect.DENY, actions=create,
+            resources=tuning_job_arns(stack, [prefix]),
+            conditions={"Bool": {"sagemaker:InterContainerTrafficEncryption": "false"}},
+        ))
+    return out
+
+
+def describe_jobs_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
+    """Read tuning jobs and their training jobs of known studies (warm-start checks, reports, resume)."""
+    return iam.PolicyStatement(
+        sid="DescribeJobsOfKnownStudies",
+        actions=["sagemaker:DescribeHyperParameterTuningJob",
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                 "sagemaker:DescribeTrainingJob"],
+        resources=[*tuning_job_arns(stack, scope.job_prefixes), *training_job_arns(stack, scope.job_prefixes)],
+    )
+
+
+def stop_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="StopTuningJobsOfKnownStudies",
+        actions=["sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
+        resources=tuning_job_arns(stack, scope.job_prefixes),
+    )
+
+
+def pass_execution_role_statement(role: iam.IRole) -> iam.PolicyStatement:
+    """PassRole on the SageMaker execution role only, and only to SageMaker (grant_pass_role has no condition)."""
+    return iam.PolicyStatement(
+        sid="PassExecutionRoleToSageMaker",
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+    )
+
+
+def task_response_statement(state_machine_arn: str) -> iam.PolicyStatement:
+    """Resume (or fail) a waiting Launch task of our state machine."""
+    return iam.PolicyStatement(
+        sid="ResumeWaitingLaunch",
+        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+        resources=[state_machine_arn],
+    )
+
+
+def start_execution_statement(state_machine_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="StartRuns",
+        actions=["states:StartExecution"],
+        resources=[state_machine_arn],
+    )
+
+
+def write_logs_statement(log_group_arn: str) -> iam.PolicyStatement:
+    """What AWSLambdaBasicExecutionRole would give, for this function's own log group only."""
+    return iam.PolicyStatement(
+        sid="WriteOwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
+    )
+
+
+# --- the SageMaker execution role ------------------------------------------------------------
+
+class SageMakerExecutionRole(Construct):
+    """The role training jobs run as: reads the studies' data, writes the artifacts bucket, pulls the images,
+    writes training logs. No AWS-managed policy."""
+
+    def __init__(self, scope: Construct, id: str, *, study: StudyScope, artifacts: s3.IBucket,
+                 key: kms.IKey, region_hint: str | None = None) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal(SAGEMAKER),
+            description="amt-conductor: SageMaker training jobs of the tuning studies run as this role",
+        )
+        # Confused-deputy guard: only SageMaker acting for this account may assume it.
+        trust = self.role.assume_role_policy
+        if trust is not None:
+            trust.add_statements(iam.PolicyStatement(
+                actions=["sts:AssumeRole"], principals=[iam.ServicePrincipal(SAGEMAKER)],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ))
+        for statement in self._statements(stack, study, artifacts, region_hint):
+            self.role.add_to_policy(statement)
+        key.grant_encrypt_decrypt(self.role)
+        allow_wildcards(self.role, [
+            (r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/[^*]*\*",
+             "Objects under the data and output prefixes the specs (and amt:dataPrefixes) declare."),
+            (r"Resource::<StorageArtifactsBucket\w+\.Arn>/\*",
+             "Training outputs: SageMaker writes `training/<study>/<job>/...` objects to the artifacts bucket."),
+            (r"Resource::\*", "ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited to the /aws/sagemaker/ "
+                              "namespaces) and EC2 Describe* have no resource-level permissions."),
+            (r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
+             r"TrainingJobs:log-stream:\*", "Training log streams are named per job at run time."),
+            (r"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:\*:repository/[a-z0-9._/-]+",
+             "Built-in algorithm images live in AWS-owned accounts that differ per region; the repository name "
+             "is fixed."),
+            (r"Action::kms:(GenerateDataKey|ReEncrypt)\*", "Data-key variants on our CMK and the specs' keys."),
+            (r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/\*",
+             "Training ENIs are created at run time in the specs' subnets (ManageTrainingInterfaces is "
+             "conditioned on those subnets)."),
+        ])
+
+    def _statements(self, stack: Stack, study: StudyScope, artifacts: s3.IBucket,
+                    region_hint: str | None) -> list[iam.PolicyStatement]:
+        out = [*read_data_statements(stack, study.data), *write_output_statements(stack, study.outputs)]
+        out.append(iam.PolicyStatement(
+            sid="WriteArtifacts",
+            actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+            resources=[artifacts.arn_for_objects("*")],
+        ))
+        out.append(iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                                       resources=[artifacts.bucket_arn]))
+        out.extend(pull_images_statements(stack, study, region_hint))
+        log_group = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{TRAINING_LOG_GROUP}"
+        out.append(iam.PolicyStatement(
+            sid="WriteTrainingLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_group, f"{log_group}:log-stream:*"],
+        ))
+        out.append(iam.PolicyStatement(
+            sid="PutTrainingMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ))
+        out.extend(spec_keys_statements(stack, study))
+        if study.uses_vpc:
+            out.extend(vpc_statements(stack, study))
+        return out
+
+
+def read_data_statements(stack: Stack, locations: Iterable[S3Location]) -> list[iam.PolicyStatement]:
+    """Read exactly the declared prefixes (ListBucket limited to them with s3:prefix)."""
+    by_bucket: dict[str, list[str]] = {}
+    for loc in locations:
+        by_bucket.setdefault(loc.bucket, []).append(loc.prefix)
+    out: list[iam.PolicyStatement] = []
+    for i, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):
+        arn = _bucket_arn(stack, bucket)
+        out.append(iam.PolicyStatement(
+            sid=f"ReadData{i}", actions=["s3:GetObject"],
+            resources=[f"{arn}/{p}*" for p in sorted(set(prefixes))],
+        ))
+        out.append(iam.PolicyStatement(
+            sid=f"ListData{i}", actions=["s3:ListBucket"], resources=[arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in sorted(set(prefixes))]}},
+        ))
+    return out
+
+
+def write_output_statements(stack: Stack, locations: Iterable[S3Location]) -> list[iam.PolicyStatement]:
+    """Specs with their own `output_uri`: write there (and only there)."""
+    resources = sorted({f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for loc in locations})
+    if not resources:
+        return []
+    return [iam.PolicyStatement(sid="WriteSpecOutputs", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                resources=resources)]
+
+
+def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | None) -> list[iam.PolicyStatement]:
+    """Pull the custom images the specs name, and the built-in algorithms' repositories."""
+    repos: set[str] = set()
+    for uri in study.images:
+        m = _ECR_URI.match(uri)
+        if m:
+            repos.add(f"arn:{stack.partition}:ecr:{m['region']}:{m['account']}:repository/{m['repo']}")
+    for builtin, version, instance_type in study.builtins:
+        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint))
+    out = [iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])]
+    if repos:
+        out.append(iam.PolicyStatement(
+            sid="PullImages",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=sorted(repos),
+        ))
+    return out
+
+
+def _builtin_repository_arn(stack: Stack, builtin: str, version: str | None, instance_type: str,
+                            region_hint: str | None) -> str:
+    """Built-in images live in an AWS account that differs per region; the repository name does not."""
+    from amt.images import ImageError, resolve_image
+
+    try:
+        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type)
+    except ImageError:  # an unknown image is the spec validation's to report; IAM falls back to any repository
+        uri = ""
+    m = re.match(r"^[^/]+/(?P<repo>[^:@]+)", uri)
+    repo = m["repo"] if m else "*"
+    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/{repo}"
+
+
+def spec_keys_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
+    """Use the KMS keys specs name for volumes and outputs."""
+    keys: set[str] = set()
+    aliases: set[str] = set()
+    for _, key in study.kms_keys:
+        if key.startswith("arn:") and ":alias/" not in key:
+            keys.add(key)
+        elif key.startswith("alias/") or ":alias/" in key:
+            aliases.add(key.split(":")[-1] if key.startswith("arn:") else key)
+        else:
+            keys.add(f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/{key}")
+    actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+               "kms:CreateGrant"]
+    out = []
+    if keys:
+        out.append(iam.PolicyStatement(sid="UseSpecKeys", actions=actions, resources=sorted(keys)))
+    if aliases:
+        out.append(iam.PolicyStatement(
+            sid="UseSpecKeysByAlias", actions=actions,
+            resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": sorted(aliases)}},
+        ))
+    return out
+
+
+def vpc_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
+    """Training in the specs' subnets: ENIs in those subnets with those security groups."""
+    base = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+    subnets = sorted({s for _, subs, _ in study.networks for s in subs})
+    groups = sorted({g for _, _, gs in study.networks for g in gs})
+    return [
+        iam.PolicyStatement(
+            sid="DescribeNetwork",
+            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                     "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="CreateInterfacesInSpecSubnets",
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[f"{base}:network-interface/*", *[f"{base}:subnet/{s}" for s in subnets],
+                       *[f"{base}:security-group/{g}" for g in groups]],
+        ),
+        iam.PolicyStatement(
+            sid="ManageTrainingInterfaces",
+            actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                     "ec2:DeleteNetworkInterfacePermission"],
+            resources=[f"{base}:network-interface/*"],
+            conditions={"ArnEquals": {"ec2:Subnet": [f"{base}:subnet/{s}" for s in subnets]}},
+        ),
+    ]
+
+
+def _unique(items: Iterable[T]) -> tuple[T, ...]:
+    seen: dict[T, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return tuple(seen)

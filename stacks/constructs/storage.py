@@ -1,0 +1,172 @@
+"""The customer-managed key and the buckets: configs (specs), artifacts (outputs, reports), access logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from amt.loader import SPEC_SUFFIXES
+from amt.settings import DEFAULT_CONFIGS_PREFIX
+from stacks.config import EnvSettings
+from stacks.nag import acknowledge, allow_wildcards
+
+
+class Storage(Construct):
+    """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets."""
+
+    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.configs_prefix = DEFAULT_CONFIGS_PREFIX
+
+        self.key = kms.Key(
+            self, "Key",
+            description="amt-conductor: buckets, registry, topic, queues and log groups",
+            enable_key_rotation=True,
+            # Retained: deleting it would make every retained bucket and the registry unreadable.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs encrypts our log groups with this key (only log groups of this account and region).
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
+        ))
+        # Alarms publish to the encrypted topic; EventBridge writes to the encrypted dead-letter queue.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                        iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+
+        # Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
+        self.access_logs = s3.Bucket(
+            self, "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(
+                id="expire-access-logs",
+                expiration=Duration.days(env.access_log_days),
+                noncurrent_version_expiration=Duration.days(env.noncurrent_version_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.access_logs, "AwsSolutions-S1",
+                    "This is the access-log destination of the other buckets; logging it to itself would loop.")
+
+        self.configs = self._data_bucket("ConfigsBucket", env, event_bridge=True)
+        self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
+
+        self.deployment: s3deploy.BucketDeployment | None = None
+        if _spec_files(configs_dir):
+            self.deployment = self._deploy_configs(configs_dir, env)
+
+    def _data_bucket(self, id: str, env: EnvSettings, *, event_bridge: bool) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self, id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"{id}/",
+            lifecycle_rules=[s3.LifecycleRule(
+                id="expire-old-versions",
+                noncurrent_version_expiration=Duration.days(env.noncurrent_version_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )],
+            # Data (specs, training outputs, reports) outlives the stack.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        if event_bridge:
+            # Set on the bucket itself: `event_bridge_enabled=True` would add CDK's notifications custom
+            # resource, a Lambda function with an AWS-managed policy.
+            cfn = bucket.node.default_child
+            assert isinstance(cfn, s3.CfnBucket)
+            cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True))
+        return bucket
+
+    def _deploy_configs(self, configs_dir: Path, env: EnvSettings) -> s3deploy.BucketDeployment:
+        """Upload configs/*.yaml|yml|json under the configs prefix (each new object version starts a run)."""
+        log_group = logs.LogGroup(
+            self, "ConfigsDeploymentLogs",
+            retention=env.log_retention,
+            encryption_key=self.key,
+            removal_policy=env.ephemeral_removal,
+        )
+        stack = Stack.of(self)
+        # Our own role, so no AWS-managed policy: logs to its log group only (grants below add S3 and KMS).
+        role = iam.Role(self, "ConfigsDeploymentRole",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="Copies configs/ specs into the configs bucket at deploy time")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
+        ))
+        deployment = s3deploy.BucketDeployment(
+            self, "ConfigsDeployment",
+            sources=[s3deploy.Source.asset(
+                str(configs_dir),
+                exclude=["*", *[f"!*{suffix}" for suffix in SPEC_SUFFIXES], "!**/"],
+            )],
+            destination_bucket=self.configs,
+            destination_key_prefix=self.configs_prefix,
+            # Specs uploaded with `amt submit` live beside ours: never delete them.
+            prune=False,
+            retain_on_delete=True,
+            role=role,
+            log_group=log_group,
+            memory_limit=256,
+        )
+        allow_wildcards(role, [
+            (r"Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*",
+             "CDK's BucketDeployment grant groups (read the staged asset, write the configs bucket); limited to "
+             "those two buckets."),
+            (r"Action::kms:(GenerateDataKey|ReEncrypt)\*", "Data-key variants on our one CMK (configs bucket)."),
+            (r"Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>/\*",
+             "The CDK bootstrap asset bucket's objects: the deployment reads the staged configs/ zip from it."),
+            (r"Resource::<StorageConfigsBucket\w+\.Arn>/\*",
+             "Objects of the configs bucket: the deployment writes the specs under the configs prefix."),
+            (r"Resource::<ConfigsDeploymentLogs\w+\.Arn>:\*|Resource::<StorageConfigsDeploymentLogs\w+\.Arn>:\*",
+             "Log streams of the deployment function's own log group are created per execution environment."),
+        ])
+        # The handler is CDK's own singleton function; its runtime is chosen by aws-cdk-lib.
+        singleton = stack.node.try_find_child(_singleton_id(stack))
+        if singleton is not None:
+            acknowledge(singleton, "AwsSolutions-L1",
+                        "CDK's BucketDeployment handler: its runtime is pinned by aws-cdk-lib and upgraded with it.")
+        return deployment
+
+
+def _spec_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in SPEC_SUFFIXES)
+
+
+def _singleton_id(stack: Stack) -> str:
+    # The id under which BucketDeployment creates its shared handler function at the stack's root.
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            return child.node.id
+    return "Custom::CDKBucketDeployment"
+

@@ -1,0 +1,137 @@
+"""The state machine: one Standard execution per study run, in plain JSONPath ASL (the simulator runs it).
+
+Prepare -> UsePrepared -> Launch (waitForTaskToken) -> Report -> UseReport -> NextRound?
+   ^------------------------------- NextRoundInput <---- yes --------------------------'   no -> Notify -> Done
+Any task fails -> RecordFailure -> Failed.   Seven transitions per round, however long the job runs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks import ids
+from stacks.config import EnvSettings
+from stacks.constructs.functions import SIZING
+
+S = ids.States
+
+LAMBDA_TRANSIENT = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                    "Lambda.TooManyRequestsException"]
+# Raised by handlers for throttling and ResourceLimitExceeded: worth waiting for, but not forever.
+AMT_TRANSIENT = "Amt.Transient"
+SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]
+# A Lambda task waits for its function's timeout plus this margin before Step Functions gives up.
+TASK_MARGIN_S = 30
+
+
+class Workflow(Construct):
+    """`self.state_machine`; the functions come in by handler name (`prepare`, `launch`, `report`, `record_failure`)."""
+
+    def __init__(self, scope: Construct, id: str, *, functions: dict[str, lambda_.IFunction], topic: sns.ITopic,
+                 key: kms.IKey, env: EnvSettings) -> None:
+        super().__init__(scope, id)
+
+        record_failure = self._invoke(
+            S.RECORD_FAILURE, functions["record_failure"], "record_failure",
+            payload={"input.$": "$", "error.$": "$.error"}, result_path="$.recorded",
+        )
+        failed = sfn.Fail(self, S.FAILED, error="Amt.RunFailed",
+                          cause="A step failed; the reason is recorded on the run and was sent to the topic.")
+        record_failure.add_catch(failed, errors=["States.ALL"], result_path="$.record_error")
+        record_failure.next(failed)
+
+        # Prepare gets the execution input (round 1) or NextRoundInput's output as it is.
+        prepare = self._invoke(S.PREPARE, functions["prepare"], "prepare", payload=None, result_path="$.prepared")
+        use_prepared = sfn.Pass(self, S.USE_PREPARED, input_path="$.prepared.Payload", result_path="$.prepared",
+                                comment="Unwrap the function's payload: $.prepared is what prepare returned.")
+        launch = tasks.LambdaInvoke(
+            self, S.LAUNCH,
+            lambda_function=functions["launch"],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object({"token": sfn.JsonPath.task_token, "prepared.$": "$.prepared"}),
+            # The wait ends with the job (resume) or after the worst case the spec allows (prepare computes it).
+            task_timeout=sfn.Timeout.at("$.prepared.timeout_seconds"),
+            result_path="$.launch",
+            retry_on_service_exceptions=False,
+            comment="Create the tuning job and wait for its terminal state (resume sends the token back).",
+        )
+        self._retries(launch)
+        report = self._invoke(S.REPORT, functions["report"], "report",
+                              payload={"prepared.$": "$.prepared", "launch.$": "$.launch"}, result_path="$.report")
+        use_report = sfn.Pass(self, S.USE_REPORT, input_path="$.report.Payload", result_path="$.report",
+                              comment="Unwrap the function's payload: $.report is what report returned.")
+        next_input = sfn.Pass(
+            self, S.NEXT_ROUND_INPUT,
+            parameters={
+                "study.$": "$.prepared.study",
+                "round.$": "States.MathAdd($.prepared.round, 1)",
+                "run_id.$": "$.prepared.run_id",
+                "source.$": "$.prepared.spec_location",
+            },
+            comment="Only what the next round needs: the state stays small however many rounds run.",
+        )
+        notify = tasks.SnsPublish(
+            self, S.NOTIFY,
+            topic=topic,
+            subject=sfn.JsonPath.string_at("$.report.subject"),
+            message=sfn.TaskInput.from_json_path_at("$.report.message"),
+            result_selector={"MessageId.$": "$.MessageId"},
+            result_path="$.notified",
+            task_timeout=sfn.Timeout.duration(Duration.seconds(60)),
+        )
+        notify.add_retry(errors=SNS_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5,
+                         max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
+        done = sfn.Succeed(self, S.DONE)
+
+        for task in (prepare, launch, report, notify):
+            task.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+
+        choice = sfn.Choice(self, S.NEXT_ROUND_CHOICE, comment="Report decides: rounds left, target, budget, "
+                            "improvement.")
+        choice.when(sfn.Condition.boolean_equals("$.report.continue", True), next_input.next(prepare))
+        choice.otherwise(notify.next(done))
+        definition = prepare.next(use_prepared).next(launch).next(report).next(use_report).next(choice)
+
+        self.log_group = logs.LogGroup(
+            self, "Logs",
+            retention=env.log_retention,
+            encryption_key=key,
+            removal_policy=env.ephemeral_removal,
+        )
+        self.state_machine = sfn.StateMachine(
+            self, ids.STATE_MACHINE,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            query_language=sfn.QueryLanguage.JSON_PATH,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment="amt-conductor: one execution per study run (prepare, launch and wait, report, next round)",
+        )
+
+    def _invoke(self, state: str, fn: lambda_.IFunction, handler: str, *, payload: dict[str, str] | None,
+                result_path: str) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self, state,
+            lambda_function=fn,
+            payload=sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(payload),
+            result_selector={"Payload.$": "$.Payload"},
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(SIZING[handler].timeout_s + TASK_MARGIN_S)),
+            retry_on_service_exceptions=False,
+        )
+        self._retries(task)
+        return task
+
+    @staticmethod
+    def _retries(task: tasks.LambdaInvoke) -> None:
+        task.add_retry(errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6,
+                       max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
+        task.add_retry(errors=[AMT_TRANSIENT], interval=Duration.seconds(30), backoff_rate=2, max_attempts=8,
+                       max_delay=Duration.seconds(600), jitter_strategy=sfn.JitterType.FULL)
