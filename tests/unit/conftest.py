@@ -252,8 +252,8 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     from moto import mock_aws
 
-    from amt.workflow import Runtime
     from amt.settings import Settings
+    from amt.workflow import Runtime
 
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)

@@ -6,10 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import TABLE, World
 
 from amt.registry import Registry, RoundTaken, TokenStatus, better, rank_rounds, round_key
-
-from conftest import TABLE, World
 
 LOC = {"bucket": "b", "key": "configs/churn.yaml", "version_id": "v1"}
 

@@ -1,0 +1,409 @@
+"""The workflow's steps up to the wait: start a run, prepare a round (spec, round number, budget,
+warm-start parents, request), launch it and wait on its task token, resume the execution when
+the job ends (from the event, the launch itself or the reconciler), and stop an aborted run's job.
+
+Every step is idempotent: duplicate events and retried invocations converge on one execution,
+one tuning job and one SendTaskSuccess. The Report step is in `amt.reports`, failures in
+`amt.notify`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from amt import sagemaker_ops
+from amt.errors import SpecError
+from amt.observability import bind, count, gauge, logger
+from amt.registry import MAX_LINEAGE_PARENTS, Registry, RoundStatus, RunStatus, rank_rounds
+from amt.sagemaker_ops import TERMINAL, error_code, transient_errors
+from amt.settings import Settings
+
+if TYPE_CHECKING:
+    from amt.model import Spec
+
+BOTO_CONFIG = Config(retries={"mode": "standard"})
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+# Step Functions' answers for a token nobody waits on any more (run ended, task retried, timed out).
+STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+CAUSE_MAX = 32_768
+
+
+class Runtime:
+    """Settings and AWS clients of one Lambda container: created on first use, then reused."""
+
+    def __init__(self, settings: Settings, session: boto3.session.Session | None = None,
+                 registry: Registry | None = None) -> None:
+        self.settings = settings
+        self._session = session
+        if registry is not None:
+            self.__dict__["registry"] = registry
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        return cls(Settings.from_env())
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        return self._session or boto3.session.Session()
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, config=BOTO_CONFIG)
+
+    @cached_property
+    def region(self) -> str:
+        return self.session.region_name or "us-east-1"
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @cached_property
+    def sagemaker(self) -> Any:
+        return self.client("sagemaker")
+
+    @cached_property
+    def sfn(self) -> Any:
+        return self.client("stepfunctions")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self.client("sns")
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.client("dynamodb"), self.settings.registry_table)
+
+
+# -- start ---------------------------------------------------------------------------------------
+
+
+def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """Start one execution per spec upload or schedule tick; the name comes from the object's
+    version (or the schedule time), so a duplicate event starts nothing."""
+    from amt.naming import execution_name
+
+    detail = event.get("detail") or {}
+    if "study" in event and not detail:
+        study = str(event["study"])
+        # Scheduler/EventBridge pass the tick's time; the minute is the fallback so that
+        # duplicates of one tick still collide.
+        tick = str(event.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
+        name = execution_name(study, f"schedule:{tick}")
+        payload: dict[str, Any] = {"study": study, "trigger": "schedule", "run_id": name}
+    else:
+        bucket = (detail.get("bucket") or {}).get("name", "")
+        obj = detail.get("object") or {}
+        key = str(obj.get("key", ""))
+        prefix = rt.settings.configs_prefix
+        if not key.startswith(prefix) or not key.lower().endswith(SPEC_SUFFIXES):
+            logger.info("ignoring object outside the configs prefix or not a spec", extra={"key": key})
+            return {"execution_arn": None, "started": False, "ignored": key}
+        version = obj.get("version-id") or obj.get("sequencer") or event.get("id") or obj.get("etag", "")
+        study = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        name = execution_name(study, f"{bucket}/{key}@{version}")
+        payload = {"source": {"bucket": bucket, "key": key, "version_id": obj.get("version-id")},
+                   "trigger": "s3", "run_id": name}
+    bind(study=study, run_id=name)
+    try:
+        with transient_errors("StartExecution"):
+            resp = rt.sfn.start_execution(stateMachineArn=rt.settings.state_machine_arn, name=name,
+                                          input=json.dumps(payload, sort_keys=True))
+    except ClientError as err:
+        if error_code(err) != "ExecutionAlreadyExists":
+            raise
+        logger.info("execution already exists: duplicate event", extra={"execution_name": name})
+        return {"execution_arn": execution_arn(rt.settings.state_machine_arn, name), "started": False}
+    count("RunsStarted", study=study)
+    logger.info("started run", extra={"execution_arn": resp["executionArn"]})
+    return {"execution_arn": resp["executionArn"], "started": True}
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:...:stateMachine:SM -> arn:...:execution:SM:name."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+# -- prepare -------------------------------------------------------------------------------------
+
+
+class SpecInvalid(Exception):  # the class name is the Step Functions error type
+    """The spec is missing or invalid; the message is the `FILE: field: message` lines."""
+
+
+class BudgetExhausted(Exception):  # the class name is the Step Functions error type
+    """The run's first round alone would exceed budget.max_instance_hours (by worst case)."""
+
+
+def spec_uri(location: dict[str, Any]) -> str:
+    return f"s3://{location.get('bucket')}/{location.get('key')}"
+
+
+def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
+    """The spec at {bucket, key, version_id}; SpecInvalid (naming the file and field) when it is
+    missing, too large or invalid."""
+    from amt.loader import MAX_SPEC_BYTES, parse_spec
+
+    kwargs = {"Bucket": location["bucket"], "Key": location["key"]}
+    if location.get("version_id"):
+        kwargs["VersionId"] = location["version_id"]
+    try:
+        with transient_errors(f"GetObject {spec_uri(location)}"):
+            obj = rt.s3.get_object(**kwargs)
+            if int(obj.get("ContentLength") or 0) > MAX_SPEC_BYTES:
+                raise SpecInvalid(f"{location['key']}: file is larger than {MAX_SPEC_BYTES:,} bytes")
+            body = obj["Body"].read()
+    except ClientError as err:
+        version = f" (version {location['version_id']})" if location.get("version_id") else ""
+        raise SpecInvalid(f"{location['key']}: cannot read the spec at {spec_uri(location)}{version}: "
+                          f"{error_code(err)}") from None
+    try:
+        return parse_spec(body, location["key"])
+    except SpecError as err:
+        raise SpecInvalid("\n".join(err.lines())) from None
+
+
+def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
+    check the budget, pick compatible warm-start parents, render the request; records the round
+    as LAUNCHING and returns the `prepared` state."""
+    from amt.budget import wait_timeout_seconds, worst_case_instance_hours
+    from amt.naming import job_name
+    from amt.render import render_request
+
+    reg = rt.registry
+    trigger = str(event.get("trigger") or ("s3" if event.get("source") else "schedule"))
+    source = event.get("source")
+    if not source:
+        meta = reg.study(str(event.get("study")))
+        if not meta or not meta.get("spec_location"):
+            raise SpecInvalid(f"study {event.get('study')}: no spec on record; upload the study's spec first")
+        source = meta["spec_location"]
+    spec = load_spec(rt, source)
+    study = spec.name
+    run_id = str(event.get("run_id") or event.get("execution_name") or "")
+    if not run_id:
+        raise ValueError("prepare needs run_id (the execution name) in its input")
+    bind(study=study, run_id=run_id)
+    first_prepare = "round" not in event
+    if first_prepare:
+        reg.put_study_spec(study, spec_location=source, goal=spec.objective.goal, schedule=spec.schedule)
+    run = reg.claim_run(run_id, study=study, trigger=trigger, spec_location=source)
+    base_round = int(run["base_round"])
+    round_no = int(event.get("round") or base_round)
+    bind(round=round_no)
+    rounds = reg.rounds(study)
+    worst = worst_case_instance_hours(spec)
+    spent = sum(float(r.get("worst_case_hours") or 0) for r in rounds
+                if r.get("run_id") == run_id and int(r["round"]) < round_no)
+    if spec.budget is not None and spent + worst > spec.budget.max_instance_hours:
+        # Report already stops before a later round that does not fit; reaching this for a later
+        # round means the spec changed under the run, which is just as final.
+        raise BudgetExhausted(f"{source['key']}: budget.max_instance_hours: round {round_no} may use {worst:g} "
+                              f"instance-hours in the worst case; {spent:g} of {spec.budget.max_instance_hours:g} "
+                              f"already committed in this run")
+    existing = next((r for r in rounds if int(r["round"]) == round_no and r.get("run_id") == run_id), None)
+    if existing is not None:
+        parents = list(existing.get("parents") or [])  # a retried Prepare keeps its first choice
+    else:
+        explicit = round_no == base_round and trigger != "schedule" and spec.warm_start is not None
+        parents = choose_parents(rt, spec, rounds, explicit=explicit, exclude_round=round_no)
+    name = job_name(spec, round_no)
+    bind(job_name=name)
+    request = render_request(spec, region=rt.region, role_arn=rt.settings.execution_role_arn,
+                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents)
+    reg.claim_round(study, round_no, run_id=run_id, job_name=name, parents=parents, spec_location=source,
+                    worst_case_hours=worst)
+    logger.info("prepared round", extra={"parents": parents, "worst_case_hours": worst, "spent_hours": spent})
+    return {"study": study, "round": round_no, "base_round": base_round, "run_id": run_id, "job_name": name,
+            "request": request, "parents": parents, "timeout_seconds": wait_timeout_seconds(spec),
+            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger}
+
+
+def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,
+                   exclude_round: int) -> list[str]:
+    """Warm-start parents: the spec's explicit ones (a run's first round, unless scheduled) or the
+    study's up to 5 best completed rounds; parents whose stored spec is incompatible are dropped."""
+    from amt.warmstart import compatibility_problems
+
+    by_job = {r.get("job_name"): r for r in rounds}
+    if explicit and spec.warm_start is not None:
+        candidates = list(spec.warm_start.parents)
+    else:
+        best = rank_rounds(rounds, spec.objective.goal, exclude=exclude_round)
+        candidates = [r["job_name"] for r in best]
+    specs: dict[str, Spec | None] = {}
+    keep: list[str] = []
+    for parent in candidates:
+        known = by_job.get(parent)
+        if known is None and (tok := rt.registry.token(parent)):  # ours, from another study
+            known = rt.registry.round(str(tok["study"]), int(tok["round"]))
+        if known is None:
+            if explicit:
+                keep.append(parent)  # not ours: SageMaker checks it at create time
+            continue
+        loc = known["spec_location"]
+        key = json.dumps(loc, sort_keys=True)
+        if key not in specs:
+            try:
+                specs[key] = load_spec(rt, loc)
+            except SpecInvalid as err:
+                logger.warning("dropping parent: its spec cannot be read", extra={"parent": parent,
+                                                                                   "error": str(err)})
+                specs[key] = None
+        parent_spec = specs[key]
+        if parent_spec is None:
+            continue
+        problems = compatibility_problems(spec, [parent_spec])
+        if problems:
+            logger.warning("dropping incompatible warm-start parent",
+                           extra={"parent": parent, "problems": [str(p) for p in problems]})
+            continue
+        keep.append(parent)
+    return keep[:MAX_LINEAGE_PARENTS]
+
+
+# -- launch and resume ---------------------------------------------------------------------------
+
+
+def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """Store the task token under the job name, then create the job (adopting it on ResourceInUse);
+    an adopted job that already ended resumes the execution at once."""
+    token, p = event["token"], event["prepared"]
+    job, study, round_no, run_id = p["job_name"], p["study"], int(p["round"]), p["run_id"]
+    bind(study=study, job_name=job, round=round_no, run_id=run_id)
+    # Token first: if the job ended between create and put, its event would find nothing to resume.
+    if not rt.registry.put_token(job, token, study=study, round_no=round_no, run_id=run_id):
+        logger.info("this task token was already resumed; nothing to do")
+        return {"job_name": job, "status": "Resumed", "adopted": True}
+    rt.registry.set_run_job(run_id, job_name=job, round_no=round_no)
+    launched = sagemaker_ops.create_tuning_job(rt.sagemaker, p["request"])
+    rt.registry.set_round(study, round_no, RoundStatus.IN_PROGRESS, only_if=RoundStatus.LAUNCHING)
+    if launched.adopted:
+        logger.info("adopted the existing tuning job", extra={"status": launched.status})
+        if launched.status in TERMINAL:
+            resume_job(rt, job, launched.status, launched.failure_reason)
+    else:
+        count("TuningJobsLaunched", study=study)
+        logger.info("created the tuning job")
+    return {"job_name": job, "status": launched.status, "adopted": launched.adopted}
+
+
+def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = "") -> str:
+    """Resume the execution waiting on `job_name` once: SendTaskSuccess {"job_name","status"} for
+    Completed, SendTaskFailure TuningJobFailed/TuningJobStopped otherwise. Returns what happened:
+    resumed | duplicate | unknown (not our job) | stale (nobody waits any more) | not-terminal."""
+    if status not in TERMINAL:
+        return "not-terminal"
+    claimed = rt.registry.claim_token(job_name)
+    if claimed is None:
+        outcome = "duplicate" if rt.registry.token(job_name) else "unknown"
+        logger.info(f"not resuming: {outcome}", extra={"job_name": job_name, "status": status})
+        return outcome
+    token = claimed["token"]
+    try:
+        with transient_errors("SendTask"):
+            if status == "Completed":
+                rt.sfn.send_task_success(taskToken=token, output=json.dumps({"job_name": job_name,
+                                                                             "status": status}))
+            else:
+                error = "TuningJobFailed" if status == "Failed" else "TuningJobStopped"
+                cause = failure_reason or f"tuning job {job_name} ended {status}"
+                rt.sfn.send_task_failure(taskToken=token, error=error, cause=cause[:CAUSE_MAX])
+    except ClientError as err:
+        if error_code(err) in STALE_TOKEN_CODES:
+            logger.info("task token no longer waited on", extra={"code": error_code(err)})
+            return "stale"
+        rt.registry.release_token(job_name, token)
+        raise
+    except Exception:
+        # The execution was not resumed: re-arm the token so a redelivery or the reconciler can.
+        rt.registry.release_token(job_name, token)
+        raise
+    count("JobsResumed", study=claimed.get("study"))
+    logger.info("resumed the execution", extra={"job_name": job_name, "status": status})
+    return "resumed"
+
+
+def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
+    """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job."""
+    detail = event.get("detail") or {}
+    job = str(detail.get("HyperParameterTuningJobName", ""))
+    status = str(detail.get("HyperParameterTuningJobStatus", ""))
+    bind(job_name=job)
+    if status not in TERMINAL:
+        return "not-terminal"
+    reason = ""
+    if status != "Completed":
+        # The event carries no FailureReason; the describe does.
+        found = sagemaker_ops.status_of(rt.sagemaker, job)
+        reason = found[1] if found else ""
+    return resume_job(rt, job, status, reason)
+
+
+def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
+    """Backstop for lost events: describe jobs quiet for `quiet_minutes`; resume the ended ones,
+    touch the running ones."""
+    now = now or datetime.now(UTC)
+    quiet = rt.registry.quiet_tokens(now - timedelta(minutes=rt.settings.quiet_minutes))
+    counts = {"checked": 0, "resumed": 0, "running": 0, "missing": 0}
+    for item in quiet:
+        job = item["job_name"]
+        counts["checked"] += 1
+        found = sagemaker_ops.status_of(rt.sagemaker, job)
+        if found is None:
+            # Launch stored the token but the job never came to be (the create failed for good).
+            counts["missing"] += 1
+            claimed = rt.registry.claim_token(job)
+            if claimed:
+                _fail_token(rt, claimed["token"], "TuningJobMissing", f"SageMaker has no tuning job {job}")
+            continue
+        status, reason = found
+        if status in TERMINAL:
+            counts["resumed"] += resume_job(rt, job, status, reason) == "resumed"
+        else:
+            counts["running"] += 1
+            rt.registry.touch_token(job)
+    gauge("TuningJobsInFlight", rt.registry.inflight_count())
+    count("JobsReconciled", counts["resumed"])
+    logger.info("reconciled", extra=counts)
+    return counts
+
+
+def _fail_token(rt: Runtime, token: str, error: str, cause: str) -> None:
+    try:
+        rt.sfn.send_task_failure(taskToken=token, error=error, cause=cause)
+    except ClientError as err:
+        if error_code(err) not in STALE_TOKEN_CODES:
+            raise
+
+
+# -- stop ----------------------------------------------------------------------------
+
+
+def stop_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """Execution ABORTED/TIMED_OUT -> stop the run's in-flight tuning job (idempotent)."""
+    detail = event.get("detail") or {}
+    status, run_id = str(detail.get("status", "")), str(detail.get("name", ""))
+    bind(run_id=run_id)
+    if status not in (RunStatus.ABORTED, RunStatus.TIMED_OUT):
+        return {"stopped": False, "reason": f"execution status {status}"}
+    run = rt.registry.run(run_id)
+    job = (run or {}).get("current_job")
+    if not run or not job:
+        return {"stopped": False, "reason": "no tuning job recorded for this run"}
+    bind(study=run.get("study"), job_name=job)
+    rt.registry.abandon_token(job)
+    stopped = sagemaker_ops.stop_tuning_job(rt.sagemaker, job)
+    rt.registry.finish_run(run_id, status, reason=f"execution {status}")
+    if run.get("current_round") is not None:
+        rt.registry.set_round(run["study"], int(run["current_round"]), RoundStatus.STOPPED,
+                              only_if=RoundStatus.IN_PROGRESS, failure_reason=f"execution {status}")
+    logger.info("stopped the run's tuning job" if stopped else "the run's tuning job had already ended")
+    return {"stopped": stopped, "job_name": job}

@@ -1,0 +1,18 @@
+"""Launch state (waitForTaskToken): store the token under the job name, then create (or adopt) the tuning job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.observability import logger, metrics
+from amt.workflow import Runtime, launch
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return launch(RUNTIME, event)

@@ -1,0 +1,18 @@
+"""Prepare state: load and validate the spec, fix the round, check the budget, pick parents, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.observability import logger, metrics
+from amt.workflow import Runtime, prepare
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return prepare(RUNTIME, event)

@@ -1,0 +1,18 @@
+"""SageMaker tuning job state change (EventBridge) -> resume the waiting execution once, on a terminal status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.observability import logger, metrics
+from amt.workflow import Runtime, on_job_event
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> str:
+    return on_job_event(RUNTIME, event)

@@ -1,0 +1,84 @@
+"""handlers.launch: token stored first, the job created once, an existing job adopted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import World, client_error, spec_doc
+
+from amt.sagemaker_ops import Transient
+from handlers import launch, prepare
+
+
+def prepared(w: World) -> dict[str, Any]:
+    return w.call(prepare, {"source": w.put_spec(spec_doc()), "run_id": "run-1", "trigger": "s3"})
+
+
+def test_launch_stores_the_token_then_creates_the_job(world: World) -> None:
+    p = prepared(world)
+    out = world.call(launch, {"token": "tok-1", "prepared": p})
+    assert out == {"job_name": p["job_name"], "status": "InProgress", "adopted": False}
+    assert world.sm.created == [p["job_name"]]
+    token = world.rt.registry.token(p["job_name"])
+    assert (token["token"], token["status"], token["inflight"]) == ("tok-1", "WAITING", "1")
+    assert world.rt.registry.round("churn", 1)["status"] == "IN_PROGRESS"
+    assert world.rt.registry.run("run-1")["current_job"] == p["job_name"]
+    assert world.task_results() == []  # the job's event resumes the execution, not the launch
+
+
+def test_a_running_job_with_the_same_name_is_adopted(world: World) -> None:
+    p = prepared(world)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    world.sm.status[p["job_name"]] = ("InProgress", "")
+    out = world.call(launch, {"token": "tok-2", "prepared": p})  # a retried Launch gets a new token
+    assert out["adopted"] is True and out["status"] == "InProgress"
+    assert world.sm.created == [p["job_name"]]
+    assert world.rt.registry.token(p["job_name"])["token"] == "tok-2"
+    assert world.task_results() == []
+
+
+def test_an_adopted_job_that_already_ended_resumes_at_once(world: World) -> None:
+    p = prepared(world)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    world.sm.status[p["job_name"]] = ("Failed", "ClientError: bad image")
+    world.call(launch, {"token": "tok-2", "prepared": p})
+    [(method, call)] = world.task_results()
+    assert method == "send_task_failure"
+    assert (call["taskToken"], call["error"], call["cause"]) == ("tok-2", "TuningJobFailed", "ClientError: bad image")
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ResourceLimitExceeded", "InternalFailure"])
+def test_throttling_and_quota_errors_are_transient(world: World, code: str) -> None:
+    p = prepared(world)
+    world.sm.fail_create = [client_error(code, "try later")]
+    with pytest.raises(Transient, match=code):
+        world.call(launch, {"token": "tok-1", "prepared": p})
+    assert world.rt.registry.token(p["job_name"])["status"] == "WAITING"  # stored before the create
+    world.call(launch, {"token": "tok-2", "prepared": p})
+    assert world.sm.created == [p["job_name"]]
+
+
+def test_a_server_error_is_transient(world: World) -> None:
+    p = prepared(world)
+    world.sm.fail_create = [client_error("SomethingOdd", "boom", status=503)]
+    with pytest.raises(Transient):
+        world.call(launch, {"token": "tok-1", "prepared": p})
+
+
+def test_a_rejected_request_is_not_transient(world: World) -> None:
+    p = prepared(world)
+    world.sm.fail_create = [client_error("ValidationException", "bad parents")]
+    with pytest.raises(ClientError) as exc:
+        world.call(launch, {"token": "tok-1", "prepared": p})
+    assert not isinstance(exc.value, Transient)
+
+
+def test_a_token_already_resumed_is_not_launched_again(world: World) -> None:
+    p = prepared(world)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    world.rt.registry.claim_token(p["job_name"])
+    out = world.call(launch, {"token": "tok-1", "prepared": p})
+    assert out["status"] == "Resumed"
+    assert world.task_results() == []

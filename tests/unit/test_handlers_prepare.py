@@ -1,0 +1,123 @@
+"""handlers.prepare: spec -> round number, budget check, warm-start parents, request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from conftest import World, spec_doc
+
+from amt.loader import parse_spec
+from amt.naming import job_name
+from amt.registry import RoundTaken
+from amt.workflow import BudgetExhausted, SpecInvalid
+from handlers import prepare
+
+
+def run(w: World, source: dict[str, Any], run_id: str = "run-1", **extra: Any) -> dict[str, Any]:
+    return w.call(prepare, {"source": source, "run_id": run_id, "trigger": "s3", **extra})
+
+
+def test_first_round_of_a_new_study(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    out = run(world, loc)
+    name = job_name(parse_spec(yaml.safe_dump(spec_doc()), "x"), 1)
+    assert out["job_name"] == name == out["request"]["HyperParameterTuningJobName"]
+    assert (out["study"], out["round"], out["base_round"], out["run_id"]) == ("churn", 1, 1, "run-1")
+    assert out["parents"] == [] and "WarmStartConfig" not in out["request"]
+    assert out["timeout_seconds"] == 2 * 3600 + 3600  # 2 waves of 1h jobs + slack
+    assert (out["worst_case_hours"], out["spent_hours"]) == (4.0, 0)
+    assert out["spec_location"] == loc
+    assert out["request"]["TrainingJobDefinition"]["RoleArn"].endswith("role/amt-sagemaker")
+    item = world.rt.registry.round("churn", 1)
+    assert item["status"] == "LAUNCHING" and item["job_name"] == name and item["run_id"] == "run-1"
+    assert world.rt.registry.study("churn")["spec_location"] == loc
+
+
+def test_a_retried_prepare_returns_the_same_round(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    assert run(world, loc) == run(world, loc)
+    assert len(world.rt.registry.rounds("churn")) == 1
+
+
+def test_next_run_continues_the_study_warm_started_from_its_best_rounds(world: World) -> None:
+    loc = world.put_spec(spec_doc(rounds={"max": 1}))
+    world.complete_round(world.launch_round(loc, "run-1"), [0.7, 0.8])
+    out = run(world, loc, "run-2")
+    assert out["round"] == 2 and out["base_round"] == 2
+    assert out["parents"] == [world.rt.registry.round("churn", 1)["job_name"]]
+    assert out["request"]["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
+
+
+def test_later_rounds_take_the_round_from_the_input(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    first = world.launch_round(loc)
+    report = world.complete_round(first, [0.7])
+    out = world.call(prepare, report["next"])
+    assert (out["round"], out["base_round"], out["spent_hours"]) == (2, 1, 4.0)
+    assert out["parents"] == [first["job_name"]]
+
+
+def test_incompatible_parents_are_dropped(world: World) -> None:
+    old = world.put_spec(spec_doc(rounds={"max": 1}))
+    world.complete_round(world.launch_round(old, "run-1"), [0.9])
+    # A new static hyperparameter changes the set of names: SageMaker would refuse the warm start.
+    new = world.put_spec(spec_doc(rounds={"max": 1}, hyperparameters={"num_round": 100, "gamma": 1}))
+    out = run(world, new, "run-2")
+    assert out["round"] == 2 and out["parents"] == []
+    assert "WarmStartConfig" not in out["request"]
+
+
+def test_explicit_parents_are_used_for_an_uploaded_spec(world: World) -> None:
+    doc = spec_doc(warm_start={"type": "transfer_learning", "parents": ["legacy-tuning-job"]})
+    out = run(world, world.put_spec(doc))
+    assert out["parents"] == ["legacy-tuning-job"]
+    assert out["request"]["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "legacy-tuning-job"}],
+        "WarmStartType": "TransferLearning",
+    }
+
+
+def test_a_scheduled_run_loads_the_study_spec_on_record(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    run(world, loc, "run-1")
+    out = world.call(prepare, {"study": "churn", "run_id": "run-2", "trigger": "schedule"})
+    assert out["spec_location"] == loc and out["round"] == 2
+
+
+def test_a_scheduled_run_of_an_unknown_study_fails_clearly(world: World) -> None:
+    with pytest.raises(SpecInvalid, match="no spec on record"):
+        world.call(prepare, {"study": "ghost", "run_id": "run-1", "trigger": "schedule"})
+
+
+def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) -> None:
+    bad = spec_doc()
+    bad["ranges"]["eta"]["min"] = 0  # log scaling needs > 0
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, world.put_spec(bad))
+    assert str(exc.value) == "configs/churn.yaml: ranges.eta.min: must be > 0 for log scaling (got 0.0)"
+    assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+
+
+def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:
+    loc = {"bucket": "amt-configs", "key": "configs/gone.yaml", "version_id": None}
+    with pytest.raises(SpecInvalid, match=r"configs/gone.yaml: cannot read the spec .*NoSuchKey"):
+        run(world, loc)
+
+
+def test_budget_stops_a_round_that_does_not_fit(world: World) -> None:
+    loc = world.put_spec(spec_doc(budget={"max_instance_hours": 6}))  # 4 per round
+    first = world.launch_round(loc)
+    nxt = {"study": "churn", "round": 2, "run_id": "run-1", "source": loc, "trigger": "s3"}
+    with pytest.raises(BudgetExhausted, match=r"budget.max_instance_hours: round 2 may use 4 .* 4 of 6"):
+        world.call(prepare, nxt)
+    assert world.rt.registry.round("churn", 2) is None
+    assert first["round"] == 1
+
+
+def test_overlapping_runs_cannot_share_a_round(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    run(world, loc, "run-1")
+    with pytest.raises(RoundTaken):
+        world.call(prepare, {"study": "churn", "round": 1, "run_id": "run-2", "source": loc})

@@ -1,0 +1,73 @@
+"""handlers.resume: a terminal job event resumes its execution exactly once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import World, client_error, spec_doc
+
+from amt.sagemaker_ops import Transient
+from handlers import resume
+
+
+def launched(w: World) -> dict[str, Any]:
+    return w.launch_round(w.put_spec(spec_doc()))
+
+
+def test_completed_resumes_with_job_and_status(world: World) -> None:
+    p = launched(world)
+    assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "resumed"
+    [(method, call)] = world.task_results()
+    assert method == "send_task_success" and call["taskToken"] == f"token-{p['job_name']}"
+    assert json.loads(call["output"]) == {"job_name": p["job_name"], "status": "Completed"}
+    assert world.rt.registry.token(p["job_name"])["status"] == "RESUMED"
+
+
+def test_a_duplicate_event_resumes_once(world: World) -> None:
+    p = launched(world)
+    world.call(resume, world.job_event(p["job_name"], "Completed"))
+    assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "duplicate"
+    assert len(world.task_results()) == 1
+
+
+@pytest.mark.parametrize(("status", "error"), [("Failed", "TuningJobFailed"), ("Stopped", "TuningJobStopped")])
+def test_failed_and_stopped_fail_the_task_with_the_reason(world: World, status: str, error: str) -> None:
+    p = launched(world)
+    world.sm.status[p["job_name"]] = (status, "No training job succeeded" if status == "Failed" else "")
+    world.call(resume, world.job_event(p["job_name"], status))
+    [(method, call)] = world.task_results()
+    assert method == "send_task_failure" and call["error"] == error
+    assert call["cause"] == ("No training job succeeded" if status == "Failed"
+                             else f"tuning job {p['job_name']} ended Stopped")
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Stopping"])
+def test_non_terminal_statuses_are_ignored(world: World, status: str) -> None:
+    p = launched(world)
+    assert world.call(resume, world.job_event(p["job_name"], status)) == "not-terminal"
+    assert world.task_results() == []
+    assert world.rt.registry.token(p["job_name"])["status"] == "WAITING"
+
+
+def test_jobs_we_did_not_start_are_ignored(world: World) -> None:
+    assert world.call(resume, world.job_event("someone-elses-job", "Completed")) == "unknown"
+    assert world.task_results() == []
+
+
+@pytest.mark.parametrize("code", ["TaskTimedOut", "InvalidToken"])
+def test_a_token_nobody_waits_on_is_not_an_error(world: World, code: str) -> None:
+    p = launched(world)
+    world.sfn.fail["send_task_success"] = [client_error(code, "gone")]
+    assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "stale"
+
+
+def test_a_throttled_resume_is_retried_by_the_next_delivery(world: World) -> None:
+    p = launched(world)
+    world.sfn.fail["send_task_success"] = [client_error("ThrottlingException", "slow down")]
+    with pytest.raises(Transient):
+        world.call(resume, world.job_event(p["job_name"], "Completed"))
+    assert world.task_results() == []
+    assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "resumed"
+    assert len(world.task_results()) == 1

@@ -1,0 +1,68 @@
+"""handlers.start: one execution per spec version or schedule tick, whatever EventBridge repeats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import World, client_error, spec_doc
+
+from amt.sagemaker_ops import Transient
+from handlers import start
+
+
+def executions(w: World) -> list[dict]:
+    return w.sfn.list_executions(stateMachineArn=w.state_machine_arn)["executions"]
+
+
+def test_an_upload_starts_one_run_named_after_its_version(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    out = world.call(start, world.s3_event(loc))
+    assert out["started"] is True
+    [execution] = executions(world)
+    assert execution["executionArn"] == out["execution_arn"]
+    payload = json.loads(world.sfn.describe_execution(executionArn=out["execution_arn"])["input"])
+    assert payload["source"] == loc
+    assert payload["run_id"] == execution["name"]  # the stop handler finds the run by execution name
+    newer = world.put_spec(spec_doc(rounds={"max": 2}))
+    assert world.call(start, world.s3_event(newer))["execution_arn"] != out["execution_arn"]
+
+
+def test_the_same_event_twice_starts_one_run(world: World) -> None:
+    event = world.s3_event(world.put_spec(spec_doc()))
+    first = world.call(start, event)
+    second = world.call(start, {**event, "id": "redelivered"})
+    assert len(executions(world)) == 1
+    assert second["execution_arn"] == first["execution_arn"]
+
+
+def test_a_duplicate_after_the_run_ended_starts_nothing(world: World) -> None:
+    event = world.s3_event(world.put_spec(spec_doc()))
+    first = world.call(start, event)
+    world.sfn.stop_execution(executionArn=first["execution_arn"])
+    again = world.call(start, event)
+    assert again == {"execution_arn": first["execution_arn"], "started": False}
+    assert len(executions(world)) == 1
+
+
+@pytest.mark.parametrize("key", ["other/churn.yaml", "configs/churn.txt", "configs/readme.md"])
+def test_objects_that_are_not_specs_are_ignored(world: World, key: str) -> None:
+    loc = world.put_spec(spec_doc(), key=key)
+    assert world.call(start, world.s3_event(loc))["started"] is False
+    assert executions(world) == []
+
+
+def test_schedule_ticks_start_one_run_per_tick(world: World) -> None:
+    tick = {"study": "churn", "trigger": "schedule", "time": "2026-11-23T03:00:00Z"}
+    first = world.call(start, tick)
+    world.call(start, tick)
+    world.call(start, {**tick, "time": "2026-11-30T03:00:00Z"})
+    assert len(executions(world)) == 2
+    payload = json.loads(world.sfn.describe_execution(executionArn=first["execution_arn"])["input"])
+    assert payload["study"] == "churn" and payload["trigger"] == "schedule"
+
+
+def test_throttling_is_transient(world: World) -> None:
+    world.sfn.fail["start_execution"] = [client_error("ThrottlingException", "Rate exceeded")]
+    with pytest.raises(Transient, match="ThrottlingException"):
+        world.call(start, world.s3_event(world.put_spec(spec_doc())))
