@@ -11,9 +11,11 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -110,7 +112,10 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
 
     from amt_cli.simulate.moto_patches import patched
 
-    with _quiet_stdout(), mock.patch.dict(os.environ, _ENV), mock_aws(config=MOTO_CONFIG), patched(sim):
+    with _quiet_stdout(), warnings.catch_warnings(), mock.patch.dict(os.environ, _ENV), \
+            mock_aws(config=MOTO_CONFIG), patched(sim):
+        # Powertools warns when a handler emits no metrics; in a simulation that is noise.
+        warnings.filterwarnings("ignore", module="aws_lambda_powertools")
         world = sim.world = World(resolver, runtime, definition=state_machine_definition)
         world.build()
         bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
@@ -167,10 +172,13 @@ def _trigger(sim: Simulation, world: World, bucket: str, key: str, version: str,
     try:
         for _ in range(2 if duplicate else 1):
             for d in world.put_event(event):
-                out.append({"rule": d.rule, "target": d.target.split(":")[-1], "output": d.output,
-                            "error": d.error})
-                sim.progress(f"{BANNER}: S3 event -> {d.target.split(':')[-1]}: "
-                             f"{d.error or json.dumps(d.output)}")
+                fn = sim.runtime.find(d.target)
+                label = fn.label if fn else d.target.split(":")[-1]
+                out.append({"rule": d.rule, "target": label, "output": d.output, "error": d.error})
+                said = d.output if not isinstance(d.output, dict) else (
+                    f"execution {str(d.output.get('execution_arn')).split(':')[-1]}"
+                    f" (started: {d.output.get('started')})")
+                sim.progress(f"{BANNER}: S3 Object Created event -> {label}: {d.error or said}")
         if not out:  # no S3 rule in this template: start the execution as the start handler would
             sfn = world.client("stepfunctions")
             payload = execution_input or {"source": {"bucket": bucket, "key": key, "version_id": version}}
@@ -208,8 +216,10 @@ def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, An
     rounds = [_round(sim, job) for job in sim.sagemaker.jobs.values()]
     return SimulationResult(
         status=desc["status"], rounds=rounds, report_uri=R.find_key(history, "report_uri"),
-        state_transitions=R.count_transitions(history), lambda_invocations=dict(sim.runtime.invocations),
-        sagemaker_calls=dict(sim.sagemaker_calls), notifications=notifications, history=history,
+        state_transitions=R.count_transitions(history),
+        lambda_invocations=sum(sim.runtime.invocations.values()), sagemaker_calls=sum(sim.sagemaker_calls.values()),
+        lambda_invocations_by_function=dict(sim.runtime.invocations),
+        sagemaker_calls_by_operation=dict(sim.sagemaker_calls), notifications=notifications, history=history,
         execution_arn=arn, executions=[{"name": e["name"], "status": e["status"]} for e in executions],
         triggers=triggers, task_callbacks=dict(sim.task_callbacks),
         registry=R.read_registry(world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE)),
@@ -229,13 +239,17 @@ def _round(sim: Simulation, job: SimJob) -> RoundResult:
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Handlers log (and emit metrics) to stdout; keep it for `--json`. Progress goes to saved streams."""
-    saved = sys.stdout
+    """Handlers log (and emit metrics) to stdout; keep it for `--json`. Progress goes to saved streams.
+    moto logs each failed state as an error: the run's result already says how it ended."""
+    saved, moto_log = sys.stdout, logging.getLogger("moto")
+    level = moto_log.level
     sys.stdout = io.StringIO()
+    moto_log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         sys.stdout = saved
+        moto_log.setLevel(level)
 
 
 def _hours(seconds: float) -> str:

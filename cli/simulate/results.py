@@ -33,10 +33,12 @@ class SimulationResult:
     rounds: list[RoundResult]
     report_uri: str | None
     state_transitions: int
-    lambda_invocations: dict[str, int]  # per handler module (prepare, launch, ...) or extra function key
-    sagemaker_calls: dict[str, int]  # per API operation, from handlers and states alike
+    lambda_invocations: int
+    sagemaker_calls: int  # API calls reaching SageMaker, from handlers and states alike
     notifications: list[dict[str, str]]  # SNS messages: subject, message, topic
     history: list[dict[str, Any]]
+    lambda_invocations_by_function: dict[str, int] = field(default_factory=dict)  # prepare, launch, ...
+    sagemaker_calls_by_operation: dict[str, int] = field(default_factory=dict)
     execution_arn: str | None = None
     executions: list[dict[str, str]] = field(default_factory=list)  # every execution started
     triggers: list[dict[str, Any]] = field(default_factory=list)  # trigger deliveries and their outputs
@@ -50,19 +52,8 @@ class SimulationResult:
     simulated_seconds: float = 0.0
     wall_seconds: float = 0.0
 
-    @property
-    def lambda_invocations_total(self) -> int:
-        return sum(self.lambda_invocations.values())
-
-    @property
-    def sagemaker_calls_total(self) -> int:
-        return sum(self.sagemaker_calls.values())
-
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["lambda_invocations_total"] = self.lambda_invocations_total
-        out["sagemaker_calls_total"] = self.sagemaker_calls_total
-        return out
+        return asdict(self)
 
 
 def count_transitions(history: list[dict[str, Any]]) -> int:

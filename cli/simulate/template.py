@@ -48,13 +48,25 @@ def synthesize(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
         env = {**os.environ, "CDK_OUTDIR": out, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                # The built-in CloudFormation validation costs ~3 s and `amt validate`/tests cover it.
-               "CDK_VALIDATION": "false"}
+               "CDK_VALIDATION": "false",
+               "CDK_CONTEXT_JSON": json.dumps(_context(project_root, Path(out)))}
         proc = subprocess.run([sys.executable, str(app)], cwd=project_root, env=env, capture_output=True,
                               text=True, check=False)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise TemplateError(f"synthesis failed: {tail}")
         return pick_workflow_template(Path(out))
+
+
+def _context(project_root: Path, out: Path) -> dict[str, Any]:
+    """cdk.json's context (the CDK CLI would pass it), with a stand-in dependency layer when none is built:
+    the simulator runs the handlers in-process with this environment's packages, never the asset."""
+    cdk_json = project_root / "cdk.json"
+    context: dict[str, Any] = json.loads(cdk_json.read_text()).get("context", {}) if cdk_json.exists() else {}
+    if not (project_root / "build" / "layer" / "python" / "yaml").is_dir():
+        (out / "sim-layer" / "python" / "yaml").mkdir(parents=True)
+        context["amt:layerDir"] = str(out / "sim-layer")
+    return context
 
 
 def pick_workflow_template(assembly: Path) -> dict[str, Any]:

@@ -67,9 +67,12 @@ class World:
     state_machine_arn: str = ""
     capture_queue_url: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     def env_value(self, key: str) -> str:
         for fn in self.runtime.by_name.values():
