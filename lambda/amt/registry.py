@@ -135,6 +135,10 @@ class Registry:
 
     # -- low level -------------------------------------------------------------------------------
 
+    def clock(self) -> datetime:
+        """The registry's time (injectable for tests)."""
+        return self._clock()
+
     def now(self) -> str:
         return iso(self._clock())
 

@@ -350,7 +350,7 @@ def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
 def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     """Backstop for lost events: describe jobs quiet for `quiet_minutes`; resume the ended ones,
     touch the running ones."""
-    now = now or datetime.now(UTC)
+    now = now or rt.registry.clock()
     quiet = rt.registry.quiet_tokens(now - timedelta(minutes=rt.settings.quiet_minutes))
     counts = {"checked": 0, "resumed": 0, "running": 0, "missing": 0}
     for item in quiet:

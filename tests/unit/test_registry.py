@@ -25,11 +25,11 @@ def test_round_keys_are_zero_padded_so_they_sort() -> None:
 
 def test_claim_token_resumes_once_and_leaves_the_inflight_index(reg: Registry) -> None:
     reg.put_token("churn-r1-abc", "tok", study="churn", round_no=1, run_id="run")
-    assert [i["job_name"] for i in reg.quiet_tokens(reg._clock() + timedelta(seconds=1))] == ["churn-r1-abc"]
+    assert [i["job_name"] for i in reg.quiet_tokens(reg.clock() + timedelta(seconds=1))] == ["churn-r1-abc"]
     first = reg.claim_token("churn-r1-abc")
     assert first is not None and first["token"] == "tok" and first["study"] == "churn"
     assert reg.claim_token("churn-r1-abc") is None
-    assert reg.quiet_tokens(reg._clock() + timedelta(days=1)) == []
+    assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
     assert reg.claim_token("never-stored") is None
 
 

@@ -1,0 +1,19 @@
+"""Report state: describe, list training jobs, write reports, update the registry, decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.observability import logger, metrics
+from amt.reports import report_round
+from amt.workflow import Runtime
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return report_round(RUNTIME, event)

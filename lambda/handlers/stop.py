@@ -1,0 +1,18 @@
+"""Execution ABORTED/TIMED_OUT (EventBridge) -> stop the run's in-flight tuning job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.observability import logger, metrics
+from amt.workflow import Runtime, stop_run
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return stop_run(RUNTIME, event)
