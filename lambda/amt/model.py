@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from amt.durations import parse_duration
 
@@ -17,7 +17,14 @@ from amt.durations import parse_duration
 NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
 
-Seconds = Annotated[int, BeforeValidator(parse_duration)]
+# The JSON Schema describes what a user may write (editors check files against it), not the
+# validated value: durations as text, hyperparameter values as numbers or booleans.
+_DURATION_SCHEMA = {
+    "anyOf": [{"type": "integer", "minimum": 1},
+              {"type": "string", "pattern": r"^\s*(\d+|(\d+\s*[smhdSMHD]\s*)+)\s*$"}],
+    "description": "Seconds, or a duration like 90s, 30m, 2h, 1d (or 1h30m).",
+}
+Seconds = Annotated[int, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
 Scaling = Literal["auto", "linear", "log", "reverse_log"]
 
 
@@ -30,7 +37,7 @@ def _stringify(value: Any) -> Any:
     return value
 
 
-ParamValue = Annotated[str, BeforeValidator(_stringify)]
+ParamValue = Annotated[str, BeforeValidator(_stringify), WithJsonSchema({"type": ["string", "number", "boolean"]})]
 
 
 class _Strict(BaseModel):
@@ -76,7 +83,8 @@ class Algorithm(_Strict):
     """A built-in algorithm or framework by name and version, or a custom image with metric regexes."""
 
     builtin: str | None = Field(default=None, min_length=1, description="Built-in algorithm or framework.")
-    version: Annotated[str | None, BeforeValidator(_stringify)] = Field(
+    version: Annotated[str | None, BeforeValidator(_stringify),
+                       WithJsonSchema({"type": ["string", "number", "null"]})] = Field(
         default=None, description="Version of the built-in algorithm (e.g. '1.7-1')."
     )
     py_version: str | None = Field(
