@@ -207,6 +207,7 @@ class World:
     topic_arn: str
     state_machine_arn: str
     queue_url: str
+    sqs: Any
     ctx: FakeContext = field(default_factory=FakeContext)
 
     def put_spec(self, doc: dict[str, Any] | str, key: str = "configs/churn.yaml") -> dict[str, Any]:
@@ -296,7 +297,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         w = World(rt=rt, sm=FakeSageMaker(session.client("sagemaker")),
                   sfn=Recorder(sfn, ("send_task_success", "send_task_failure", "start_execution")),
                   sns=Recorder(sns, ("publish",)), s3=s3, ddb=ddb, topic_arn=topic,
-                  state_machine_arn=machine, queue_url=queue_url)
+                  state_machine_arn=machine, queue_url=queue_url, sqs=sqs)
         rt.sagemaker, rt.sfn, rt.sns, rt.s3 = w.sm, w.sfn, w.sns, s3
         yield w
 
