@@ -36,7 +36,7 @@ GRANT_WILDCARDS = [
      "CDK's read and put grant groups (Abort* = abort its own multipart uploads), on the configs or reports "
      "prefix only."),
     (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-     r"(hyper-parameter-tuning-job|training-job)/[a-z0-9][a-z0-9-]*\*",
+     r"hyper-parameter-tuning-job/[a-z0-9][a-z0-9-]*\*",
      "SageMaker jobs whose names start with a known study's prefix (`<study>-r`, from amt.naming); job names "
      "are chosen per round at run time, so the ARN ends in a wildcard after the study prefix."),
 ]
@@ -90,29 +90,35 @@ class AmtStack(Stack):
 
         # --- grants between constructs: each function gets what its handler does, nothing more ---
         for handler in ids.HANDLERS:
-            registry.table.grant_read_write_data(role[handler])
-        for handler in ("start", "prepare"):
-            storage.configs.grant_read(role[handler], f"{storage.configs_prefix}*")
+            role[handler].add_to_policy(policy.registry_statement(registry.table.table_arn))
+            key.grant_encrypt_decrypt(role[handler])  # registry items (and topic, buckets) use our CMK
+        storage.configs.grant_read(role["prepare"], f"{storage.configs_prefix}*")  # loads the spec version
         role["start"].add_to_policy(policy.start_execution_statement(sm_arn))
         for handler in ("resume", "reconcile"):
             role[handler].add_to_policy(policy.task_response_statement(sm_arn))
         storage.artifacts.grant_read(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
         storage.artifacts.grant_put(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
         notifications.topic.grant_publish(role["record_failure"])
+        notifications.topic.grant_publish(workflow.state_machine)  # Notify (and the CMK behind the topic)
         role["launch"].add_to_policy(policy.pass_execution_role_statement(execution.role))
         if scope_.job_prefixes:
             role["launch"].add_to_policy(policy.create_tuning_job_statement(self, scope_))
             for statement in policy.enforce_spec_controls_statements(self, scope_):
                 role["launch"].add_to_policy(statement)
-            for handler in ("prepare", "launch", "resume", "report", "reconcile"):
+            # launch adopts an existing job; resume/reconcile check status; report reads results; stop and
+            # record_failure describe before stopping.
+            for handler in ("launch", "resume", "report", "reconcile", "stop", "record_failure"):
                 role[handler].add_to_policy(policy.describe_jobs_statement(self, scope_))
-            role["stop"].add_to_policy(policy.stop_tuning_job_statement(self, scope_))
+            # record_failure stops a job whose wait timed out (the execution goes on to fail, not to abort).
+            for handler in ("stop", "record_failure"):
+                role[handler].add_to_policy(policy.stop_tuning_job_statement(self, scope_))
         for handler in ids.HANDLERS:
             allow_wildcards(role[handler], GRANT_WILDCARDS)
         allow_wildcards(workflow.state_machine, [
             (r"Resource::<Functions\w+Function[0-9A-F]{8}\.Arn>:\*",
              "CDK grants lambda:InvokeFunction on `<function arn>:*` (the versions of our four workflow functions)."),
             (r"Resource::\*", "X-Ray and CloudWatch Logs vended log delivery have no resource-level permissions."),
+            (r"Action::kms:GenerateDataKey\*", "Publishing to the encrypted topic needs data keys of our one CMK."),
         ])
         self.functions = functions
         self.workflow = workflow

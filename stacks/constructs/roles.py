@@ -89,11 +89,6 @@ def tuning_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
             for p in prefixes]
 
 
-def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
-    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*"
-            for p in prefixes]
-
-
 def _bucket_arn(stack: Stack, bucket: str) -> str:
     return f"arn:{stack.partition}:s3:::{bucket}"
 
@@ -153,13 +148,12 @@ def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[ia
 
 
 def describe_jobs_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
-    """Read tuning jobs and their training jobs of known studies (warm-start checks, reports, resume)."""
+    """Read tuning jobs of known studies and list their training jobs (adoption, resume, reports)."""
     return iam.PolicyStatement(
         sid="DescribeJobsOfKnownStudies",
         actions=["sagemaker:DescribeHyperParameterTuningJob",
-                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-                 "sagemaker:DescribeTrainingJob"],
-        resources=[*tuning_job_arns(stack, scope.job_prefixes), *training_job_arns(stack, scope.job_prefixes)],
+                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
+        resources=tuning_job_arns(stack, scope.job_prefixes),
     )
 
 
@@ -168,6 +162,15 @@ def stop_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStat
         sid="StopTuningJobsOfKnownStudies",
         actions=["sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
         resources=tuning_job_arns(stack, scope.job_prefixes),
+    )
+
+
+def registry_statement(table_arn: str) -> iam.PolicyStatement:
+    """The four item operations amt.registry uses, on the table and its indexes (no Scan, no Delete)."""
+    return iam.PolicyStatement(
+        sid="UseRegistry",
+        actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+        resources=[table_arn, f"{table_arn}/index/*"],
     )
 
 

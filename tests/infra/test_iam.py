@@ -48,10 +48,14 @@ def test_role_invariants_hold_for_every_role_and_policy(synth: Any) -> None:
 def test_each_sensitive_action_belongs_to_one_handler(synth: Any) -> None:
     assert _holders(synth, "states:StartExecution") == {"start"}
     assert _holders(synth, "states:SendTaskSuccess") == {"resume", "reconcile"}
-    assert _holders(synth, "sagemaker:StopHyperParameterTuningJob") == {"stop"}
+    # record_failure stops the job of a wait that timed out (the execution fails rather than aborts).
+    assert _holders(synth, "sagemaker:StopHyperParameterTuningJob") == {"stop", "record_failure"}
     assert _holders(synth, "sagemaker:CreateHyperParameterTuningJob") == {"launch"}
     assert _holders(synth, "iam:PassRole") == {"launch"}
     assert _holders(synth, "sns:Publish") == {"record_failure"}
+    assert _holders(synth, "s3:PutObject") == {"report"}
+    assert _holders(synth, "dynamodb:Scan") == _holders(synth, "dynamodb:DeleteItem") == set()
+    assert _holders(synth, "dynamodb:UpdateItem") == set(ids.HANDLERS)
 
 
 def test_states_actions_are_scoped_to_our_state_machine(synth: Any) -> None:
@@ -173,3 +177,10 @@ def test_role_check_catches_each_broken_control(statement: iam.PolicyStatement, 
 def test_role_check_catches_an_aws_managed_policy() -> None:
     found = role_violations(_role_template(managed="service-role/AWSLambdaBasicExecutionRole"))
     assert any("AWS-managed policy" in v for v in found), found
+
+
+def test_state_machine_may_publish_to_the_encrypted_topic(synth: Any) -> None:
+    statements = _statements_of_role(synth, f"{ids.WORKFLOW}{ids.STATE_MACHINE}Role")
+    assert "sns:Publish" in _actions(statements)
+    kms = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert kms and all(s["Resource"]["Fn::GetAtt"][0].startswith(f"{ids.STORAGE}Key") for s in kms)
