@@ -54,7 +54,12 @@ def load_spec(path: str | Path) -> Spec:
         if size > MAX_SPEC_BYTES:
             raise SpecError(str(p), [FieldError("", f"file is {size:,} bytes; a spec may be at most "
                                                      f"{MAX_SPEC_BYTES:,} bytes")])
-        data = p.read_bytes()
+        # Bounded: a device or pipe (/dev/zero) reports size 0 and never ends.
+        with p.open("rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError(str(p), [FieldError("", f"more than {MAX_SPEC_BYTES:,} bytes; a spec may be at most "
+                                                     f"{MAX_SPEC_BYTES:,} bytes")])
     except OSError as exc:
         raise SpecError(str(p), [FieldError("", f"cannot read: {exc.strerror or exc}")]) from None
     return parse_spec(data, str(p))
