@@ -13,6 +13,7 @@ from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, METRICS_
 from stacks import ids
 from stacks.config import ROOT, AppSettings
 from stacks.constructs import roles as policy
+from stacks.constructs.dashboard import Dashboard
 from stacks.constructs.functions import Functions
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.registry import Registry
@@ -83,7 +84,7 @@ class AmtStack(Stack):
             if handler not in ids.WORKFLOW_HANDLERS:
                 fn[handler].add_environment(EnvKeys.STATE_MACHINE_ARN, sm_arn)
 
-        Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
+        triggers = Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
                  configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
                  job_prefixes=scope_.job_prefixes, specs=specs, key=key, env=env,
                  reconcile_minutes=settings.reconcile_minutes)
@@ -120,6 +121,10 @@ class AmtStack(Stack):
             (r"Resource::\*", "X-Ray and CloudWatch Logs vended log delivery have no resource-level permissions."),
             (r"Action::kms:GenerateDataKey\*", "Publishing to the encrypted topic needs data keys of our one CMK."),
         ])
+        dashboard = Dashboard(self, ids.DASHBOARD, state_machine=workflow.state_machine, functions=dict(fn),
+                              dead_letters=triggers.dead_letters, topic=notifications.topic, env=env,
+                              service_name=SERVICE_NAME)
+
         self.functions = functions
         self.workflow = workflow
         self.storage = storage
@@ -135,6 +140,7 @@ class AmtStack(Stack):
             (ids.Outputs.STATE_MACHINE_ARN, sm_arn),
             (ids.Outputs.TOPIC_ARN, notifications.topic.topic_arn),
             (ids.Outputs.EXECUTION_ROLE_ARN, execution.role.role_arn),
+            (ids.Outputs.DASHBOARD_NAME, dashboard.dashboard.dashboard_name),
         ):
             CfnOutput(self, out_id, value=value)
 
