@@ -60,9 +60,11 @@ class Dashboard(Construct):
               "Runs failed. Each failure was also sent to the topic with its reason (RecordFailure); "
               "see docs/operations.md#alarms.")
         alarm("ExecutionsTimedOut", state_machine.metric_timed_out(period=period, statistic="Sum"), 1,
-              "A run hit the state machine's time limit; the stop function stopped its tuning job.")
+              "A run timed out (the state machine sets no limit of its own, so this is Step Functions' one-year "
+              "maximum); the stop function stopped its tuning job.")
         for handler, fn in functions.items():
-            alarm(f"{ids.function_id(handler).removesuffix('Function')}Errors", fn.metric_errors(period=period, statistic="Sum"),
+            name = ids.function_id(handler).removesuffix("Function")
+            alarm(f"{name}Errors", fn.metric_errors(period=period, statistic="Sum"),
                   env.handler_errors_threshold,
                   f"The {handler} function raised errors; its log group has the stack trace with study and "
                   "job name on each line.")
