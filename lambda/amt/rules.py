@@ -139,14 +139,9 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
         if not _IMAGE.match(algo.image):
             yield FieldError("algorithm.image", f"expected an ECR image URI like 123456789012.dkr.ecr.us-east-1."
                                                 f"amazonaws.com/repo:tag (got {algo.image!r})")
-        if not algo.metrics:
-            yield FieldError("algorithm.metrics", "a custom image needs metric definitions (name and regex) "
-                                                  "for the objective")
-        elif spec.objective.metric not in names:
-            yield FieldError("objective.metric", f"{spec.objective.metric!r} is not among the image's metrics "
-                                                 f"({', '.join(names)})")
+        yield from _objective_among_metrics(spec, "a custom image")
     else:
-        from amt.images import ImageError, check_builtin, resolve_image
+        from amt.images import ImageError, catalog_info, check_builtin, resolve_image
 
         assert algo.builtin is not None
         problem = check_builtin(algo.builtin, algo.version)
@@ -159,6 +154,19 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
                           py_version=algo.py_version)
         except ImageError as exc:
             yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
+            return
+        if algo.builtin in catalog_info()["frameworks"]:
+            # A framework image runs the user's script: SageMaker knows none of its metrics.
+            yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
+
+
+def _objective_among_metrics(spec: Spec, what: str) -> Iterator[FieldError]:
+    names = [m.name for m in spec.algorithm.metrics]
+    if not names:
+        yield FieldError("algorithm.metrics", f"{what} needs metric definitions (name and regex) for the objective")
+    elif spec.objective.metric not in names:
+        yield FieldError("objective.metric", f"{spec.objective.metric!r} is not among the image's metrics "
+                                             f"({', '.join(names)})")
 
 
 def limits_rule(spec: Spec) -> Iterator[FieldError]:
