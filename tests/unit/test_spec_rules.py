@@ -598,3 +598,30 @@ def test_every_error_formats_as_file_path_message() -> None:
     doc = custom_spec(hyperparameters={"lr": 0.1})
     [err] = errors_of(doc)
     assert err.format("configs/x.yaml") == f"configs/x.yaml: hyperparameters.lr: {err.message}"
+
+
+def test_framework_image_needs_metric_definitions() -> None:
+    # pytorch/tensorflow/mxnet images run the user's script: SageMaker knows none of its metrics.
+    from amt.images import catalog_info, versions
+
+    framework = catalog_info()["frameworks"][0]
+    version = next(v for v in reversed(versions(framework)) if not check_framework(framework, v))
+    doc = builtin_spec(algorithm={"builtin": framework, "version": version})
+    err = only_error(doc)
+    assert err.path == "algorithm.metrics"
+    assert framework in err.message and "metric definitions" in err.message
+    setin(doc, "algorithm.metrics", [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}])
+    assert parse(doc).algorithm.builtin == framework
+    err = only_error(setin(doc, "objective.metric", "val:acc"))
+    assert err.path == "objective.metric"
+
+
+def check_framework(name: str, version: str) -> str | None:
+    """A problem resolving `name` `version` on the factory's instance type, or None."""
+    from amt.images import ImageError, resolve_image
+
+    try:
+        resolve_image(name, version, "us-east-1", instance_type="ml.m5.xlarge")
+    except ImageError as exc:
+        return str(exc)
+    return None
