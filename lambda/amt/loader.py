@@ -233,7 +233,7 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
         msg = msg[len("Value error, "):]
     got = err.get("input")
     if kind not in {"model_type", "dict_type"} and not isinstance(got, dict | list) and got is not None:
-        msg = f"{msg[0].lower()}{msg[1:]} (got {got!r})" if "(got" not in msg else msg
+        msg = f"{msg[0].lower()}{msg[1:]} (got {_short(got)})" if "(got" not in msg else msg
     elif msg:
         msg = f"{msg[0].lower()}{msg[1:]}"
     return msg
@@ -296,6 +296,12 @@ def _step(annotation: Any, part: Any) -> Any:
         field = annotation.model_fields.get(str(part))
         return field.annotation if field is not None else None
     return None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters: an error line stays readable for a 1 MB string."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _kind(value: Any) -> str:
