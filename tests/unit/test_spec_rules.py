@@ -625,3 +625,10 @@ def check_framework(name: str, version: str) -> str | None:
     except ImageError as exc:
         return str(exc)
     return None
+
+
+def test_long_bad_values_are_cut_in_messages() -> None:
+    err = only_error(custom_spec(description="x" * 5000))
+    assert err.path == "description"
+    assert "1024" in err.message
+    assert len(err.message) < 200
