@@ -9,6 +9,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -43,6 +44,7 @@ class Triggers(Construct):
         acknowledge(self.dead_letters, "AwsSolutions-SQS3",
                     "This is the dead-letter queue of the EventBridge targets; it has no DLQ of its own.")
         self.rules: dict[str, events.Rule] = {}
+        self._async_configured: set[str] = set()
 
         self._rule("SpecUploaded", functions["start"], events.EventPattern(
             source=["aws.s3"],
@@ -86,4 +88,9 @@ class Triggers(Construct):
             retry_attempts=8, max_event_age=Duration.hours(6),
         ))
         self.rules[id] = rule
+        if fn.node.path not in self._async_configured:
+            # EventBridge's DLQ covers delivery; a function that fails on an event ends up here too.
+            fn.configure_async_invoke(on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2,
+                                      max_event_age=Duration.hours(6))
+            self._async_configured.add(fn.node.path)
         return rule

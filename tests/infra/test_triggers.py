@@ -104,3 +104,13 @@ def test_dead_letter_queue_is_encrypted_and_tls_only(synth: Any) -> None:
 def test_reconcile_interval_comes_from_context(synth_factory: Any) -> None:
     synth = synth_factory({"amt:reconcileMinutes": "5", "amt:configsDir": "/nonexistent"}, nag=False)
     synth.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
+
+
+def test_event_driven_functions_send_failed_events_to_the_dead_letter_queue(synth: Any) -> None:
+    configs = synth.resources("AWS::Lambda::EventInvokeConfig")
+    assert len(configs) == 4  # start, resume, reconcile, stop
+    for lid, cfg in configs.items():
+        p = cfg["Properties"]
+        assert p["MaximumRetryAttempts"] == 2, lid
+        assert p["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0].startswith(
+            "TriggersDeadLetterQueue"), lid
