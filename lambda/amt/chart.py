@@ -28,24 +28,20 @@ class Point:
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] (1-2-5 steps)."""
+    """Round tick values (1-2-2.5-5 steps) from at most `lo` to at least `hi`."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        return [0.0]
-    if hi <= lo:
-        pad = abs(lo) * 0.1 or 1.0
+        return [0.0, 1.0]
+    scale = max(abs(lo), abs(hi))
+    if not hi - lo > scale * 1e-9:  # one value (or noise): give it some room
+        pad = scale * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(1, count)
+    if not raw > 1e-300:  # too close to the smallest floats to subdivide
+        return [lo, hi]
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step) * step
-    ticks = []
-    v = start
-    while v < hi + step * 0.5:
-        ticks.append(round(v, 12))
-        v += step
-    if ticks[-1] < hi:
-        ticks.append(round(ticks[-1] + step, 12))
-    return ticks
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    return [k * step for k in range(first, last + 1)]
 
 
 def _fmt(v: float) -> str:

@@ -38,12 +38,9 @@ CAUSE_MAX = 32_768
 class Runtime:
     """Settings and AWS clients of one Lambda container: created on first use, then reused."""
 
-    def __init__(self, settings: Settings, session: boto3.session.Session | None = None,
-                 registry: Registry | None = None) -> None:
+    def __init__(self, settings: Settings, session: boto3.session.Session | None = None) -> None:
         self.settings = settings
         self._session = session
-        if registry is not None:
-            self.__dict__["registry"] = registry
 
     @classmethod
     def from_env(cls) -> Runtime:

@@ -253,6 +253,17 @@ class World:
         return self.call(report, {"prepared": prepared, "launch": {"job_name": job, "status": "Completed"}})
 
 
+_SESSION: list[boto3.session.Session] = []
+
+
+def _shared_session() -> boto3.session.Session:
+    """One session for all tests: it caches the service models, which take most of the time
+    of creating a client (moto intercepts every client, whenever its session was made)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session(region_name=REGION))
+    return _SESSION[0]
+
+
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     from moto import mock_aws
@@ -261,7 +272,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     from amt.workflow import Runtime
 
     with mock_aws():
-        session = boto3.session.Session(region_name=REGION)
+        session = _shared_session()
         s3 = session.client("s3")
         for bucket in (CONFIGS, ARTIFACTS):
             s3.create_bucket(Bucket=bucket)
