@@ -44,13 +44,17 @@ test: install  ## every check: lint, unit, infra (cdk-nag, cfn-lint), end-to-end
 	@$(MAKE) --no-print-directory lint
 	@$(VENV)/bin/pytest
 
-demo: install  ## validate and render the example specs, then run one study end to end in the simulator
+demo: install  ## validate, render and plan the examples, synthesize, then run one study end to end in the simulator
 	@echo "==> validating configs/"
 	@$(VENV)/bin/amt validate configs
-	@echo "==> rendering $(EXAMPLE)"
-	@$(VENV)/bin/amt render $(EXAMPLE) --round 1 | head -40
+	@echo "==> rendering $(EXAMPLE), round 1 (the CreateHyperParameterTuningJob request; first lines)"
+	@$(VENV)/bin/amt render $(EXAMPLE) --round 1 2>/dev/null | head -25
 	@echo "==> plan"
 	@$(VENV)/bin/amt plan $(EXAMPLE)
+	@echo "==> synthesizing the CDK app (cdk-nag AwsSolutions checks run in synth)"
+	@npx cdk synth --quiet > /dev/null && echo "    $$(ls cdk.out/*.template.json)"
+	@echo "==> simulating $(EXAMPLE) end to end (local test harness: moto, real handlers, simulated SageMaker)"
+	@$(VENV)/bin/amt simulate $(EXAMPLE)
 
 bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
 	@$(PY) -m bench.run

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import TYPE_CHECKING
 
-from amt.model import Spec
+if TYPE_CHECKING:  # the start handler names executions without paying for pydantic
+    from amt.model import Spec
 
 JOB_NAME_MAX = 32
 HASH_LEN = 6
