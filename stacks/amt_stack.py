@@ -17,11 +17,12 @@ from stacks.constructs.dashboard import Dashboard
 from stacks.constructs.functions import Functions
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.registry import Registry
-from stacks.constructs.roles import SageMakerExecutionRole, study_scope
+from stacks.constructs.roles import SageMakerExecutionRole
 from stacks.constructs.storage import Storage
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.workflow import Workflow
 from stacks.nag import allow_wildcards
+from stacks.study_scope import study_scope
 
 SERVICE_NAME = "amt-conductor"
 

@@ -1,5 +1,5 @@
-"""IAM: what the studies allow (their job-name prefixes, data, images, keys, networks), the statements
-built from it, one small function per statement, and the SageMaker execution role.
+"""IAM: the statements built from a `StudyScope` (one small function per statement), and the
+SageMaker execution role.
 
 Every statement is scoped to ARNs built with the stack's partition, region and account; the few
 actions AWS cannot scope to a resource are isolated in their own statements and acknowledged.
@@ -8,9 +8,7 @@ actions AWS cannot scope to a resource are isolated in their own statements and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterable
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -18,68 +16,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from amt.model import Spec
-from amt.naming import study_prefix
 from stacks.nag import allow_wildcards
+from stacks.study_scope import S3Location, StudyScope
 
-T = TypeVar("T")
 SAGEMAKER = "sagemaker.amazonaws.com"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
                       r"(?P<repo>[^:@]+)")
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str  # '' for the whole bucket; otherwise ends without a wildcard
-
-    @classmethod
-    def parse(cls, uri: str) -> S3Location:
-        rest = uri.removeprefix("s3://")
-        bucket, _, prefix = rest.partition("/")
-        return cls(bucket, prefix)
-
-
-@dataclass(frozen=True)
-class StudyScope:
-    """What the specs in configs/ (and the context for uploaded specs) need, and nothing more."""
-
-    job_prefixes: tuple[str, ...]
-    data: tuple[S3Location, ...]
-    outputs: tuple[S3Location, ...]
-    images: tuple[str, ...]
-    builtins: tuple[tuple[str, str | None, str], ...]  # (name, version, instance type)
-    kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
-    networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
-    isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
-    encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
-
-    @property
-    def uses_vpc(self) -> bool:
-        return bool(self.networks)
-
-
-def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
-                data_prefixes: Iterable[str] = ()) -> StudyScope:
-    """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
-    prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
-    data += [S3Location.parse(uri) for uri in data_prefixes]
-    return StudyScope(
-        job_prefixes=_unique(prefixes),
-        data=_unique(data),
-        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
-        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
-                         for s in specs if s.algorithm.builtin),
-        kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
-        networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
-                         for s in specs if s.network is not None and s.network.subnets),
-        isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
-        encrypted_traffic=_unique(study_prefix(s.name) for s in specs
-                                  if s.network is not None and s.network.encrypt_inter_container_traffic),
-    )
 
 
 # --- ARNs ------------------------------------------------------------------------------------
@@ -392,10 +335,3 @@ def vpc_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]
             conditions={"ArnEquals": {"ec2:Subnet": [f"{base}:subnet/{s}" for s in subnets]}},
         ),
     ]
-
-
-def _unique(items: Iterable[T]) -> tuple[T, ...]:
-    seen: dict[T, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return tuple(seen)

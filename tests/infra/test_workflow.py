@@ -138,5 +138,5 @@ def test_no_jsonata_and_no_sync_integrations(asl: dict[str, Any]) -> None:
 def test_outputs_name_what_the_cli_needs(synth: Any) -> None:
     from stacks.ids import Outputs
 
-    expected = {v for k, v in vars(Outputs).items() if k.isupper()} - {Outputs.DASHBOARD_NAME}
+    expected = {v for k, v in vars(Outputs).items() if k.isupper()}
     assert expected <= set(synth.json["Outputs"])
