@@ -13,8 +13,14 @@ class FieldError:
     message: str
 
     def format(self, source: str) -> str:
-        where = f"{source}: {self.path}" if self.path else source
-        return f"{where}: {self.message}"
+        path = _printable(self.path)
+        where = f"{source}: {path}" if path else source
+        return f"{where}: {_printable(self.message)}"
+
+
+def _printable(text: str) -> str:
+    # Paths hold the user's keys: a key with a line break must not split an error over two lines.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class SpecError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from amt.durations import parse_duration
 
@@ -37,7 +37,17 @@ def _stringify(value: Any) -> Any:
     return value
 
 
-ParamValue = Annotated[str, BeforeValidator(_stringify), WithJsonSchema({"type": ["string", "number", "boolean"]})]
+def _one_line(value: str) -> str:
+    # SageMaker's patterns for hyperparameter names and values are `.*`, which matches no line break:
+    # a YAML block scalar (`|`) ends in one and the request would be refused.
+    if any(c in value for c in "\n\r\x85\u2028\u2029"):
+        raise ValueError("must be on one line (SageMaker refuses line breaks here)")
+    return value
+
+
+ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
+                       WithJsonSchema({"type": ["string", "number", "boolean"]})]
+ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
 
 
 class _Strict(BaseModel):
@@ -206,10 +216,10 @@ class Spec(_Strict):
     strategy: Literal["bayesian", "random", "grid", "hyperband"]
     hyperband: Hyperband | None = None
     algorithm: Algorithm
-    hyperparameters: dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[
+    hyperparameters: dict[ParamName, Annotated[
         ParamValue, Field(max_length=2500)
     ]] = Field(default_factory=dict)
-    ranges: dict[Annotated[str, Field(min_length=1, max_length=256)], Range]
+    ranges: dict[ParamName, Range]
     data: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_]+$", max_length=64)], Channel] = Field(
         min_length=1, max_length=20
     )
