@@ -24,7 +24,8 @@ REFERENCE_REGION = "us-east-1"
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*\S+(\s+\S+){5}\s*\)$")
-_TAG = re.compile(r"^[\w\s.:/=+\-@]*$")
+# AWS tags: letters, numbers, separators (\p{Z}: spaces, not tabs or line breaks) and _ . : / = + - @
+_TAG = re.compile(r"^(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])*$")
 _KMS = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
     r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))$"
@@ -136,7 +137,7 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
     if algo.image is not None:
         if algo.version is not None:
             yield FieldError("algorithm.version", "only with builtin; a custom image carries its version in its tag")
-        if not _IMAGE.match(algo.image):
+        if not _IMAGE.fullmatch(algo.image):
             yield FieldError("algorithm.image", f"expected an ECR image URI like 123456789012.dkr.ecr.us-east-1."
                                                 f"amazonaws.com/repo:tag (got {algo.image!r})")
         yield from _objective_among_metrics(spec, "a custom image")
@@ -209,16 +210,16 @@ def warm_start_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def settings_rule(spec: Spec) -> Iterator[FieldError]:
-    if spec.kms_key_id is not None and not _KMS.match(spec.kms_key_id):
+    if spec.kms_key_id is not None and not _KMS.fullmatch(spec.kms_key_id):
         yield FieldError("kms_key_id", "expected a KMS key id, key ARN, alias/NAME or alias ARN "
                                        f"(got {spec.kms_key_id!r})")
-    if spec.schedule is not None and not (_RATE.match(spec.schedule) or _CRON.match(spec.schedule)):
+    if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
                                      f"'cron(0 3 ? * MON *)' (got {spec.schedule!r})")
     for key, value in spec.tags.items():
         if key.lower().startswith("aws:") or key.startswith("amt:"):
             yield FieldError(f"tags.{key}", "the aws: and amt: prefixes are reserved")
-        elif not _TAG.match(key) or not _TAG.match(value):
+        elif not _TAG.fullmatch(key) or not _TAG.fullmatch(value):
             yield FieldError(f"tags.{key}", "tags may use letters, digits, spaces and _ . : / = + - @")
     net = spec.network
     if net is not None and bool(net.subnets) != bool(net.security_groups):
