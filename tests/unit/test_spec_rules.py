@@ -11,6 +11,7 @@ import pytest
 from spec_factory import (
     DELETE,
     IMAGE,
+    SOURCE,
     builtin_spec,
     custom_spec,
     errors_of,
@@ -632,3 +633,46 @@ def test_long_bad_values_are_cut_in_messages() -> None:
     assert err.path == "description"
     assert "1024" in err.message
     assert len(err.message) < 200
+
+
+# --- line breaks: SageMaker's `.*` patterns match none, and a YAML block scalar ends in one -------
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("hyperparameters.config", '{"a": 1}\n'),
+    ("ranges.opt.values", ["sgd", "adam\n"]),
+    ("tags.team", "ml\n"),
+])
+def test_values_with_line_breaks_rejected(path: str, value: object) -> None:
+    err = only_error(setin(custom_spec(), path, value))
+    assert err.path.startswith(path)
+    assert "one line" in err.message
+
+
+def test_hyperparameter_name_with_a_line_break_stays_one_error_line() -> None:
+    err = only_error(custom_spec(hyperparameters={"a\nb": 1}))
+    assert "one line" in err.message
+    assert "\n" not in err.format(SOURCE)
+
+
+def test_hyperparameter_values_may_have_spaces_and_tabs() -> None:
+    assert parse(custom_spec(hyperparameters={"a": "x y\tz"})).hyperparameters["a"] == "x y\tz"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("kms_key_id", "alias/ml\n"),
+    ("schedule", "rate(7 days)\n"),
+    ("algorithm.image", IMAGE + "\n"),
+])
+def test_trailing_line_break_rejected(field: str, value: str) -> None:
+    assert only_error(setin(custom_spec(), field, value)).path == field
+
+
+@pytest.mark.parametrize("key", ["team\n", "te\tam"])
+def test_tag_keys_without_control_characters(key: str) -> None:
+    err = only_error(custom_spec(tags={key: "x"}))
+    assert err.path == f"tags.{key}"
+    assert "\n" not in err.format(SOURCE)
+
+
+def test_tag_may_use_unicode_letters_and_spaces() -> None:
+    assert parse(custom_spec(tags={"équipe": "ml\u00a0platform"})).tags["équipe"] == "ml\u00a0platform"
