@@ -17,7 +17,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -82,7 +82,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
                    job_duration_s: float = 3600, state_machine_definition: str | dict[str, Any] | None = None,
                    template: dict[str, Any] | None = None,
                    extra_functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
-                   execution_input: dict[str, Any] | None = None, wall_timeout_s: float = 300,
+                   execution_input: dict[str, Any] | None = None, event_targets: Collection[str] | None = None,
+                   wall_timeout_s: float = 300,
                    progress: Progress | None = None) -> SimulationResult:
     """Run one study from `spec_path` through the workflow and return what happened.
 
@@ -92,7 +93,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
     rule the execution is started directly with `execution_input` (default: the spec's source).
     `state_machine_definition` replaces the template's (see `World._custom_definition` for its
     placeholders), and `extra_functions` are in-process Lambda functions it may call, e.g. a
-    poll-loop baseline. Each tuning job lasts `job_duration_s` simulated seconds.
+    poll-loop baseline. `event_targets` limits which functions (by label: start, resume, ...)
+    EventBridge rules may invoke. Each tuning job lasts `job_duration_s` simulated seconds.
     """
     say = progress or (lambda _line: None)
     spec = load_spec(spec_path)
@@ -116,7 +118,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
             mock_aws(config=MOTO_CONFIG), patched(sim):
         # Powertools warns when a handler emits no metrics; in a simulation that is noise.
         warnings.filterwarnings("ignore", module="aws_lambda_powertools")
-        world = sim.world = World(resolver, runtime, definition=state_machine_definition)
+        world = sim.world = World(resolver, runtime, definition=state_machine_definition,
+                                  event_targets=frozenset(event_targets) if event_targets is not None else None)
         world.build()
         bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
         s3 = world.client("s3")

@@ -11,31 +11,48 @@ Why each patch exists:
   simulated training jobs. Every SageMaker operation reaching moto is counted.
 - Time: Wait states, retry intervals and task-token waits would block in real time. They advance
   the simulated clock instead, which runs whatever falls due meanwhile (jobs ending, events).
-- Step Functions: SendTaskSuccess/SendTaskFailure are counted, to show a duplicate event resumes once.
+- Step Functions: SendTaskSuccess/SendTaskFailure are counted, to show a duplicate event resumes once;
+  and moto's SendTaskFailure response drops `cause`, which the failure path reports: it is passed on.
+- botocore (speed only): every simulated Lambda container makes its own boto3 Session, and each
+  Session parses the service models again (SageMaker's alone is megabytes): about 1.5 s a run. The
+  loaders share one process-wide memo of what they read from disk, keyed by their search paths.
+  Likewise moto's Step Functions interpreter builds a new client for every task and parses every
+  JSONPath on every use: clients are reused and parsed paths memoized (a poll loop repeats both).
 """
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from botocore.loaders import Loader
+from jsonpath_ng.ext import parse as parse_json_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.models import HyperParameterTuningJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback as callback_mod,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 if TYPE_CHECKING:
     from amt_cli.simulate.engine import Simulation
+
+_LOADED: dict[tuple[Any, ...], Any] = {}  # botocore data files are static: keep them for the process
+_parse_json_path = functools.lru_cache(maxsize=4096)(parse_json_path)
+_LOADER_METHODS = ("list_available_services", "determine_latest_version", "list_api_versions",
+                   "load_service_model", "load_data_with_path")
 
 
 @contextmanager
@@ -45,6 +62,18 @@ def patched(sim: Simulation) -> Iterator[None]:
         for target, attr, new in _patches(sim):
             stack.enter_context(mock.patch.object(target, attr, new, create=True))
         yield
+
+
+def _shared(name: str) -> Any:
+    original = getattr(Loader, name)
+
+    def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (name, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+        if key not in _LOADED:
+            _LOADED[key] = original(self, *args, **kwargs)
+        return _LOADED[key]
+
+    return load
 
 
 def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
@@ -114,6 +143,14 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
     simulated_time = types.SimpleNamespace(sleep=lambda seconds: clock.advance(float(seconds)),
                                            time=lambda: clock.now)
 
+    clients: dict[tuple[str, str], Any] = {}
+    original_client_for = lambda_eval_utils.boto_client_for
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if (region, service) not in clients:
+            clients[region, service] = original_client_for(region, service, state_credentials)
+        return clients[region, service]
+
     # --- Step Functions callbacks ---------------------------------------------------------------
     original_success = StepFunctionsParserBackend.send_task_success
     original_failure = StepFunctionsParserBackend.send_task_failure
@@ -125,6 +162,11 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
     def send_failure(self: Any, *args: Any, **kwargs: Any) -> Any:
         sim.task_callbacks["SendTaskFailure"] += 1
         return original_failure(self, *args, **kwargs)
+
+    def failure_response(self: Any) -> EmptyResult:
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                                    cause=self._get_param("cause"))
+        return EmptyResult()
 
     return [
         (LambdaSimpleBackend, "invoke", lambda_invoke),
@@ -141,4 +183,8 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         (callback_mod, "time", simulated_time),
         (StepFunctionsParserBackend, "send_task_success", send_success),
         (StepFunctionsParserBackend, "send_task_failure", send_failure),
+        (StepFunctionResponse, "send_task_failure", failure_response),
+        *[(Loader, name, _shared(name)) for name in _LOADER_METHODS],
+        (lambda_eval_utils, "boto_client_for", client_for),
+        (json_path, "parse", _parse_json_path),
     ]

@@ -67,6 +67,7 @@ class World:
     state_machine_arn: str = ""
     capture_queue_url: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
+    event_targets: frozenset[str] | None = None  # labels rules may invoke; None: all
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -180,6 +181,9 @@ class World:
                 arn = str(target.get("Arn", ""))
                 if ":lambda:" not in arn:
                     log.warning("simulator: rule %s target %s is not a Lambda function; skipped", rule.name, arn)
+                    continue
+                fn = self.runtime.find(arn)
+                if self.event_targets is not None and (fn is None or fn.label not in self.event_targets):
                     continue
                 payload = json.loads(target["Input"]) if "Input" in target else event
                 delivery = Delivery(rule.name, arn)
