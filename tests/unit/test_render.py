@@ -13,7 +13,9 @@ import botocore.session
 import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
-from spec_factory import builtin_spec, custom_spec, grid_spec, hyperband_spec, parse, setin
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from spec_factory import builtin_spec, custom_spec, errors_of, grid_spec, hyperband_spec, parse, setin
 
 from amt.images import resolve_image
 from amt.loader import load_spec
@@ -370,3 +372,42 @@ def test_tags_include_study_and_round() -> None:
     assert {"Key": "amt:study", "Value": "study"} in tags
     assert {"Key": "amt:round", "Value": "2"} in tags
     assert len(tags) == 4
+
+
+@st.composite
+def feature_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid specs combining optional features at random."""
+    doc = custom_spec(strategy=draw(st.sampled_from(["bayesian", "random"])))
+    if draw(st.booleans()):
+        doc["spot"] = {"enabled": True, "max_wait": draw(st.sampled_from(["1h", "2h", 86400]))}
+    if draw(st.booleans()):
+        doc["network"] = {"subnets": ["subnet-0a1b"], "security_groups": ["sg-0c2d"],
+                          "isolation": draw(st.booleans()), "encrypt_inter_container_traffic": draw(st.booleans())}
+    if draw(st.booleans()):
+        doc["kms_key_id"] = draw(st.sampled_from(["alias/ml", "1234abcd-12ab-34cd-56ef-1234567890ab"]))
+    if draw(st.booleans()):
+        doc["completion"] = {"target": draw(st.floats(-1e6, 1e6)), "max_jobs_not_improving":
+                             draw(st.integers(3, 100)), "stop_on_convergence": draw(st.booleans())}
+    if draw(st.booleans()):
+        doc["early_stopping"] = "auto"
+    if draw(st.booleans()):
+        doc["random_seed"] = draw(st.integers(0, 2**31 - 1))
+    if draw(st.booleans()):
+        doc["warm_start"] = {"type": draw(st.sampled_from(["identical_data_and_algorithm", "transfer_learning"])),
+                             "parents": [f"old-r{i}-abcdef" for i in range(1, draw(st.integers(1, 5)) + 1)]}
+    doc["ranges"]["lr"]["scaling"] = draw(st.sampled_from(["auto", "linear", "log"]))
+    doc["ranges"]["depth"]["max"] = draw(st.integers(3, 10_000))
+    doc["hyperparameters"] = {f"h{i}": draw(st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
+                                                      st.text(max_size=20)))
+                              for i in range(draw(st.integers(0, 5)))}
+    doc["tags"] = {f"t{i}": draw(st.from_regex(r"[A-Za-z0-9 _.:/=+@-]{0,30}", fullmatch=True))
+                   for i in range(draw(st.integers(0, 5)))}
+    return doc
+
+
+@settings(max_examples=40, deadline=None)
+@given(doc=feature_specs())
+def test_any_feature_combination_renders_a_valid_request(doc: dict[str, Any]) -> None:
+    # The contract: whatever the validator accepts, SageMaker's request validation accepts.
+    assume(not errors_of(doc))
+    assert_valid_request(render(parse(doc)))
