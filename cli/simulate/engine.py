@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
@@ -35,6 +36,7 @@ from amt_cli.simulate.world import World, functions_from_template
 Progress = Callable[[str], None]
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 BANNER = "simulator (test harness, not AWS)"
+_ONE_AT_A_TIME = threading.Lock()
 _ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
@@ -114,7 +116,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
 
     from amt_cli.simulate.moto_patches import patched
 
-    with _quiet_stdout(), warnings.catch_warnings(), mock.patch.dict(os.environ, _ENV), \
+    # moto's backends and the patches are process-wide: simulations in one process take turns.
+    with _ONE_AT_A_TIME, _quiet_stdout(), warnings.catch_warnings(), mock.patch.dict(os.environ, _ENV), \
             mock_aws(config=MOTO_CONFIG), patched(sim):
         # Powertools warns when a handler emits no metrics; in a simulation that is noise.
         warnings.filterwarnings("ignore", module="aws_lambda_powertools")

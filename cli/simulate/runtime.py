@@ -75,6 +75,7 @@ class Runtime:
         # waits at its first task: duplicate triggers then arrive while it is RUNNING, every time.
         self.gate = threading.Event()
         self.gate.set()
+        self.gate_owner = threading.current_thread()  # the thread delivering triggers never waits
 
     def find(self, name_or_arn: str) -> Function | None:
         key = name_or_arn.split(":")[-1] if name_or_arn.count(":") == 7 else name_or_arn  # drop a qualifier
@@ -86,7 +87,7 @@ class Runtime:
         if fn is None:
             raise FunctionError({"errorType": "ResourceNotFoundException",
                                  "errorMessage": f"simulator: no function {name_or_arn}"})
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not self.gate_owner:
             self.gate.wait(timeout=30)
         with self._lock:  # one invocation at a time: they share os.environ
             self.invocations[fn.label] += 1
