@@ -51,8 +51,8 @@ ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_
 
 
 class _Strict(BaseModel):
-    # A typo must never be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A typo must never be silently ignored; YAML's .inf and .nan are no bounds or targets SageMaker takes.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Objective(_Strict):
