@@ -676,3 +676,14 @@ def test_tag_keys_without_control_characters(key: str) -> None:
 
 def test_tag_may_use_unicode_letters_and_spaces() -> None:
     assert parse(custom_spec(tags={"équipe": "ml\u00a0platform"})).tags["équipe"] == "ml\u00a0platform"
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("ranges.lr.max", float("inf")), ("ranges.lr.min", float("nan")), ("ranges.lr.min", float("-inf")),
+    ("completion", {"target": float("nan")}), ("budget", {"max_instance_hours": float("inf")}),
+])
+def test_numbers_are_finite(path: str, value: object) -> None:
+    # YAML reads .inf and .nan as floats; `nan` would even slip through min < max.
+    err = only_error(setin(custom_spec(), path, value))
+    assert err.path.startswith(path)
+    assert "finite" in err.message

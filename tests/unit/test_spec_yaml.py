@@ -114,3 +114,9 @@ def test_merge_keys_work() -> None:
 def test_python_tags_are_refused() -> None:
     [line] = errors("!!python/object/apply:os.system ['true']\n")
     assert line.startswith("s.yaml: invalid YAML")
+
+
+def test_yaml_infinity_is_not_a_bound() -> None:
+    text = spec_yaml("").replace("    max: 0.1\n", "    max: .inf\n")
+    [line] = errors(text)
+    assert line.startswith("s.yaml: ranges.lr.max: ") and "finite" in line
