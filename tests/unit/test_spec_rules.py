@@ -687,3 +687,17 @@ def test_numbers_are_finite(path: str, value: object) -> None:
     err = only_error(setin(custom_spec(), path, value))
     assert err.path.startswith(path)
     assert "finite" in err.message
+
+
+def test_at_most_100_hyperparameters_including_sagemakers_own() -> None:
+    # Static + tunable <= 100, and SageMaker adds _tuning_objective_metric: 99 are left (3 tuned here).
+    assert parse(custom_spec(hyperparameters={f"s{i}": i for i in range(96)}))
+    err = only_error(custom_spec(hyperparameters={f"s{i}": i for i in range(97)}))
+    assert err.path == "hyperparameters"
+    assert "100" in err.message and "99" in err.message
+
+
+def test_underscore_hyperparameters_are_reserved() -> None:
+    err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
+    assert err.path == "hyperparameters._tuning_objective_metric"
+    assert "reserved" in err.message
