@@ -42,7 +42,7 @@ lint: install  ## ruff + mypy on stacks/, lambda/, cli/
 
 test: install  ## every check: lint, unit, infra (cdk-nag, cfn-lint), end-to-end
 	@$(MAKE) --no-print-directory lint
-	@$(VENV)/bin/pytest
+	@$(VENV)/bin/pytest -q
 
 demo: install  ## validate, render and plan the examples, synthesize, then run one study end to end in the simulator
 	@echo "==> validating configs/"

@@ -7,6 +7,8 @@ breaking change for them.
 
 from __future__ import annotations
 
+from amt.settings import StackOutputs
+
 STACK_ID = "AmtConductor"
 
 # Top-level constructs of the stack, one per concern.
@@ -43,13 +45,9 @@ class States:
 
 
 # Stack outputs (the CLI reads them: `amt submit --stack NAME`, `amt status`).
-class Outputs:
-    CONFIGS_BUCKET = "ConfigsBucketName"
-    CONFIGS_PREFIX = "ConfigsPrefix"
-    ARTIFACTS_BUCKET = "ArtifactsBucketName"
-    REGISTRY_TABLE = "RegistryTableName"
-    STATE_MACHINE_ARN = "StateMachineArn"
-    TOPIC_ARN = "TopicArn"
+class Outputs(StackOutputs):
+    """Output ids: the keys `amt submit` and `amt status` read (named in `amt.settings`), plus two for people."""
+
     EXECUTION_ROLE_ARN = "ExecutionRoleArn"
     DASHBOARD_NAME = "DashboardName"
 

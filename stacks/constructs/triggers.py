@@ -76,7 +76,9 @@ class Triggers(Construct):
             if spec.schedule:
                 self._rule(f"Schedule-{spec.name}", functions["start"],
                            schedule=events.Schedule.expression(spec.schedule),
-                           event=events.RuleTargetInput.from_object({"study": spec.name, "trigger": "schedule"}),
+                           # The tick's time names the execution, so a tick delivered twice starts one run.
+                           event=events.RuleTargetInput.from_object(
+                               {"study": spec.name, "trigger": "schedule", "time": events.EventField.time}),
                            description=f"Scheduled round of study {spec.name} ({spec.schedule}).")
 
     def _rule(self, id: str, fn: lambda_.IFunction, pattern: events.EventPattern | None = None, *,

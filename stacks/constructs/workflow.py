@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks import ids
+from amt.sagemaker_ops import Transient
 from stacks.config import EnvSettings
 from stacks.constructs.functions import SIZING
 
@@ -25,7 +26,8 @@ S = ids.States
 LAMBDA_TRANSIENT = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                     "Lambda.TooManyRequestsException"]
 # Raised by handlers for throttling and ResourceLimitExceeded: worth waiting for, but not forever.
-AMT_TRANSIENT = "Amt.Transient"
+# Step Functions sees a Python exception's class name as the error type, so the name comes from the class.
+AMT_TRANSIENT = Transient.__name__
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]
 # A Lambda task waits for its function's timeout plus this margin before Step Functions gives up.
 TASK_MARGIN_S = 30

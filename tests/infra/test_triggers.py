@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import pytest
@@ -80,7 +82,11 @@ def test_reconciler_runs_every_15_minutes_by_default(synth: Any) -> None:
 def test_a_spec_with_a_schedule_gets_its_own_rule(synth: Any) -> None:
     target = _target_of(synth, {"ScheduleExpression": "rate(7 days)"})  # configs/fraud-random-spot.yaml
     assert _function_handler(synth, target) == "handlers.start.handler"
-    assert target["Input"] == '{"study":"fraud-random","trigger":"schedule"}'
+    # The tick's time reaches the start function, which names the execution from it (one run per tick).
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"time": "$.time"}
+    assert json.loads(transformer["InputTemplate"].replace("<time>", '"T"')) == {
+        "study": "fraud-random", "trigger": "schedule", "time": "T"}
 
 
 def test_every_target_has_a_dead_letter_queue_and_a_retry_policy(synth: Any) -> None:
