@@ -41,7 +41,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from amt.render import render_request
 
     spec = load_spec(args.path)
-    parents = [p.strip() for p in args.parents.split(",") if p.strip()] if args.parents else None
+    parents = args.parents
     if args.role_arn == PLACEHOLDER_ROLE or args.output_bucket == PLACEHOLDER_BUCKET:
         print("note: placeholder role ARN / output bucket; pass --role-arn and --output-bucket for the real "
               "values", file=sys.stderr)
@@ -50,6 +50,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                                  output_bucket=args.output_bucket, round_no=args.round, parents=parents)
     except ImageError as exc:
         raise SpecError(args.path, [_field("algorithm", str(exc))]) from None
+    except ValueError as exc:  # a round whose job name no longer fits
+        raise SpecError(args.path, [_field("name", f"round {args.round}: {exc}")]) from None
     print(json.dumps(request, indent=2))
     return 0
 
@@ -57,18 +59,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from amt.plan import make_plan
 
-    status = 0
-    for path in args.paths:
-        try:
-            spec = load_spec(path)
-        except SpecError as exc:
-            for line in exc.lines():
-                print(line, file=sys.stderr)
-            status = 1
-            continue
+    good, bad = load_specs(args.paths)
+    for err in bad:
+        for line in err.lines():
+            print(line, file=sys.stderr)
+    for path, spec in good:
         print(f"== {path}")
         print("\n".join(make_plan(spec).lines()))
-    return status
+    return 1 if bad else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -98,6 +96,29 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+def _parents(text: str) -> list[str]:
+    from amt.naming import JOB_NAME_RE
+    from amt.warmstart import MAX_PARENTS
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not 1 <= len(names) <= MAX_PARENTS:
+        raise argparse.ArgumentTypeError(f"1 to {MAX_PARENTS} parent tuning jobs (got {len(names)})")
+    bad = [n for n in names if not JOB_NAME_RE.match(n)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a tuning job name: {', '.join(bad)}")
+    return names
+
+
 def _field(path: str, message: str) -> FieldError:
     return FieldError(path, message)
 
@@ -115,12 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default=_default_region())
     p.add_argument("--role-arn", default=PLACEHOLDER_ROLE)
     p.add_argument("--output-bucket", default=PLACEHOLDER_BUCKET)
-    p.add_argument("--round", type=int, default=1, help="round number (1-based)")
-    p.add_argument("--parents", help="comma-separated parent tuning job names (warm start)")
+    p.add_argument("--round", type=_positive, default=1, help="round number (1-based)")
+    p.add_argument("--parents", type=_parents, help="comma-separated parent tuning job names (warm start), 1 to 5")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("plan", help="summarize search space, worst-case cost and warnings")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("schema", help="print the spec's JSON Schema")
@@ -152,8 +173,6 @@ def _add_optional(sub: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "round", 1) < 1:
-        parser.error("--round must be 1 or more")
     try:
         return int(args.func(args))
     except SpecError as exc:

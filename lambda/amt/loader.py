@@ -89,6 +89,7 @@ def load_specs(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, Spec]], li
     good: list[tuple[Path, Spec]] = []
     bad: list[SpecError] = []
     names: dict[str, Path] = {}
+    seen: set[Path] = set()
     for given in paths:
         try:
             files = list(find_specs([given]))
@@ -96,6 +97,9 @@ def load_specs(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, Spec]], li
             bad.append(exc)
             continue
         for f in files:
+            if f.resolve() in seen:  # a file named twice (a folder and a file in it) is read once
+                continue
+            seen.add(f.resolve())
             try:
                 spec = load_spec(f)
             except SpecError as exc:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # the start handler names executions without paying for pydan
 
 JOB_NAME_MAX = 32
 HASH_LEN = 6
+# Every run of a study continues its round numbering (uploads, schedules), so names must fit far
+# beyond one run's rounds.max: study names are sized for this many rounds.
+ROUND_HORIZON = 999
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 EXECUTION_NAME_MAX = 80
 _EXEC_SAFE = re.compile(r"[^0-9A-Za-z_-]")
@@ -27,9 +30,9 @@ def suffix_length(round_no: int) -> int:
     return len(f"-r{round_no}-") + HASH_LEN
 
 
-def max_study_name_length(max_round: int) -> int:
-    """Longest study name whose job names fit 32 characters up to round `max_round`."""
-    return JOB_NAME_MAX - suffix_length(max_round)
+def max_study_name_length(max_round: int | None = None) -> int:
+    """Longest study name whose job names fit 32 characters up to round `max_round` (default: the horizon)."""
+    return JOB_NAME_MAX - suffix_length(ROUND_HORIZON if max_round is None else max_round)
 
 
 def spec_hash(spec: Spec) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
-from amt.naming import max_study_name_length
+from amt.naming import ROUND_HORIZON, max_study_name_length
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
@@ -193,10 +193,11 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def naming_rule(spec: Spec) -> Iterator[FieldError]:
-    limit = max_study_name_length(spec.rounds.max)
+    limit = max_study_name_length()
     if len(spec.name) > limit:
-        yield FieldError("name", f"at most {limit} characters so job names (<name>-r{spec.rounds.max}-<hash>) fit "
-                                 f"SageMaker's 32 (got {len(spec.name)})")
+        yield FieldError("name", f"at most {limit} characters so job names (<name>-r<round>-<hash>) fit SageMaker's "
+                                 f"32 up to round {ROUND_HORIZON}; every run of a study adds rounds "
+                                 f"(got {len(spec.name)})")
 
 
 def warm_start_rule(spec: Spec) -> Iterator[FieldError]:

@@ -22,11 +22,12 @@ class DuplicateKeyError(yaml.YAMLError):
 class SpecLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans and duplicate-key detection."""
 
-    def compose_document(self) -> yaml.Node:
+    def compose_document(self) -> yaml.Node | None:
         node = super().compose_document()
         # Remember where each mapping sits so a duplicate key is named by its full path.
         self.mapping_paths: dict[int, str] = {}
-        _index_paths(node, "", self.mapping_paths)
+        if node is not None:
+            _index_paths(node, "", self.mapping_paths)
         return node
 
 

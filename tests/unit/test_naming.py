@@ -22,8 +22,8 @@ EXECUTION_SAFE = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def longest_name(max_round: int) -> int:
-    # <name>-r<round>-<6 hex> must fit 32 characters.
+def longest_name(max_round: int = 999) -> int:
+    # <name>-r<round>-<6 hex> must fit 32 characters up to round 999 (runs keep adding rounds).
     return 32 - len(f"-r{max_round}-") - 6
 
 
@@ -41,9 +41,9 @@ def study_names(draw: st.DrawFn, max_len: int) -> str:
 @FAST
 @given(data=st.data(), max_round=st.integers(min_value=1, max_value=20))
 def test_names_fit_for_every_valid_name_length_and_round(data: st.DataObject, max_round: int) -> None:
-    name = data.draw(study_names(longest_name(max_round)))
+    name = data.draw(study_names(longest_name()))
     spec = parse(custom_spec(name=name, rounds={"max": max_round}))
-    round_no = data.draw(st.integers(min_value=1, max_value=max_round))
+    round_no = data.draw(st.integers(min_value=1, max_value=999))
     job = job_name(spec, round_no)
     assert len(job) <= 32
     assert SAGEMAKER_NAME.match(job)
@@ -52,9 +52,9 @@ def test_names_fit_for_every_valid_name_length_and_round(data: st.DataObject, ma
 
 
 @pytest.mark.parametrize("max_round", [1, 9, 10, 20])
-def test_longest_valid_name_at_the_last_round_is_exactly_32(max_round: int) -> None:
-    spec = parse(custom_spec(name="a" * longest_name(max_round), rounds={"max": max_round}))
-    assert len(job_name(spec, max_round)) == 32
+def test_longest_valid_name_at_the_horizon_round_is_exactly_32(max_round: int) -> None:
+    spec = parse(custom_spec(name="a" * longest_name(), rounds={"max": max_round}))
+    assert len(job_name(spec, 999)) == 32
 
 
 @FAST
@@ -165,11 +165,11 @@ def test_round_must_be_positive() -> None:
         job_name(spec, 0)
 
 
-def test_a_round_beyond_rounds_max_that_does_not_fit_is_refused() -> None:
-    spec = parse(custom_spec(name="a" * longest_name(9), rounds={"max": 9}))
-    assert len(job_name(spec, 9)) == 32
+def test_a_round_beyond_the_horizon_that_does_not_fit_is_refused() -> None:
+    spec = parse(custom_spec(name="a" * longest_name(), rounds={"max": 9}))
+    assert len(job_name(spec, 999)) == 32
     with pytest.raises(ValueError, match="32"):
-        job_name(spec, 10)
+        job_name(spec, 1000)
 
 
 # --- Step Functions execution names ----------------------------------------------------------

@@ -448,13 +448,14 @@ def test_builtin_algorithm_checked_against_the_catalog() -> None:
 
 @pytest.mark.parametrize("max_round", [1, 9, 10, 20])
 def test_study_name_leaves_room_for_round_and_hash(max_round: int) -> None:
-    # Job names are <name>-r<round>-<6 hex> within SageMaker's 32 characters.
-    longest = 32 - len(f"-r{max_round}-") - 6
+    # Job names are <name>-r<round>-<6 hex> within SageMaker's 32 characters, up to round 999 whatever
+    # rounds.max is: every run of a study continues its round numbering.
+    longest = 32 - len("-r999-") - 6
     ok = custom_spec(name="a" * longest, rounds={"max": max_round})
     assert parse(ok).name == "a" * longest
     err = only_error(setin(ok, "name", "a" * (longest + 1)))
     assert err.path == "name"
-    assert str(longest) in err.message and str(longest + 1) in err.message
+    assert str(longest) in err.message and str(longest + 1) in err.message and "999" in err.message
 
 
 @pytest.mark.parametrize("name", ["Churn", "-churn", "churn-", "churn_xgb", "churn.xgb", ""])
