@@ -24,6 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--fail-round", type=_positive, metavar="N", help="make round N's tuning job fail")
     p.add_argument("--job-hours", type=float, default=1.0, metavar="H",
                    help="simulated duration of each tuning job (default 1)")
+    p.add_argument("--out", metavar="DIR", help="copy the reports (JSON, Markdown, SVG chart) into DIR")
     return p
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_simulation(args.path, rounds=args.rounds, duplicate_events=args.duplicate_events,
                                 fail_round=args.fail_round, job_duration_s=args.job_hours * 3600,
-                                progress=progress)
+                                progress=progress, artifacts_dir=args.out)
     except TemplateError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, default=str), file=out)
     else:
         print_summary(result, out)
+    if args.out:
+        print(f"reports copied to {args.out}/ (reports/<study>/<job>/report.md, convergence.svg)", file=progress_stream)
     expected = result.status == "SUCCEEDED" or (args.fail_round is not None and result.status == "FAILED")
     if not expected:
         print(f"simulate: the run ended {result.status}: {result.error or ''} {result.cause or ''}".rstrip(),

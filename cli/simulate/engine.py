@@ -85,7 +85,7 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
                    template: dict[str, Any] | None = None,
                    extra_functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
                    execution_input: dict[str, Any] | None = None, event_targets: Collection[str] | None = None,
-                   wall_timeout_s: float = 300,
+                   wall_timeout_s: float = 300, artifacts_dir: str | Path | None = None,
                    progress: Progress | None = None) -> SimulationResult:
     """Run one study from `spec_path` through the workflow and return what happened.
 
@@ -130,6 +130,9 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
         say(f"{BANNER}: uploaded s3://{bucket}/{key} (version {version})")
         triggers = _trigger(sim, world, bucket, key, version, len(body), duplicate_s3_event, execution_input)
         result = _wait_and_collect(sim, world, triggers, wall_timeout_s)
+        if artifacts_dir is not None:
+            # The mocked bucket vanishes with the mock: copy the reports out while it exists.
+            R.save_artifacts(world.client("s3"), world.env_value(EnvKeys.ARTIFACTS_BUCKET), Path(artifacts_dir))
     result.wall_seconds = round(time.monotonic() - started, 3)
     return result
 

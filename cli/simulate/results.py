@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -163,3 +164,15 @@ def list_artifacts(s3: Any, bucket: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys.extend(f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", []))
     return keys
+
+
+def save_artifacts(s3: Any, bucket: str, dest: Path) -> list[Path]:
+    """Copy every object of the artifacts bucket to `dest/<key>`; returns the files written."""
+    written: list[Path] = []
+    for uri in list_artifacts(s3, bucket):
+        key = uri.removeprefix(f"s3://{bucket}/")
+        target = dest / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        written.append(target)
+    return written
