@@ -16,8 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks import ids
 from amt.sagemaker_ops import Transient
+from stacks import ids
 from stacks.config import EnvSettings
 from stacks.constructs.functions import SIZING
 
