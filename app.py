@@ -19,8 +19,9 @@ from aws_cdk import App, Environment, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from amt.errors import SpecError  # noqa: E402
-from amt.loader import SPEC_SUFFIXES, load_specs  # noqa: E402
+from amt.loader import load_specs  # noqa: E402
 from amt.model import Spec  # noqa: E402
+from amt.settings import SPEC_SUFFIXES  # noqa: E402
 from stacks.amt_stack import AmtStack  # noqa: E402
 from stacks.config import FEATURE_FLAGS, AppSettings, SynthError  # noqa: E402
 from stacks.ids import STACK_ID  # noqa: E402

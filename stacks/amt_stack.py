@@ -70,6 +70,7 @@ class AmtStack(Stack):
             EnvKeys.EXECUTION_ROLE_ARN: execution.role.role_arn,
             EnvKeys.REPORTS_PREFIX: DEFAULT_REPORTS_PREFIX,
             EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
+            EnvKeys.STUDY_PREFIXES: ",".join(scope_.job_prefixes),
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
         }

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from amt.errors import FieldError, SpecError
 from amt.model import RANGE_TYPES, Spec
+from amt.settings import SPEC_SUFFIXES
 
 MAX_SPEC_BYTES = 1_000_000
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def parse_spec(data: bytes | str, source: str) -> Spec:

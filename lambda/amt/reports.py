@@ -239,8 +239,8 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     the round and the study's best, and decide whether the run continues."""
     from amt.budget import worst_case_instance_hours
     from amt.registry import RoundStatus, RunStatus, better
+    from amt.rounds import load_spec
     from amt.sagemaker_ops import describe, list_training_jobs
-    from amt.workflow import load_spec
 
     p = event["prepared"]
     study, round_no, run_id, job = p["study"], int(p["round"]), p["run_id"], p["job_name"]

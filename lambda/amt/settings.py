@@ -23,6 +23,8 @@ class EnvKeys:
     STATE_MACHINE_ARN = "AMT_STATE_MACHINE_ARN"
     REPORTS_PREFIX = "AMT_REPORTS_PREFIX"
     QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
+    # Comma-separated job-name prefixes the stack's IAM policies and event rules cover.
+    STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
     # Powertools reads these two itself.
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -39,6 +41,7 @@ class RegistrySchema:
     INFLIGHT_SK = "updated_at"
 
 
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_CONFIGS_PREFIX = "configs/"
 DEFAULT_REPORTS_PREFIX = "reports/"
 DEFAULT_QUIET_MINUTES = 30
@@ -58,6 +61,7 @@ class Settings:
     state_machine_arn: str
     reports_prefix: str
     quiet_minutes: int
+    study_prefixes: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -73,6 +77,7 @@ class Settings:
             state_machine_arn=e.get(EnvKeys.STATE_MACHINE_ARN, ""),
             reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
+            study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
         )
 
 

@@ -1,10 +1,10 @@
-"""The workflow's steps up to the wait: start a run, prepare a round (spec, round number, budget,
-warm-start parents, request), launch it and wait on its task token, resume the execution when
-the job ends (from the event, the launch itself or the reconciler), and stop an aborted run's job.
+"""The workflow's steps around the wait: start a run, launch a round and wait on its task token,
+resume the execution when the job ends (from the event, the launch itself or the reconciler), and
+stop an aborted run's job.
 
 Every step is idempotent: duplicate events and retried invocations converge on one execution,
-one tuning job and one SendTaskSuccess. The Report step is in `amt.reports`, failures in
-`amt.notify`.
+one tuning job and one SendTaskSuccess. Preparing a round is in `amt.rounds`, the Report step in
+`amt.reports`, failures in `amt.notify`.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from amt import sagemaker_ops
-from amt.errors import SpecError
 from amt.observability import bind, count, gauge, logger
-from amt.registry import MAX_LINEAGE_PARENTS, Registry, RoundStatus, RunStatus, rank_rounds
+from amt.registry import Registry, RoundStatus, RunStatus
 from amt.sagemaker_ops import TERMINAL, error_code, transient_errors
-from amt.settings import Settings
+from amt.settings import SPEC_SUFFIXES, Settings
 
 if TYPE_CHECKING:
-    from amt.model import Spec
+    pass
 
 BOTO_CONFIG = Config(retries={"mode": "standard"})
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 # Step Functions' answers for a token nobody waits on any more (run ended, task retried, timed out).
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 CAUSE_MAX = 32_768
@@ -128,145 +126,6 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 # -- prepare -------------------------------------------------------------------------------------
-
-
-class SpecInvalid(Exception):  # the class name is the Step Functions error type
-    """The spec is missing or invalid; the message is the `FILE: field: message` lines."""
-
-
-class BudgetExhausted(Exception):  # the class name is the Step Functions error type
-    """The run's first round alone would exceed budget.max_instance_hours (by worst case)."""
-
-
-def spec_uri(location: dict[str, Any]) -> str:
-    return f"s3://{location.get('bucket')}/{location.get('key')}"
-
-
-def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
-    """The spec at {bucket, key, version_id}; SpecInvalid (naming the file and field) when it is
-    missing, too large or invalid."""
-    from amt.loader import MAX_SPEC_BYTES, parse_spec
-
-    kwargs = {"Bucket": location["bucket"], "Key": location["key"]}
-    if location.get("version_id"):
-        kwargs["VersionId"] = location["version_id"]
-    try:
-        with transient_errors(f"GetObject {spec_uri(location)}"):
-            obj = rt.s3.get_object(**kwargs)
-            if int(obj.get("ContentLength") or 0) > MAX_SPEC_BYTES:
-                raise SpecInvalid(f"{location['key']}: file is larger than {MAX_SPEC_BYTES:,} bytes")
-            body = obj["Body"].read()
-    except ClientError as err:
-        version = f" (version {location['version_id']})" if location.get("version_id") else ""
-        raise SpecInvalid(f"{location['key']}: cannot read the spec at {spec_uri(location)}{version}: "
-                          f"{error_code(err)}") from None
-    try:
-        return parse_spec(body, location["key"])
-    except SpecError as err:
-        raise SpecInvalid("\n".join(err.lines())) from None
-
-
-def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
-    """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
-    check the budget, pick compatible warm-start parents, render the request; records the round
-    as LAUNCHING and returns the `prepared` state."""
-    from amt.budget import wait_timeout_seconds, worst_case_instance_hours
-    from amt.naming import job_name
-    from amt.render import render_request
-
-    reg = rt.registry
-    trigger = str(event.get("trigger") or ("s3" if event.get("source") else "schedule"))
-    source = event.get("source")
-    if not source:
-        meta = reg.study(str(event.get("study")))
-        if not meta or not meta.get("spec_location"):
-            raise SpecInvalid(f"study {event.get('study')}: no spec on record; upload the study's spec first")
-        source = meta["spec_location"]
-    spec = load_spec(rt, source)
-    study = spec.name
-    run_id = str(event.get("run_id") or event.get("execution_name") or "")
-    if not run_id:
-        raise ValueError("prepare needs run_id (the execution name) in its input")
-    bind(study=study, run_id=run_id)
-    first_prepare = "round" not in event
-    if first_prepare:
-        reg.put_study_spec(study, spec_location=source, goal=spec.objective.goal, schedule=spec.schedule)
-    run = reg.claim_run(run_id, study=study, trigger=trigger, spec_location=source)
-    base_round = int(run["base_round"])
-    round_no = int(event.get("round") or base_round)
-    bind(round=round_no)
-    rounds = reg.rounds(study)
-    worst = worst_case_instance_hours(spec)
-    spent = sum(float(r.get("worst_case_hours") or 0) for r in rounds
-                if r.get("run_id") == run_id and int(r["round"]) < round_no)
-    if spec.budget is not None and spent + worst > spec.budget.max_instance_hours:
-        # Report already stops before a later round that does not fit; reaching this for a later
-        # round means the spec changed under the run, which is just as final.
-        raise BudgetExhausted(f"{source['key']}: budget.max_instance_hours: round {round_no} may use {worst:g} "
-                              f"instance-hours in the worst case; {spent:g} of {spec.budget.max_instance_hours:g} "
-                              f"already committed in this run")
-    existing = next((r for r in rounds if int(r["round"]) == round_no and r.get("run_id") == run_id), None)
-    if existing is not None:
-        parents = list(existing.get("parents") or [])  # a retried Prepare keeps its first choice
-    else:
-        explicit = round_no == base_round and trigger != "schedule" and spec.warm_start is not None
-        parents = choose_parents(rt, spec, rounds, explicit=explicit, exclude_round=round_no)
-    name = job_name(spec, round_no)
-    bind(job_name=name)
-    request = render_request(spec, region=rt.region, role_arn=rt.settings.execution_role_arn,
-                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents)
-    reg.claim_round(study, round_no, run_id=run_id, job_name=name, parents=parents, spec_location=source,
-                    worst_case_hours=worst)
-    logger.info("prepared round", extra={"parents": parents, "worst_case_hours": worst, "spent_hours": spent})
-    return {"study": study, "round": round_no, "base_round": base_round, "run_id": run_id, "job_name": name,
-            "request": request, "parents": parents, "timeout_seconds": wait_timeout_seconds(spec),
-            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger}
-
-
-def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,
-                   exclude_round: int) -> list[str]:
-    """Warm-start parents: the spec's explicit ones (a run's first round, unless scheduled) or the
-    study's up to 5 best completed rounds; parents whose stored spec is incompatible are dropped."""
-    from amt.warmstart import compatibility_problems
-
-    by_job = {r.get("job_name"): r for r in rounds}
-    if explicit and spec.warm_start is not None:
-        candidates = list(spec.warm_start.parents)
-    else:
-        best = rank_rounds(rounds, spec.objective.goal, exclude=exclude_round)
-        candidates = [r["job_name"] for r in best]
-    specs: dict[str, Spec | None] = {}
-    keep: list[str] = []
-    for parent in candidates:
-        known = by_job.get(parent)
-        if known is None and (tok := rt.registry.token(parent)):  # ours, from another study
-            known = rt.registry.round(str(tok["study"]), int(tok["round"]))
-        if known is None:
-            if explicit:
-                keep.append(parent)  # not ours: SageMaker checks it at create time
-            continue
-        loc = known["spec_location"]
-        key = json.dumps(loc, sort_keys=True)
-        if key not in specs:
-            try:
-                specs[key] = load_spec(rt, loc)
-            except SpecInvalid as err:
-                logger.warning("dropping parent: its spec cannot be read", extra={"parent": parent,
-                                                                                   "error": str(err)})
-                specs[key] = None
-        parent_spec = specs[key]
-        if parent_spec is None:
-            continue
-        problems = compatibility_problems(spec, [parent_spec])
-        if problems:
-            logger.warning("dropping incompatible warm-start parent",
-                           extra={"parent": parent, "problems": [str(p) for p in problems]})
-            continue
-        keep.append(parent)
-    return keep[:MAX_LINEAGE_PARENTS]
-
-
-# -- launch and resume ---------------------------------------------------------------------------
 
 
 def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amt.observability import logger, metrics
-from amt.workflow import Runtime, prepare
+from amt.rounds import prepare
+from amt.workflow import Runtime
 
 RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
 

@@ -12,8 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from amt.loader import SPEC_SUFFIXES
-from amt.settings import DEFAULT_CONFIGS_PREFIX
+from amt.settings import DEFAULT_CONFIGS_PREFIX, SPEC_SUFFIXES
 from stacks.config import EnvSettings
 from stacks.nag import acknowledge, allow_wildcards
 

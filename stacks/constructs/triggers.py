@@ -14,8 +14,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from amt.loader import SPEC_SUFFIXES
 from amt.model import Spec
+from amt.settings import SPEC_SUFFIXES
 from stacks.config import EnvSettings
 from stacks.nag import acknowledge
 

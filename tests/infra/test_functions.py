@@ -65,6 +65,8 @@ def test_environment_is_exactly_the_shared_keys(synth: Any) -> None:
         assert env[EnvKeys.METRICS_NAMESPACE] == METRICS_NAMESPACE
         assert env[EnvKeys.CONFIGS_PREFIX] == "configs/"
         assert env[EnvKeys.REGISTRY_TABLE]["Ref"].startswith("RegistryTable")
+        # The same prefixes as the IAM scope and the resume rule: Prepare refuses studies outside them.
+        assert set(env[EnvKeys.STUDY_PREFIXES].split(",")) >= {"churn-xgb-r", "vision-hyperband-r", "text-grid-r"}
 
 
 def test_layers_are_powertools_by_region_and_the_project_layer(synth: Any) -> None:

@@ -11,7 +11,7 @@ from conftest import World, spec_doc
 from amt.loader import parse_spec
 from amt.naming import job_name
 from amt.registry import RoundTaken
-from amt.workflow import BudgetExhausted, SpecInvalid
+from amt.rounds import BudgetExhausted, SpecInvalid
 from handlers import prepare
 
 
@@ -98,6 +98,26 @@ def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) 
         run(world, world.put_spec(bad))
     assert str(exc.value) == "configs/churn.yaml: ranges.eta.min: must be > 0 for log scaling (got 0.0)"
     assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+
+
+def test_a_study_outside_the_stacks_prefixes_is_refused_before_anything_is_recorded(world: World) -> None:
+    # The launcher's IAM and the resume rule cover these prefixes only: say so instead of AccessDenied later.
+    from dataclasses import replace
+
+    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "team-a-"))
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, world.put_spec(spec_doc()))
+    message = str(exc.value)
+    assert message.startswith("configs/churn.yaml: name: study 'churn' is outside")
+    assert "fraud-r, team-a-" in message and "amt:studyPrefixes" in message
+    assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+
+
+def test_a_study_under_a_configured_prefix_is_prepared(world: World) -> None:
+    from dataclasses import replace
+
+    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "chu"))
+    assert run(world, world.put_spec(spec_doc()))["study"] == "churn"
 
 
 def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:

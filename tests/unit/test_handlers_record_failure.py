@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import World, spec_doc
 
-from amt.workflow import SpecInvalid
+from amt.rounds import SpecInvalid
 from handlers import prepare, record_failure
 
 
