@@ -15,6 +15,7 @@ from pathlib import Path
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
+from amt_cli.args import positive_int
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
 PLACEHOLDER_BUCKET = "amt-artifacts-123456789012"
@@ -24,11 +25,15 @@ def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    good, bad = load_specs(args.paths)
-    for err in bad:
+def _print_errors(errors: list[SpecError]) -> None:
+    for err in errors:
         for line in err.lines():
             print(line, file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    good, bad = load_specs(args.paths)
+    _print_errors(bad)
     for path, spec in good:
         print(f"{path}: ok ({spec.name}, {spec.strategy}, {len(spec.ranges)} ranges)")
     total = len(good) + len(bad)
@@ -60,9 +65,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from amt.plan import make_plan
 
     good, bad = load_specs(args.paths)
-    for err in bad:
-        for line in err.lines():
-            print(line, file=sys.stderr)
+    _print_errors(bad)
     for path, spec in good:
         print(f"== {path}")
         print("\n".join(make_plan(spec).lines()))
@@ -96,16 +99,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
-    return value
-
-
 def _parents(text: str) -> list[str]:
     from amt.naming import JOB_NAME_RE
     from amt.warmstart import MAX_PARENTS
@@ -136,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default=_default_region())
     p.add_argument("--role-arn", default=PLACEHOLDER_ROLE)
     p.add_argument("--output-bucket", default=PLACEHOLDER_BUCKET)
-    p.add_argument("--round", type=_positive, default=1, help="round number (1-based)")
+    p.add_argument("--round", type=positive_int, default=1, help="round number (1-based)")
     p.add_argument("--parents", type=_parents, help="comma-separated parent tuning job names (warm start), 1 to 5")
     p.set_defaults(func=cmd_render)
 
@@ -176,8 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SpecError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
+        _print_errors([exc])
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

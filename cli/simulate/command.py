@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from amt.errors import SpecError
 from amt.loader import load_spec
+from amt_cli.args import positive_int
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -17,11 +18,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Synthesizes the CDK app and runs its state machine in moto with the real handlers "
                     "and a simulated SageMaker, on simulated time. A test harness: nothing touches AWS.")
     p.add_argument("path", metavar="PATH", help="spec file (YAML or JSON)")
-    p.add_argument("--rounds", type=_positive, metavar="N", help="override the spec's rounds.max")
+    p.add_argument("--rounds", type=positive_int, metavar="N", help="override the spec's rounds.max")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (progress on stderr)")
     p.add_argument("--duplicate-events", action="store_true",
                    help="deliver every SageMaker state-change event twice (resume must dedupe)")
-    p.add_argument("--fail-round", type=_positive, metavar="N", help="make round N's tuning job fail")
+    p.add_argument("--fail-round", type=positive_int, metavar="N", help="make round N's tuning job fail")
     p.add_argument("--job-hours", type=float, default=1.0, metavar="H",
                    help="simulated duration of each tuning job (default 1)")
     p.add_argument("--out", metavar="DIR", help="copy the reports (JSON, Markdown, SVG chart) into DIR")
@@ -100,13 +101,3 @@ def print_summary(result: Any, out: TextIO) -> None:
     for key, value in facts:
         print(f"{key.ljust(width)}  {value}", file=out)
     print("(simulated by amt simulate, a test harness: no AWS resources were used)", file=out)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
