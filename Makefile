@@ -33,8 +33,10 @@ $(LAYER)/.installed: $(STAMP) scripts/build_layer.sh
 
 install: $(STAMP) $(NPM_STAMP) $(LAYER)/.installed  ## create .venv and install everything
 
-synth: install  ## synthesize the CDK app into cdk.out/
-	@npx cdk synth --quiet > /dev/null && echo "==> synthesized: $$(ls cdk.out/*.template.json)"
+synth: install  ## synthesize the CDK app into cdk.out/ (validates configs/, runs cdk-nag)
+	@mkdir -p build && npx cdk synth --quiet --no-notices > /dev/null 2> build/synth.log \
+	  || { cat build/synth.log; exit 1; }
+	@echo "==> synthesized: $$(ls cdk.out/*.template.json)"
 
 lint: install  ## ruff + mypy on stacks/, lambda/, cli/
 	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
@@ -52,9 +54,11 @@ demo: install  ## validate, render and plan the examples, synthesize, then run o
 	@echo "==> plan"
 	@$(VENV)/bin/amt plan $(EXAMPLE)
 	@echo "==> synthesizing the CDK app (cdk-nag AwsSolutions checks run in synth)"
-	@npx cdk synth --quiet > /dev/null && echo "    $$(ls cdk.out/*.template.json)"
+	@mkdir -p build && npx cdk synth --quiet --no-notices > /dev/null 2> build/synth.log \
+	  || { cat build/synth.log; exit 1; }
+	@echo "    $$(ls cdk.out/*.template.json)"
 	@echo "==> simulating $(EXAMPLE) end to end (local test harness: moto, real handlers, simulated SageMaker)"
-	@$(VENV)/bin/amt simulate $(EXAMPLE)
+	@$(VENV)/bin/amt simulate $(EXAMPLE) --out .amt-sim
 
 bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
 	@$(PY) -m bench.run
