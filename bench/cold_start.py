@@ -42,10 +42,13 @@ def run() -> dict[str, object]:
         handlers[mod.split(".", 1)[1]] = import_seconds(mod)
     progress(f"cold start: importing {' + '.join(SDK_MODULES)}")
     sdk = import_seconds("; import ".join(SDK_MODULES), runs=3)
+    progress("cold start: importing boto3 alone (every handler needs it; so would the SDK)")
+    boto3_s = import_seconds("boto3")
     layer = ROOT / "build" / "layer"
     return {
         "handlers_s": handlers,
         "sagemaker_sdk_import_s": sdk,
+        "boto3_import_s": boto3_s,
         "sdk_modules": list(SDK_MODULES),
         "asset_bytes": dir_bytes(ROOT / "lambda"),
         "layer_bytes": dir_bytes(layer) if layer.is_dir() else None,
