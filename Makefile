@@ -27,11 +27,13 @@ $(NPM_STAMP): package.json
 
 # PyYAML for the Lambda functions (pydantic comes from the Powertools layer):
 # the manylinux wheel for the Lambda runtime, fetched by pip without Docker.
-$(LAYER)/.installed: $(STAMP) scripts/build_layer.sh
+# The stamp sits beside the layer, not in it: everything under build/layer ships as the asset.
+LAYER_STAMP := build/.layer-installed
+$(LAYER_STAMP): $(STAMP) scripts/build_layer.sh
 	@bash scripts/build_layer.sh $(LAYER)
 	@touch $@
 
-install: $(STAMP) $(NPM_STAMP) $(LAYER)/.installed  ## create .venv and install everything
+install: $(STAMP) $(NPM_STAMP) $(LAYER_STAMP)  ## create .venv and install everything
 
 synth: install  ## synthesize the CDK app into cdk.out/ (validates configs/, runs cdk-nag)
 	@mkdir -p build && npx cdk synth --quiet --no-notices > /dev/null 2> build/synth.log \

@@ -75,18 +75,17 @@ def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[ia
                 sid=f"RequireSpecSecurityGroups{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
                 conditions={"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(groups)}},
             ))
-    for i, prefix in enumerate(scope.isolation):
-        out.append(iam.PolicyStatement(
-            sid=f"RequireNetworkIsolation{i}", effect=iam.Effect.DENY, actions=create,
-            resources=tuning_job_arns(stack, [prefix]),
-            conditions={"Bool": {"sagemaker:NetworkIsolation": "false"}},
-        ))
-    for i, prefix in enumerate(scope.encrypted_traffic):
-        out.append(iam.PolicyStatement(
-            sid=f"RequireTrafficEncryption{i}", effect=iam.Effect.DENY, actions=create,
-            resources=tuning_job_arns(stack, [prefix]),
-            conditions={"Bool": {"sagemaker:InterContainerTrafficEncryption": "false"}},
-        ))
+    # A Bool condition on an absent key does not match, so each flag also needs a Null deny: a request that
+    # leaves the flag out is refused as well as one that sets it false.
+    for sid, prefixes, cond_key in (("RequireNetworkIsolation", scope.isolation, "sagemaker:NetworkIsolation"),
+                                    ("RequireTrafficEncryption", scope.encrypted_traffic,
+                                     "sagemaker:InterContainerTrafficEncryption")):
+        for i, prefix in enumerate(prefixes):
+            for suffix, condition in (("", {"Bool": {cond_key: "false"}}), ("Set", {"Null": {cond_key: "true"}})):
+                out.append(iam.PolicyStatement(
+                    sid=f"{sid}{suffix}{i}", effect=iam.Effect.DENY, actions=create,
+                    resources=tuning_job_arns(stack, [prefix]), conditions=condition,
+                ))
     return out
 
 
@@ -165,16 +164,12 @@ class SageMakerExecutionRole(Construct):
         stack = Stack.of(self)
         self.role = iam.Role(
             self, "Role",
-            assumed_by=iam.ServicePrincipal(SAGEMAKER),
+            # Confused-deputy guard: only SageMaker acting for this account may assume it. The condition
+            # must sit on the one trust statement: a second, unconditional allow would void it.
+            assumed_by=iam.ServicePrincipal(
+                SAGEMAKER, conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
             description="amt-conductor: SageMaker training jobs of the tuning studies run as this role",
         )
-        # Confused-deputy guard: only SageMaker acting for this account may assume it.
-        trust = self.role.assume_role_policy
-        if trust is not None:
-            trust.add_statements(iam.PolicyStatement(
-                actions=["sts:AssumeRole"], principals=[iam.ServicePrincipal(SAGEMAKER)],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            ))
         for statement in self._statements(stack, study, artifacts, region_hint):
             self.role.add_to_policy(statement)
         key.grant_encrypt_decrypt(self.role)

@@ -93,6 +93,9 @@ def test_launcher_enforces_the_spec_kms_key_and_vpc(synth: Any) -> None:
     assert {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": ["subnet-0a1b2c3d4e5f60718",
                                                                       "subnet-0f1e2d3c4b5a69788"]}} in conditions
     assert {"Bool": {"sagemaker:NetworkIsolation": "false"}} in conditions
+    # ... and a request that leaves a required flag out is refused too (a Bool test on an absent key never matches).
+    assert {"Null": {"sagemaker:NetworkIsolation": "true"}} in conditions
+    assert {"Null": {"sagemaker:InterContainerTrafficEncryption": "true"}} in conditions
     # A study without a key or VPC is not constrained by another study's controls.
     assert not [s for s in denies if flatten(s["Resource"]).endswith("/churn-xgb-r*")]
 
@@ -102,6 +105,8 @@ def test_execution_role_is_for_sagemaker_and_reads_only_declared_data(synth: Any
     (role,) = roles.values()
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert {p["Principal"]["Service"] for p in trust} == {"sagemaker.amazonaws.com"}
+    # Every trust statement carries the confused-deputy guard: one unconditional allow would void it.
+    assert all(p["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}} for p in trust), trust
     statements = _statements_of_role(synth, f"{ids.ROLES}Role")
     reads = [flatten(r) for s in statements if s["Action"] == "s3:GetObject"
              for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
