@@ -106,7 +106,8 @@ def test_execution_role_is_for_sagemaker_and_reads_only_declared_data(synth: Any
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert {p["Principal"]["Service"] for p in trust} == {"sagemaker.amazonaws.com"}
     # Every trust statement carries the confused-deputy guard: one unconditional allow would void it.
-    assert all(p["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}} for p in trust), trust
+    guard = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert all(p["Condition"] == guard for p in trust), trust
     statements = _statements_of_role(synth, f"{ids.ROLES}Role")
     reads = [flatten(r) for s in statements if s["Action"] == "s3:GetObject"
              for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
