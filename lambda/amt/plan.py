@@ -111,9 +111,6 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
-    if spec.rounds.max > 1 and spec.strategy in ("grid", "hyperband"):
-        out.append(f"rounds.max {spec.rounds.max}: later rounds warm-start, which SageMaker documents for "
-                   f"bayesian and random search, not {spec.strategy}")
     if spec.early_stopping == "off" and spec.strategy in ("bayesian", "random") and jobs >= 50:
         out.append("early_stopping is off: with many jobs, auto early stopping usually saves instance-hours")
     return out

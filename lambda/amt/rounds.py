@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from amt.model import Spec
     from amt.workflow import Runtime
 
+# SageMaker warm-starts Bayesian and Random search only (spec rules hold grid/hyperband to one round).
+NO_WARM_START = ("grid", "hyperband")
+
 
 class SpecInvalid(Exception):  # the class name is the Step Functions error type
     """The spec is missing or invalid; the message is the `FILE: field: message` lines."""
@@ -114,7 +117,8 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         parents = list(existing.get("parents") or [])  # a retried Prepare keeps its first choice
     else:
         explicit = round_no == base_round and trigger != "schedule" and spec.warm_start is not None
-        parents = choose_parents(rt, spec, rounds, explicit=explicit, exclude_round=round_no)
+        parents = choose_parents(rt, spec, rounds, explicit=explicit, exclude_round=round_no,
+                                 source_key=str(source.get("key", spec.name)))
     name = job_name(spec, round_no)
     bind(job_name=name)
     request = render_request(spec, region=rt.region, role_arn=rt.settings.execution_role_arn,
@@ -128,11 +132,15 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,
-                   exclude_round: int) -> list[str]:
+                   exclude_round: int, source_key: str = "") -> list[str]:
     """Warm-start parents: the spec's explicit ones (a run's first round, unless scheduled) or the
-    study's up to 5 best completed rounds; parents whose stored spec is incompatible are dropped."""
+    study's up to 5 best completed rounds. An incompatible lineage parent is dropped with a warning;
+    an incompatible explicit parent is the user's error (SpecInvalid naming warm_start.parents).
+    Grid and Hyperband studies have none: SageMaker warm-starts only Bayesian and Random search."""
     from amt.warmstart import compatibility_problems
 
+    if spec.strategy in NO_WARM_START:
+        return []
     by_job = {r.get("job_name"): r for r in rounds}
     if explicit and spec.warm_start is not None:
         candidates = list(spec.warm_start.parents)
@@ -162,6 +170,9 @@ def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, exp
         if parent_spec is None:
             continue
         problems = compatibility_problems(spec, [parent_spec])
+        if problems and explicit:
+            raise SpecInvalid("\n".join(f"{source_key or spec.name}: warm_start.parents: {parent}: {p.field}: "
+                                        f"{p.message}" for p in problems))
         if problems:
             logger.warning("dropping incompatible warm-start parent",
                            extra={"parent": parent, "problems": [str(p) for p in problems]})

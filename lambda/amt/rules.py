@@ -210,6 +210,13 @@ def warm_start_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("warm_start", f"SageMaker warm-starts bayesian and random search, not {spec.strategy}")
 
 
+def rounds_rule(spec: Spec) -> Iterator[FieldError]:
+    # Later rounds are warm starts, which SageMaker refuses for grid and hyperband.
+    if spec.rounds.max > 1 and spec.strategy in ("grid", "hyperband"):
+        yield FieldError("rounds.max", f"must be 1 for {spec.strategy} search (got {spec.rounds.max}): later rounds "
+                                       "warm-start, which SageMaker allows for bayesian and random search only")
+
+
 def settings_rule(spec: Spec) -> Iterator[FieldError]:
     if spec.kms_key_id is not None and not _KMS.fullmatch(spec.kms_key_id):
         yield FieldError("kms_key_id", "expected a KMS key id, key ARN, alias/NAME or alias ARN "
@@ -229,5 +236,5 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
-    naming_rule, warm_start_rule, settings_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule,
 )

@@ -69,6 +69,28 @@ def test_incompatible_parents_are_dropped(world: World) -> None:
     assert "WarmStartConfig" not in out["request"]
 
 
+def test_an_incompatible_explicit_parent_is_the_users_error_not_a_silent_cold_start(world: World) -> None:
+    old = world.put_spec(spec_doc(rounds={"max": 1}))
+    parent = world.launch_round(old, "run-1")
+    world.complete_round(parent, [0.9])
+    doc = spec_doc(hyperparameters={"num_round": 100, "gamma": 1},
+                   warm_start={"type": "transfer_learning", "parents": [parent["job_name"]]})
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, world.put_spec(doc, key="configs/churn-v2.yaml"), "run-2")
+    assert str(exc.value).startswith(f"configs/churn-v2.yaml: warm_start.parents: {parent['job_name']}: "
+                                     "hyperparameters: the set of static + tunable names must stay the same")
+
+
+def test_a_grid_study_never_warm_starts_from_its_lineage(world: World) -> None:
+    grid = spec_doc(strategy="grid", rounds={"max": 1},
+                    ranges={"booster": {"type": "categorical", "values": ["gbtree", "dart"]}})
+    grid["resources"].pop("max_jobs", None)
+    loc = world.put_spec(grid)
+    world.complete_round(world.launch_round(loc, "run-1"), [0.8, 0.9])
+    out = run(world, loc, "run-2")
+    assert out["round"] == 2 and out["parents"] == [] and "WarmStartConfig" not in out["request"]
+
+
 def test_explicit_parents_are_used_for_an_uploaded_spec(world: World) -> None:
     doc = spec_doc(warm_start={"type": "transfer_learning", "parents": ["legacy-tuning-job"]})
     out = run(world, world.put_spec(doc))

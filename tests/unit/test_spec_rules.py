@@ -7,6 +7,8 @@ Limits come from the CreateHyperParameterTuningJob API and the AMT developer gui
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from spec_factory import (
     DELETE,
@@ -180,6 +182,20 @@ def test_grid_at_most_750_combinations() -> None:
     assert err.path == "ranges"
     assert "780" in err.message and "750" in err.message
     parse(grid_spec(ranges={"a": cat(*range(30)), "b": cat(*range(25))}))  # 750
+
+
+@pytest.mark.parametrize("make", [grid_spec, hyperband_spec])
+def test_grid_and_hyperband_run_one_round_per_run(make: Any) -> None:
+    # Later rounds warm-start, and SageMaker warm-starts only bayesian and random search.
+    err = only_error(setin(make(), "rounds.max", 2))
+    assert err.path == "rounds.max"
+    assert "must be 1" in err.message and "got 2" in err.message
+    assert parse(setin(make(), "rounds.max", 1)).rounds.max == 1
+
+
+@pytest.mark.parametrize("strategy", ["bayesian", "random"])
+def test_bayesian_and_random_may_chain_rounds(strategy: str) -> None:
+    assert parse(custom_spec(strategy=strategy, rounds={"max": 5})).rounds.max == 5
 
 
 def test_hyperband_needs_early_stopping_off() -> None:
