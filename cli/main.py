@@ -15,7 +15,7 @@ from pathlib import Path
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
-from amt_cli.args import positive_int
+from amt_cli.args import bucket_name, positive_int, region_name, role_arn
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
 PLACEHOLDER_BUCKET = "amt-artifacts-123456789012"
@@ -126,9 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="print the CreateHyperParameterTuningJob request as JSON")
     p.add_argument("path", metavar="PATH")
-    p.add_argument("--region", default=_default_region())
-    p.add_argument("--role-arn", default=PLACEHOLDER_ROLE)
-    p.add_argument("--output-bucket", default=PLACEHOLDER_BUCKET)
+    p.add_argument("--region", type=region_name, default=_default_region())
+    p.add_argument("--role-arn", type=role_arn, default=PLACEHOLDER_ROLE, help="the SageMaker execution role")
+    p.add_argument("--output-bucket", type=bucket_name, default=PLACEHOLDER_BUCKET,
+                   help="where outputs go when the spec has no output_uri")
     p.add_argument("--round", type=positive_int, default=1, help="round number (1-based)")
     p.add_argument("--parents", type=_parents, help="comma-separated parent tuning job names (warm start), 1 to 5")
     p.set_defaults(func=cmd_render)

@@ -227,3 +227,29 @@ def test_console_script(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "Traceback" not in failed.stderr
     assert failed.stderr.splitlines()[0] == f"{bad}: binary file: a spec is YAML or JSON text"
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--role-arn", "notarn"), ("--role-arn", "arn:aws:iam::123:role/x"), ("--output-bucket", "Bad_Bucket!"),
+    ("--output-bucket", "a"), ("--region", "mars"), ("--parents", "a,b,c,d,e,f"), ("--parents", "a_b"),
+])
+def test_render_refuses_arguments_sagemaker_would_reject(capsys: pytest.CaptureFixture[str], flag: str,
+                                                         value: str) -> None:
+    err = usage_error(capsys, "render", str(ROOT / "configs" / "churn-xgb.yaml"), flag, value)
+    assert f"argument {flag}:" in err
+
+
+def test_rendered_request_with_given_arguments_passes_botocore(capsys: pytest.CaptureFixture[str]) -> None:
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    code, out, _ = run(capsys, "render", str(ROOT / "configs" / "churn-xgb.yaml"), "--region", "ap-southeast-2",
+                       "--role-arn", "arn:aws:iam::111122223333:role/team/amt-exec", "--output-bucket", "my.bucket-1",
+                       "--round", "3", "--parents", "churn-xgb-r1-abcdef,churn-xgb-r2-abcdef")
+    assert code == 0
+    request = json.loads(out)
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
+        "CreateHyperParameterTuningJob").input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert ".ap-southeast-2." in request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"]
