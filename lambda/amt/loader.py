@@ -228,6 +228,9 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
         return f"unknown field{suffix}"
     if kind == "missing":
         return "required"
+    if kind in ("too_long", "string_too_long") and isinstance(err.get("input"), str):
+        # A long text is described by its length; echoing it helps nobody.
+        return f"at most {err['ctx']['max_length']:,} characters (got {len(err['input']):,})"
     if kind == "union_tag_invalid":
         return f"type must be one of {', '.join(RANGE_TYPES)} (got {err.get('input', {}).get('type')!r})" \
             if isinstance(err.get("input"), dict) else msg

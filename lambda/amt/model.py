@@ -50,6 +50,17 @@ ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_lin
 ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
 
 
+def _not_bool(value: Any) -> Any:
+    # pydantic reads true as 1; in a spec it is a mistake (`max_jobs: true`), not a number.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number (got {str(value).lower()})")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Num = Annotated[float, BeforeValidator(_not_bool)]
+
+
 class _Strict(BaseModel):
     # A typo must never be silently ignored; YAML's .inf and .nan are no bounds or targets SageMaker takes.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -65,8 +76,8 @@ class Objective(_Strict):
 class Hyperband(_Strict):
     """Hyperband settings; `max_resource` may be inferred from an epochs hyperparameter."""
 
-    min_resource: int = Field(default=1, ge=1, description="Minimum epochs before a job may be stopped.")
-    max_resource: int | None = Field(
+    min_resource: Int = Field(default=1, ge=1, description="Minimum epochs before a job may be stopped.")
+    max_resource: Int | None = Field(
         default=None, ge=1, le=20000, description="Maximum epochs; default: the static epochs hyperparameter."
     )
 
@@ -107,15 +118,15 @@ class Algorithm(_Strict):
 
 class ContinuousRange(_Strict):
     type: Literal["continuous"]
-    min: float
-    max: float
+    min: Num
+    max: Num
     scaling: Scaling = "auto"
 
 
 class IntegerRange(_Strict):
     type: Literal["integer"]
-    min: int
-    max: int
+    min: Int
+    max: Int
     scaling: Scaling = "auto"
 
 
@@ -151,10 +162,10 @@ class Resources(_Strict):
     """Instances per training job and the tuning job's limits."""
 
     instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    instance_count: int = Field(default=1, ge=1)
-    volume_size_gb: int = Field(default=30, ge=1, le=16384)
-    max_jobs: int | None = Field(default=None, ge=1)
-    max_parallel_jobs: int = Field(ge=1, le=100)
+    instance_count: Int = Field(default=1, ge=1)
+    volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+    max_jobs: Int | None = Field(default=None, ge=1)
+    max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
     max_tuning_runtime: Seconds | None = Field(default=None, ge=120, le=15_768_000)
 
@@ -165,8 +176,8 @@ class Spot(_Strict):
 
 
 class Completion(_Strict):
-    target: float | None = None
-    max_jobs_not_improving: int | None = Field(default=None, ge=3)
+    target: Num | None = None
+    max_jobs_not_improving: Int | None = Field(default=None, ge=3)
     stop_on_convergence: bool = False
 
 
@@ -178,12 +189,12 @@ class WarmStart(_Strict):
 
 
 class Rounds(_Strict):
-    max: int = Field(default=1, ge=1, le=20)
-    min_improvement: float = Field(default=0.0, ge=0)
+    max: Int = Field(default=1, ge=1, le=20)
+    min_improvement: Num = Field(default=0.0, ge=0)
 
 
 class Budget(_Strict):
-    max_instance_hours: float = Field(gt=0)
+    max_instance_hours: Num = Field(gt=0)
 
 
 class Network(_Strict):
@@ -228,7 +239,7 @@ class Spec(_Strict):
     spot: Spot = Field(default_factory=Spot)
     early_stopping: Annotated[Literal["auto", "off"], BeforeValidator(_early_stopping)] = "off"
     completion: Completion | None = None
-    random_seed: int | None = Field(default=None, ge=0)
+    random_seed: Int | None = Field(default=None, ge=0)
     warm_start: WarmStart | None = None
     rounds: Rounds = Field(default_factory=Rounds)
     budget: Budget | None = None

@@ -48,8 +48,10 @@ def _index_paths(node: yaml.Node, path: str, out: dict[int, str]) -> None:
 # Drop YAML 1.1's boolean and integer resolvers; add back only true/false, and integers as
 # YAML 1.2 reads them: `010` is ten (not octal eight) and `1:30` is text (not sexagesimal 90).
 _INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 SpecLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", _INT_TAG)]
+    # Timestamps too: YAML 1.2 has none, and `name: 2024-01-01` means the text, not a date.
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", _INT_TAG, _TIMESTAMP_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 SpecLoader.add_implicit_resolver(

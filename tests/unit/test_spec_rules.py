@@ -648,8 +648,12 @@ def check_framework(name: str, version: str) -> str | None:
 def test_long_bad_values_are_cut_in_messages() -> None:
     err = only_error(custom_spec(description="x" * 5000))
     assert err.path == "description"
-    assert "1024" in err.message
-    assert len(err.message) < 200
+    assert err.message == "at most 1,024 characters (got 5,000)"
+
+
+def test_a_long_hyperparameter_value_is_measured_in_characters() -> None:
+    err = only_error(setin(custom_spec(), "hyperparameters.batch_size", "9" * 2501))
+    assert (err.path, err.message) == ("hyperparameters.batch_size", "at most 2,500 characters (got 2,501)")
 
 
 # --- line breaks: SageMaker's `.*` patterns match none, and a YAML block scalar ends in one -------
@@ -718,3 +722,12 @@ def test_underscore_hyperparameters_are_reserved() -> None:
     err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
     assert err.path == "hyperparameters._tuning_objective_metric"
     assert "reserved" in err.message
+
+
+@pytest.mark.parametrize("path", ["resources.max_jobs", "resources.max_parallel_jobs", "resources.instance_count",
+                                  "ranges.lr.min", "rounds.max", "random_seed"])
+def test_true_or_false_is_not_a_number(path: str) -> None:
+    # pydantic would read `true` as 1: `max_jobs: true` is a mistake to name, not a job count.
+    err = only_error(setin(custom_spec(), path, True))
+    assert err.path == path
+    assert err.message == "expected a number (got true)"

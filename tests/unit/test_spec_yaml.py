@@ -120,3 +120,13 @@ def test_yaml_infinity_is_not_a_bound() -> None:
     text = spec_yaml("").replace("    max: 0.1\n", "    max: .inf\n")
     [line] = errors(text)
     assert line.startswith("s.yaml: ranges.lr.max: ") and "finite" in line
+
+
+def test_dates_stay_text() -> None:
+    # YAML 1.1 would read a date; YAML 1.2 (and a person) reads the text.
+    import yaml
+
+    from amt.yamlsafe import SpecLoader
+
+    assert yaml.load("description: 2024-01-01\nwhen: 2001-12-14t21:59:43.10-05:00\n", Loader=SpecLoader) == {
+        "description": "2024-01-01", "when": "2001-12-14t21:59:43.10-05:00"}
