@@ -84,7 +84,8 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     version (or the schedule time), so a duplicate event starts nothing."""
     from amt.naming import execution_name
 
-    detail = event.get("detail") or {}
+    event = _mapping(event)
+    detail = _mapping(event.get("detail"))
     if "study" in event and not detail:
         study = str(event["study"])
         # Scheduler/EventBridge pass the tick's time; the minute is the fallback so that
@@ -92,20 +93,28 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         tick = str(event.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
         name = execution_name(study, f"schedule:{tick}")
         payload: dict[str, Any] = {"study": study, "trigger": "schedule", "run_id": name}
+        trigger = "schedule"
+        bind(study=study, run_id=name)
     else:
-        bucket = (detail.get("bucket") or {}).get("name", "")
-        obj = detail.get("object") or {}
+        bucket = str(_mapping(detail.get("bucket")).get("name", ""))
+        obj = _mapping(detail.get("object"))
         key = str(obj.get("key", ""))
         prefix = rt.settings.configs_prefix
+        # The rule pattern already filters; a misrouted or hand-made event must not start a run either.
+        if rt.settings.configs_bucket and bucket != rt.settings.configs_bucket:
+            logger.warning("ignoring an object outside the configs bucket", extra={"bucket": bucket, "key": key})
+            return {"execution_arn": None, "started": False, "ignored": f"s3://{bucket}/{key}"}
         if not key.startswith(prefix) or not key.lower().endswith(SPEC_SUFFIXES):
             logger.info("ignoring object outside the configs prefix or not a spec", extra={"key": key})
             return {"execution_arn": None, "started": False, "ignored": key}
         version = obj.get("version-id") or obj.get("sequencer") or event.get("id") or obj.get("etag", "")
-        study = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        name = execution_name(study, f"{bucket}/{key}@{version}")
+        # The spec is not read here (Prepare validates it): the file name keys the execution name only.
+        file_stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        name = execution_name(file_stem, f"{bucket}/{key}@{version}")
         payload = {"source": {"bucket": bucket, "key": key, "version_id": obj.get("version-id")},
                    "trigger": "s3", "run_id": name}
-    bind(study=study, run_id=name)
+        trigger = "s3"
+        bind(spec_key=key, run_id=name)
     try:
         with transient_errors("StartExecution"):
             resp = rt.sfn.start_execution(stateMachineArn=rt.settings.state_machine_arn, name=name,
@@ -115,9 +124,14 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
             raise
         logger.info("execution already exists: duplicate event", extra={"execution_name": name})
         return {"execution_arn": execution_arn(rt.settings.state_machine_arn, name), "started": False}
-    count("RunsStarted", study=study)
-    logger.info("started run", extra={"execution_arn": resp["executionArn"]})
+    count("RunsStarted")  # per trigger in the log line; per study once Prepare has read the spec
+    logger.info("started run", extra={"execution_arn": resp["executionArn"], "trigger": trigger})
     return {"execution_arn": resp["executionArn"], "started": True}
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else {}: a malformed event is ignored, never a traceback."""
+    return value if isinstance(value, dict) else {}
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -189,7 +203,7 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
 
 def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
     """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job."""
-    detail = event.get("detail") or {}
+    detail = _mapping(_mapping(event).get("detail"))
     job = str(detail.get("HyperParameterTuningJobName", ""))
     status = str(detail.get("HyperParameterTuningJobStatus", ""))
     bind(job_name=job)
@@ -245,7 +259,7 @@ def _fail_token(rt: Runtime, token: str, error: str, cause: str) -> None:
 
 def stop_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Execution ABORTED/TIMED_OUT -> stop the run's in-flight tuning job (idempotent)."""
-    detail = event.get("detail") or {}
+    detail = _mapping(_mapping(event).get("detail"))
     status, run_id = str(detail.get("status", "")), str(detail.get("name", ""))
     bind(run_id=run_id)
     if status not in (RunStatus.ABORTED, RunStatus.TIMED_OUT):

@@ -71,3 +71,9 @@ def test_a_throttled_resume_is_retried_by_the_next_delivery(world: World) -> Non
     assert world.task_results() == []
     assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "resumed"
     assert len(world.task_results()) == 1
+
+
+@pytest.mark.parametrize("event", [[], "text", {"detail": "text"}, {"detail": []}, {"detail": {"x": 1}}])
+def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: object) -> None:
+    assert world.call(resume, event) == "not-terminal"  # type: ignore[arg-type]
+    assert world.task_results() == []

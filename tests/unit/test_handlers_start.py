@@ -66,3 +66,22 @@ def test_throttling_is_transient(world: World) -> None:
     world.sfn.fail["start_execution"] = [client_error("ThrottlingException", "Rate exceeded")]
     with pytest.raises(Transient, match="ThrottlingException"):
         world.call(start, world.s3_event(world.put_spec(spec_doc())))
+
+
+def test_an_object_in_another_bucket_starts_nothing(world: World) -> None:
+    # The rule filters by bucket; a misrouted or hand-made event must not start a run either.
+    event = world.s3_event(world.put_spec(spec_doc()))
+    event["detail"]["bucket"]["name"] = "someone-elses-bucket"
+    out = world.call(start, event)
+    assert out["started"] is False and out["ignored"].startswith("s3://someone-elses-bucket/")
+    assert executions(world) == []
+
+
+@pytest.mark.parametrize("event", [
+    [], "text", {"detail": "text"}, {"detail": []}, {"detail": {"bucket": "b", "object": "o"}},
+    {"detail": {"bucket": {"name": None}, "object": {"key": None}}},
+])
+def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: object) -> None:
+    out = world.call(start, event)  # type: ignore[arg-type]
+    assert out["started"] is False
+    assert executions(world) == []

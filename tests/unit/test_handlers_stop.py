@@ -34,3 +34,9 @@ def test_other_statuses_and_unknown_runs_are_ignored(world: World) -> None:
     assert world.call(stop, execution_event("run-1", "SUCCEEDED"))["stopped"] is False
     assert world.call(stop, execution_event("nobody", "ABORTED"))["stopped"] is False
     assert world.sm.stopped == []
+
+
+@pytest.mark.parametrize("event", [[], "text", {"detail": "text"}, {"detail": []}])
+def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: object) -> None:
+    out = world.call(stop, event)  # type: ignore[arg-type]
+    assert out["stopped"] is False
