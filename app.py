@@ -21,6 +21,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from amt.errors import SpecError  # noqa: E402
 from amt.loader import load_specs  # noqa: E402
 from amt.model import Spec  # noqa: E402
+from amt.naming import prefix_overlaps, study_prefix  # noqa: E402
 from amt.settings import SPEC_SUFFIXES  # noqa: E402
 from stacks.amt_stack import AmtStack  # noqa: E402
 from stacks.config import FEATURE_FLAGS, AppSettings, SynthError  # noqa: E402
@@ -35,6 +36,12 @@ def load_configs(folder: Path) -> list[Spec]:
     if bad:
         lines = [line for err in bad for line in err.lines()]
         raise SynthError("\n".join(lines))
+    path_of = {spec.name: path for path, spec in good}
+    overlaps = [f"{path_of[b]}: name: {b!r} starts with {study_prefix(a)!r}, the job prefix of study {a!r} "
+                f"({path_of[a]}): its jobs would fall under that study's IAM scope and controls; rename one"
+                for a, b in prefix_overlaps(list(path_of))]
+    if overlaps:
+        raise SynthError("\n".join(overlaps))
     return [spec for _, spec in good]
 
 

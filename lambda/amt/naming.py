@@ -62,3 +62,9 @@ def execution_name(study: str, token: str) -> str:
     digest = hashlib.sha256(f"{study}\0{token}".encode()).hexdigest()[:16]
     head = _EXEC_SAFE.sub("-", study)[: EXECUTION_NAME_MAX - len(digest) - 1]
     return f"{head}-{digest}"
+
+
+def prefix_overlaps(studies: list[str]) -> list[tuple[str, str]]:
+    """Pairs (a, b) where b's job names start with a's job prefix (`churn-r` covers `churn-rare-r1-...`):
+    IAM statements and event rules scoped to a's prefix would also cover b's jobs."""
+    return [(a, b) for a in studies for b in studies if a != b and study_prefix(b).startswith(study_prefix(a))]

@@ -105,3 +105,19 @@ def test_synth_without_configs_works(synth_factory: Any) -> None:
     synth = synth_factory({"amt:configsDir": "/nonexistent"})
     assert synth.nag_error is None, synth.nag_error
     assert not synth.resources("Custom::CDKBucketDeployment")
+
+
+def test_a_study_inside_another_studys_job_prefix_fails_synth(tmp_path: Path) -> None:
+    # `churn-r*` (IAM scope, spec controls, event rule) would also cover `churn-rare-r1-...` jobs.
+    import app
+    from stacks.config import SynthError
+
+    source = (ROOT / "configs" / "churn-xgb.yaml").read_text()
+    for name in ("churn", "churn-rare"):
+        (tmp_path / f"{name}.yaml").write_text(source.replace("name: churn-xgb", f"name: {name}", 1))
+    with pytest.raises(SynthError) as exc:
+        app.load_configs(tmp_path)
+    assert str(exc.value).startswith(f"{tmp_path / 'churn-rare.yaml'}: name: 'churn-rare' starts with 'churn-r'")
+    (tmp_path / "churn-rare.yaml").rename(tmp_path / "churn-xgb.yaml")
+    (tmp_path / "churn-xgb.yaml").write_text(source)
+    assert sorted(s.name for s in app.load_configs(tmp_path)) == ["churn", "churn-xgb"]

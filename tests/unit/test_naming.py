@@ -200,3 +200,11 @@ def test_execution_name_is_safe_for_any_study_text(study: str, token: str) -> No
 
 def test_execution_name_differs_per_study() -> None:
     assert execution_name("a", "t") != execution_name("b", "t")
+
+
+def test_prefix_overlaps_finds_a_study_inside_another_studys_job_prefix() -> None:
+    from amt.naming import prefix_overlaps
+
+    assert prefix_overlaps(["churn", "churn-rare", "churn-xgb", "fraud"]) == [("churn", "churn-rare")]
+    assert prefix_overlaps(["a", "a-r", "b-r2"]) == [("a", "a-r")]
+    assert prefix_overlaps(["churn-xgb", "churn-xgb-q4"]) == []
