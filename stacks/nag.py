@@ -46,7 +46,9 @@ class _WildcardAcknowledger:
         self.allowed = allowed
 
     def visit(self, node: IConstruct) -> None:
-        if not isinstance(node, iam.CfnPolicy | iam.CfnRole):
+        # CfnManagedPolicy too: with many studies CDK moves statements past IAM's inline size limit into
+        # customer-managed "OverflowPolicy" resources, which carry the same wildcards.
+        if not isinstance(node, iam.CfnPolicy | iam.CfnRole | iam.CfnManagedPolicy):
             return
         for finding in wildcard_findings(node):
             for pattern, reason in self.allowed:
@@ -59,7 +61,7 @@ def wildcard_findings(node: CfnResource) -> list[str]:
     """The IAM5 findings cdk-nag reports for a policy or role (same flattening as cdk-nag's)."""
     stack = Stack.of(node)
     documents: list[Any] = []
-    if isinstance(node, iam.CfnPolicy):
+    if isinstance(node, iam.CfnPolicy | iam.CfnManagedPolicy):
         documents.append(stack.resolve(node.policy_document))
     elif isinstance(node, iam.CfnRole):
         for policy in stack.resolve(node.policies) or []:
