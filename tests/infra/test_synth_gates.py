@@ -133,6 +133,6 @@ def test_fifty_studies_synthesize_nag_clean_with_policies_overflowing(tmp_path: 
     assert synth.nag_error is None, synth.nag_error
     overflow = synth.resources("AWS::IAM::ManagedPolicy")
     assert overflow, "expected overflow policies with 50 studies (else this test no longer covers them)"
-    from invariants import role_violations
+    from infra.invariants import role_violations
 
     assert role_violations(synth.json) == []
