@@ -35,39 +35,48 @@ def _row(cells: list[object]) -> str:
 
 
 def chart_svg(orchestration: dict[str, Any]) -> str:
-    """State transitions per round against job duration (log scale), ours vs the poll loop."""
-    series = {name: [(h, orchestration[name][f"{h}h"]["transitions"]) for h in (1, 24)]
-              for name in ("ours", "poll_loop") if name in orchestration}
-    width, height, left, bottom = 560, 300, 70, 40
-    ymax = max(v for pts in series.values() for _, v in pts) or 1
+    """State transitions per round against job duration (log scales), ours vs the poll loop."""
     import math
 
+    series = {name: [(h, orchestration[name][f"{h}h"]["transitions"]) for h in (1, 24)]
+              for name in ("ours", "poll_loop") if name in orchestration}
+    width, height, left, right, top, bottom = 600, 320, 80, 90, 60, 50
+    ymax = max([v for pts in series.values() for _, v in pts] + [10])
+    decades = math.ceil(math.log10(ymax))
+
     def x(h: float) -> float:
-        return left + (math.log10(h) / math.log10(24)) * (width - left - 30)
+        return left + (math.log10(h) / math.log10(24)) * (width - left - right)
 
     def y(v: float) -> float:
-        return height - bottom - (math.log10(max(v, 1)) / math.log10(max(ymax, 10))) * (height - bottom - 30)
+        return height - bottom - (math.log10(max(v, 1)) / decades) * (height - bottom - top)
 
     colors = {"ours": "#1b7f3b", "poll_loop": "#b23b3b"}
+    labels = {"ours": "amt-conductor (waits on events)", "poll_loop": "poll loop (every 60 s)"}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
            'font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">State transitions per round '
-           'vs tuning job duration</text>',
-           f'<line x1="{left}" y1="{height - bottom}" x2="{width - 20}" y2="{height - bottom}" stroke="black"/>',
-           f'<line x1="{left}" y1="30" x2="{left}" y2="{height - bottom}" stroke="black"/>']
+           f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">State transitions per tuning round '
+           'against the job\'s duration</text>',
+           f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
+           f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">tuning job duration '
+           '(log scale)</text>',
+           f'<text transform="translate(18,{(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle">'
+           'transitions per round (log scale)</text>']
     for h in (1, 24):
         out.append(f'<text x="{x(h):.1f}" y="{height - bottom + 16}" text-anchor="middle">{h} h</text>')
-    for v in (1, 10, 100, 1000, 10000):
-        if v <= max(ymax, 10) * 1.01:
-            out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
+    for d in range(decades + 1):
+        v = 10 ** d
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:,}</text>')
+        out.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{width - right}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
     for i, (name, pts) in enumerate(series.items()):
         path = " ".join(f"{'M' if j == 0 else 'L'}{x(h):.1f},{y(v):.1f}" for j, (h, v) in enumerate(pts))
         out.append(f'<path d="{path}" stroke="{colors[name]}" stroke-width="2" fill="none"/>')
         for h, v in pts:
             out.append(f'<circle cx="{x(h):.1f}" cy="{y(v):.1f}" r="4" fill="{colors[name]}"/>')
-            out.append(f'<text x="{x(h) + 6:.1f}" y="{y(v) - 6:.1f}">{v}</text>')
-        out.append(f'<text x="{width - 150}" y="{50 + 16 * i}" fill="{colors[name]}">'
-                   f'{"amt-conductor (events)" if name == "ours" else "poll loop (60 s)"}</text>')
+            dy = -8 if h == 1 else 4  # above the line's start, beside its end
+            out.append(f'<text x="{x(h) + 8:.1f}" y="{y(v) + dy:.1f}" fill="{colors[name]}">{v:,}</text>')
+        out.append(f'<rect x="{left + 14}" y="{top + 4 + 18 * i}" width="12" height="3" fill="{colors[name]}"/>')
+        out.append(f'<text x="{left + 32}" y="{top + 10 + 18 * i}">{labels[name]}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
