@@ -10,6 +10,7 @@ from typing import Any
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec
 from amt.settings import StackOutputs
+from amt_cli.tables import format_table
 
 SUBMIT_WAIT_SECONDS = 60
 
@@ -105,7 +106,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    print(format_table(rows))
+    print(format_table(list(rows[0]), [list(r.values()) for r in rows]))
     return 0
 
 
@@ -122,16 +123,3 @@ def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
             "report_uri": r.get("report_uri") or "-",
         })
     return out
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table with a header row."""
-    if not rows:
-        return ""
-    cols = list(rows[0])
-    cells = [[str(r.get(c, "")) if r.get(c) is not None else "-" for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)

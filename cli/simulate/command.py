@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from amt.errors import SpecError
 from amt.loader import load_spec
 from amt_cli.args import positive_int
+from amt_cli.tables import format_table
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -75,16 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(result: Any, out: TextIO) -> None:
     """Rounds as a table, then what the run cost in transitions, invocations and API calls."""
-    rows = [("round", "tuning job", "parents", "status", "best", "training jobs")]
-    for r in result.rounds:
-        best = "-" if r.best_objective is None else f"{r.best_objective:g}"
-        rows.append((str(r.round), r.job_name, ", ".join(r.parents) or "-", r.status, best, str(r.training_jobs)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    rows = [(r.round, r.job_name, ", ".join(r.parents) or "-", r.status,
+             "-" if r.best_objective is None else f"{r.best_objective:g}", r.training_jobs) for r in result.rounds]
     print("", file=out)
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
-        if i == 0:
-            print("  ".join("-" * w for w in widths), file=out)
+    print(format_table(("round", "tuning job", "parents", "status", "best", "training jobs"), rows), file=out)
     by_fn = ", ".join(f"{k} {v}" for k, v in sorted(result.lambda_invocations_by_function.items()))
     by_op = ", ".join(f"{k} {v}" for k, v in sorted(result.sagemaker_calls_by_operation.items()))
     facts = [
