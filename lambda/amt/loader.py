@@ -39,7 +39,7 @@ def validate_document(doc: Any, source: str) -> Spec:
     try:
         spec = Spec.model_validate(doc)
     except ValidationError as exc:
-        raise SpecError(source, _translate(exc, doc)) from None
+        raise SpecError(source, _field_errors_then_rules(exc, doc)) from None
     problems = check_rules(spec)
     if problems:
         raise SpecError(source, problems)
@@ -188,6 +188,55 @@ def _load_yaml(text: str, source: str) -> Any:
 
 
 # --- pydantic errors -> field paths a person recognizes ---------------------------------------
+
+def _field_errors_then_rules(exc: ValidationError, doc: dict[str, Any]) -> list[FieldError]:
+    """The field errors; and when they are only unknown fields, also the cross-field problems of the spec
+    the user meant (each typo read as its did-you-mean field), so a typo does not hide the rest."""
+    from amt.rules import check_rules
+
+    errors = _translate(exc, doc)
+    repaired, filled = _read_typos_as_meant(exc, doc)
+    if repaired is None:
+        return errors
+    # `max_paralel_jobs` also makes `max_parallel_jobs` missing: the typo's own line says it all.
+    errors = [e for e in errors if not (e.message == "required" and e.path in filled)]
+    try:
+        meant = Spec.model_validate(repaired)
+    except ValidationError:
+        return errors
+    known = {e.path for e in errors}
+    return errors + [p for p in check_rules(meant) if p.path not in known]
+
+
+def _read_typos_as_meant(exc: ValidationError, doc: dict[str, Any]) -> tuple[dict[str, Any] | None, set[str]]:
+    """A copy of `doc` with each unknown field moved to the field it probably meant (or dropped), and the
+    paths so filled; (None, {}) when some error is not an unknown or missing field."""
+    import copy
+
+    errors = exc.errors(include_url=False)
+    if any(e["type"] not in ("extra_forbidden", "missing") for e in errors):
+        return None, set()
+    repaired, filled = copy.deepcopy(doc), set()
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
+        parent, key = list(err["loc"][:-1]), str(err["loc"][-1])
+        mapping: Any = repaired
+        for part in parent:
+            try:
+                mapping = mapping[part]
+            except (KeyError, IndexError, TypeError):
+                if part not in RANGE_TYPES:  # a discriminator tag in the path is not a key in the document
+                    return None, set()
+        if not isinstance(mapping, dict) or key not in mapping:
+            return None, set()
+        value = mapping.pop(key)
+        hint = difflib.get_close_matches(key, _allowed_fields(parent), n=1)
+        if hint and hint[0] not in mapping:
+            mapping[hint[0]] = value
+            filled.add(".".join(str(p) for p in _clean_loc((*parent, hint[0]))))
+    return repaired, filled
+
 
 def _translate(exc: ValidationError, doc: dict[str, Any]) -> list[FieldError]:
     out: list[FieldError] = []

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from spec_factory import custom_spec, to_yaml
+from spec_factory import custom_spec, errors_of, to_yaml
 
 from amt.errors import SpecError
 from amt.loader import MAX_SPEC_BYTES, load_spec, load_specs
@@ -192,3 +192,21 @@ def test_folders_are_searched_recursively_for_spec_suffixes(tmp_path: Path) -> N
     write(tmp_path, "README.md", "# not a spec")
     good, bad = load_specs([tmp_path])
     assert (len(good), bad) == (1, [])
+
+
+def test_a_typo_does_not_hide_the_other_problems_of_the_file() -> None:
+    # The typo'd key is read as the field it probably meant, so the cross-field rules still run; the
+    # "required" line the typo itself causes is not repeated.
+    doc = custom_spec(budget={"max_instance_hours": 1})
+    doc["resources"]["max_paralel_jobs"] = doc["resources"].pop("max_parallel_jobs")
+    doc["ranges"]["lr"]["min"] = 0  # log scaling needs > 0
+    errors = errors_of(doc)
+    assert [e.path for e in errors] == ["resources.max_paralel_jobs", "ranges.lr.min", "budget.max_instance_hours"]
+    assert "did you mean 'max_parallel_jobs'" in errors[0].message
+
+
+def test_a_wrong_type_is_reported_on_its_own_before_the_rules() -> None:
+    doc = custom_spec()
+    doc["resources"]["max_jobs"] = "many"
+    doc["ranges"]["lr"]["min"] = 0
+    assert [e.path for e in errors_of(doc)] == ["resources.max_jobs"]
