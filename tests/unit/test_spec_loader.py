@@ -210,3 +210,13 @@ def test_a_wrong_type_is_reported_on_its_own_before_the_rules() -> None:
     doc["resources"]["max_jobs"] = "many"
     doc["ranges"]["lr"]["min"] = 0
     assert [e.path for e in errors_of(doc)] == ["resources.max_jobs"]
+
+
+def test_a_typo_inside_a_range_is_read_as_meant_for_the_rules() -> None:
+    doc = custom_spec()
+    doc["ranges"]["lr"]["scale"] = doc["ranges"]["lr"].pop("scaling")  # log
+    doc["ranges"]["lr"]["min"] = 0
+    assert [(e.path, e.message) for e in errors_of(doc)] == [
+        ("ranges.lr.scale", "unknown field (did you mean 'scaling'?)"),
+        ("ranges.lr.min", "must be > 0 for log scaling (got 0.0)"),
+    ]
