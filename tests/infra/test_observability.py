@@ -65,3 +65,26 @@ def test_dashboard_shows_runs_jobs_in_flight_best_objective_and_handler_health(s
                    "Duration", "Throttles"):
         assert needle in text, needle
     assert f"SEARCH('{{{METRICS_NAMESPACE},service,study}} MetricName=" in text
+
+
+def _emitted_metric_names() -> set[str]:
+    """Names the runtime emits through amt.observability's count()/gauge() (read from the source)."""
+    import re
+    from pathlib import Path
+
+    source = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "lambda").rglob("*.py"))
+    return set(re.findall(r'\b(?:count|gauge)\(\s*"([A-Za-z]+)"', source))
+
+
+def test_the_dashboard_graphs_only_metrics_the_handlers_emit(synth: Any) -> None:
+    # A renamed metric would leave an empty graph that nobody notices until an incident.
+    import re
+
+    (dash,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    parts = dash["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+    graphed = set(re.findall(rf'"{METRICS_NAMESPACE}","([A-Za-z]+)"', text))
+    graphed |= set(re.findall(r"MetricName=\\\\?\"?([A-Za-z]+)", text))
+    emitted = _emitted_metric_names()
+    assert {"TuningJobsInFlight", "BestObjective", "RoundsCompleted", "RunsFailed", "TuningJobsLaunched"} <= graphed
+    assert graphed <= emitted, f"graphed but never emitted: {sorted(graphed - emitted)}"
