@@ -26,6 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--fail-round", type=positive_int, metavar="N", help="make round N's tuning job fail")
     p.add_argument("--job-hours", type=float, default=1.0, metavar="H",
                    help="simulated duration of each tuning job (default 1)")
+    p.add_argument("--lose-events", action="store_true",
+                   help="deliver no SageMaker event: the scheduled reconciler must notice each job's end")
     p.add_argument("--out", metavar="DIR", help="copy the reports (JSON, Markdown, SVG chart) into DIR")
     return p
 
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_simulation(args.path, rounds=args.rounds, duplicate_events=args.duplicate_events,
                                 fail_round=args.fail_round, job_duration_s=args.job_hours * 3600,
-                                progress=progress, artifacts_dir=args.out)
+                                progress=progress, artifacts_dir=args.out, lose_events=args.lose_events)
     except TemplateError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ from amt.loader import load_spec
 from amt.settings import DEFAULT_CONFIGS_PREFIX, EnvKeys
 from amt_cli.simulate import results as R
 from amt_cli.simulate.clock import SimClock
+from amt_cli.simulate.reconciler import reconcile_schedule, start_reconciler
 from amt_cli.simulate.results import RoundResult, SimulationResult
 from amt_cli.simulate.runtime import Runtime
 from amt_cli.simulate.sagemaker import SimJob, SimSageMaker
@@ -46,15 +47,17 @@ class Simulation:
     """Shared state of one run: the clock, simulated SageMaker, the Lambda runtime and the counters."""
 
     def __init__(self, runtime: Runtime, *, job_duration_s: float, fail_round: int | None,
-                 duplicate_events: bool, progress: Progress) -> None:
+                 duplicate_events: bool, progress: Progress, lose_events: bool = False) -> None:
         self.clock = SimClock()
+        self.finished = False  # set once the execution ends: scheduled reconciler ticks stop
         self.runtime = runtime
         self.progress = progress
         self.sagemaker_calls: dict[str, int] = {}
         self.task_callbacks: Counter[str] = Counter()
         self.world: World | None = None
         self.sagemaker = SimSageMaker(self.clock, account=ACCOUNT, region=REGION, job_duration_s=job_duration_s,
-                                      fail_round=fail_round, emit=self._emit, duplicate_events=duplicate_events)
+                                      fail_round=fail_round, emit=self._emit, duplicate_events=duplicate_events,
+                                      lose_events=lose_events)
         self.sagemaker.on_launch = self._launched
         self.sagemaker.on_finish = self._finished
 
@@ -86,6 +89,7 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
                    extra_functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
                    execution_input: dict[str, Any] | None = None, event_targets: Collection[str] | None = None,
                    wall_timeout_s: float = 300, artifacts_dir: str | Path | None = None,
+                   lose_events: bool = False,
                    progress: Progress | None = None) -> SimulationResult:
     """Run one study from `spec_path` through the workflow and return what happened.
 
@@ -108,7 +112,7 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
     functions = functions_from_template(resolver, extra_functions or {})
     runtime = Runtime(functions, base_env=_ENV)
     sim = Simulation(runtime, job_duration_s=job_duration_s, fail_round=fail_round,
-                     duplicate_events=duplicate_events, progress=say)
+                     duplicate_events=duplicate_events, lose_events=lose_events, progress=say)
     say(f"{BANNER}: {len(functions)} functions, state machine from the template, "
         f"simulated SageMaker ({_hours(job_duration_s)} per tuning job)")
 
@@ -124,6 +128,10 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
         world = sim.world = World(resolver, runtime, definition=state_machine_definition,
                                   event_targets=frozenset(event_targets) if event_targets is not None else None)
         world.build()
+        if lose_events:
+            lid, period_s = reconcile_schedule(template)
+            start_reconciler(sim, resolver.arn(lid), period_s, running=lambda: not sim.finished)
+            say(f"{BANNER}: SageMaker's events are lost; the reconciler runs every {_hours(period_s)}")
         bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
         s3 = world.client("s3")
         version = s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null")
@@ -215,6 +223,7 @@ def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, An
             sfn.stop_execution(executionArn=arn, error="Simulator.WallTimeout",
                                cause=f"still running after {wall_timeout_s:g} s of wall time")
             desc = {**desc, "status": "ABORTED", "error": "Simulator.WallTimeout"}
+    sim.finished = True
     sim.clock.drain()  # late duplicate events still reach their handlers
     history = R.read_history(sfn, arn) if arn else []
     executions = sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]

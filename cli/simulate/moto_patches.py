@@ -26,6 +26,7 @@ import functools
 import types
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -46,6 +47,8 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
+import amt.registry as amt_registry
+
 if TYPE_CHECKING:
     from amt_cli.simulate.engine import Simulation
 
@@ -62,6 +65,18 @@ def patched(sim: Simulation) -> Iterator[None]:
         for target, attr, new in _patches(sim):
             stack.enter_context(mock.patch.object(target, attr, new, create=True))
         yield
+
+
+def _clock_datetime(clock: Any) -> type[datetime]:
+    """`datetime` whose now() is the simulated clock's (everything else unchanged)."""
+
+    class ClockDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> ClockDatetime:
+            at = clock.datetime()
+            return cls.fromtimestamp(at.timestamp(), tz or at.tzinfo)
+
+    return ClockDatetime
 
 
 def _shared(name: str) -> Any:
@@ -187,4 +202,7 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         *[(Loader, name, _shared(name)) for name in _LOADER_METHODS],
         (lambda_eval_utils, "boto_client_for", client_for),
         (json_path, "parse", _parse_json_path),
+        # The handlers' registry stamps and compares times (the reconciler's "quiet for N minutes"):
+        # they must read the simulated clock, or a simulated hour would never pass for them.
+        (amt_registry, "datetime", _clock_datetime(clock)),
     ]

@@ -38,8 +38,9 @@ class SimSageMaker:
 
     def __init__(self, clock: SimClock, *, account: str, region: str, job_duration_s: float,
                  fail_round: int | None, emit: Callable[[dict[str, Any]], None],
-                 duplicate_events: bool = False) -> None:
+                 duplicate_events: bool = False, lose_events: bool = False) -> None:
         self.clock = clock
+        self.lose_events = lose_events
         self.account, self.region = account, region
         self.job_duration_s = job_duration_s
         self.fail_round = fail_round
@@ -246,6 +247,8 @@ class SimSageMaker:
         self.refresh(job.moto_job)
         if self.on_finish:
             self.on_finish(job)
+        if self.lose_events:
+            return  # the event never arrives: only the reconciler can notice the job ended
         self._send_event(job)
         if self.duplicate_events:
             self._send_event(job)  # SageMaker may send several events for one change: expected

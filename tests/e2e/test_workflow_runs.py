@@ -101,6 +101,20 @@ def test_duplicate_sagemaker_events_resume_once(template: dict[str, Any], make_s
     assert result.task_callbacks == {"SendTaskSuccess": 2}  # one resume per round
 
 
+def test_lost_events_are_recovered_by_the_scheduled_reconciler(template: dict[str, Any], make_spec: Any) -> None:
+    # No state-change event ever arrives: the reconciler, on the template's schedule, finds each ended job
+    # once its token has been quiet for AMT_RECONCILE_QUIET_MINUTES and resumes the run itself.
+    result = _run(template, make_spec(rounds={"max": 2, "min_improvement": 0}), lose_events=True)
+
+    assert result.status == "SUCCEEDED" and [r.status for r in result.rounds] == ["Completed", "Completed"]
+    assert "resume" not in result.lambda_invocations_by_function
+    assert result.lambda_invocations_by_function["reconcile"] >= 2
+    assert result.task_callbacks == {"SendTaskSuccess": 2}
+    # Later than an event would have been (each job lasts 1 h), but within the quiet window plus two periods.
+    assert 2 * 3600 < result.simulated_seconds <= 2 * (3600 + 30 * 60 + 2 * 15 * 60)
+    assert result.handler_errors == []
+
+
 def test_a_day_long_job_costs_the_same_transitions_as_an_hour(template: dict[str, Any], make_spec: Any) -> None:
     spec = make_spec(rounds={"max": 1}, resources={"max_runtime_per_job": "1d", "max_tuning_runtime": "2d"})
     hour = _run(template, spec, job_duration_s=3600)
