@@ -16,14 +16,15 @@ from bench.common import PYTHON, ROOT, env, median, progress
 RUNS = 7
 # What a handler would import to resolve images and describe tuning jobs with the SDK instead.
 SDK_MODULES = ("sagemaker.core.image_uris", "sagemaker.core.resources")
-_PROBE = "import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+_PROBE = "{pre}import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
 
 
-def import_seconds(module: str, runs: int = RUNS) -> float:
-    """Median seconds to import `module` in a fresh interpreter."""
+def import_seconds(module: str, runs: int = RUNS, preload: str = "") -> float:
+    """Median seconds to import `module` in a fresh interpreter (after `preload`, untimed, if given)."""
     samples = []
+    pre = f"import {preload}; " if preload else ""
     for _ in range(runs):
-        out = subprocess.run([PYTHON, "-c", _PROBE.format(mod=module)], cwd=ROOT, env=env(),
+        out = subprocess.run([PYTHON, "-c", _PROBE.format(pre=pre, mod=module)], cwd=ROOT, env=env(),
                              capture_output=True, text=True, check=True).stdout
         samples.append(float(out.strip().splitlines()[-1]))
     return median(samples)
@@ -44,11 +45,14 @@ def dir_bytes(path: Path, exclude: tuple[str, ...] = ("__pycache__",)) -> int:
 def run() -> dict[str, object]:
     handlers: dict[str, float] = {}
     modules_only: dict[str, float] = {}
+    beyond_boto3: dict[str, float] = {}
     library = "; import ".join(library_modules())
     for mod in handler_modules():
-        progress(f"cold start: importing {mod}, alone and with the spec library ({RUNS} fresh interpreters each)")
+        progress(f"cold start: importing {mod}: alone, with the spec library, and after boto3 ({RUNS} runs each)")
         modules_only[mod.split(".", 1)[1]] = import_seconds(mod)
         handlers[mod.split(".", 1)[1]] = import_seconds(f"{mod}; import {library}")
+        # Measured, not subtracted: the same imports in an interpreter that already has boto3.
+        beyond_boto3[mod.split(".", 1)[1]] = import_seconds(f"{mod}; import {library}", preload="boto3")
     progress(f"cold start: importing {' + '.join(SDK_MODULES)}")
     sdk = import_seconds("; import ".join(SDK_MODULES), runs=3)
     progress("cold start: importing boto3 alone (every handler needs it; so would the SDK)")
@@ -57,6 +61,7 @@ def run() -> dict[str, object]:
     return {
         "handlers_s": handlers,  # module + the whole spec library: an upper bound of a first invocation
         "handler_modules_only_s": modules_only,
+        "handlers_beyond_boto3_s": beyond_boto3,  # the same, after boto3 is imported: the handler's own cost
         "sagemaker_sdk_import_s": sdk,
         "boto3_import_s": boto3_s,
         "sdk_modules": list(SDK_MODULES),
