@@ -1,3 +1,1 @@
 """amt: the spec library shared by the `amt` CLI, synth-time validation and the Lambda handlers."""
-
-SPEC_VERSION = 1

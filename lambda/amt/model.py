@@ -253,14 +253,6 @@ class Spec(_Strict):
         ParamValue, Field(max_length=256)
     ]] = Field(default_factory=dict, max_length=45)
 
-    @property
-    def is_custom_image(self) -> bool:
-        return self.algorithm.image is not None
-
-    @property
-    def tuned_names(self) -> list[str]:
-        return list(self.ranges)
-
     def grid_size(self) -> int:
         """Number of distinct combinations of the categorical ranges (Grid's job count)."""
         size = 1

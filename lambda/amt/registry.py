@@ -316,11 +316,6 @@ class Registry:
             ConsistentRead=True,
         ))
 
-    def best_rounds(self, study: str, goal: str, *, limit: int = MAX_LINEAGE_PARENTS,
-                    exclude: int | None = None) -> list[dict[str, Any]]:
-        """Up to `limit` completed rounds with an objective, best first (warm-start parents)."""
-        return rank_rounds(self.rounds(study), goal, limit=limit, exclude=exclude)
-
     # -- task tokens -----------------------------------------------------------------------------
 
     def token(self, job_name: str) -> dict[str, Any] | None:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from amt.workflow import Runtime
 
 LEADERBOARD_ROWS = 50
-REPORT_FILES = ("report.json", "report.md", "convergence.svg")
 
 
 def clean_hyperparameters(params: dict[str, Any]) -> dict[str, str]:
