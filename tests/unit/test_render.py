@@ -316,6 +316,16 @@ def test_vpc_and_network_flags() -> None:
     assert definition["EnableInterContainerTrafficEncryption"] is True
 
 
+@pytest.mark.parametrize(("isolation", "encryption"), [(True, False), (False, True)])
+def test_network_isolation_and_traffic_encryption_are_rendered_each_from_its_own_flag(isolation: bool,
+                                                                                    encryption: bool) -> None:
+    """Issue 14, item 1: with both flags equal, one rendered from the other's field would go unnoticed."""
+    doc = custom_spec(network={"isolation": isolation, "encrypt_inter_container_traffic": encryption})
+    definition = render(parse(doc))["TrainingJobDefinition"]
+    assert definition["EnableNetworkIsolation"] is isolation
+    assert definition["EnableInterContainerTrafficEncryption"] is encryption
+
+
 def test_no_vpc_without_network() -> None:
     definition = render(parse(custom_spec()))["TrainingJobDefinition"]
     assert "VpcConfig" not in definition

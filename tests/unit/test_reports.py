@@ -127,6 +127,28 @@ def test_target_is_direction_aware() -> None:
     assert improvement("maximize", None, 0.2) is None
 
 
+@pytest.mark.parametrize("goal", ["maximize", "minimize"])
+def test_a_target_met_exactly_is_reached(goal: str) -> None:
+    """Issue 14, item 4: SageMaker's TargetObjectiveMetricValue is reached when the objective gets to it, so the
+    chain stops at equality too (0.75 and 0.5 are exact in binary: no rounding blurs the boundary)."""
+    doc = spec(objective={"metric": "validation:auc", "goal": goal}, completion={"target": 0.75})
+    common: dict[str, Any] = {"round_no": 1, "base_round": 1, "gain": None, "spent_hours": 0, "next_worst_hours": 1}
+    go_on, reason = decide_next(doc, round_best=0.75, study_best=0.75, **common)
+    assert (go_on, reason) == (False, "target 0.75 reached (best 0.75)")
+    short_of_it = 0.5 if goal == "maximize" else 1.0
+    assert decide_next(doc, round_best=short_of_it, study_best=short_of_it, **common)[0] is True
+
+
+def test_an_improvement_of_exactly_min_improvement_continues_the_chain() -> None:
+    """Issue 14, item 5: rounds.min_improvement means "improved by at least" (README), so equality continues."""
+    doc = spec(rounds={"max": 5, "min_improvement": 0.25})
+    common: dict[str, Any] = {"round_no": 2, "base_round": 1, "round_best": 0.75, "study_best": 0.75,
+                              "spent_hours": 0, "next_worst_hours": 1}
+    assert decide_next(doc, gain=0.25, **common)[0] is True
+    go_on, reason = decide_next(doc, gain=0.125, **common)
+    assert (go_on, reason) == (False, "round 2 improved the best by 0.125, less than rounds.min_improvement (0.25)")
+
+
 def test_failure_messages_name_the_field_and_the_next_step() -> None:
     subject, text = failure_message(error="SpecInvalid", message="configs/churn.yaml: ranges.eta.min: must be > 0",
                                     stage="Prepare", study=None, round_no=None, job_name=None, run_id="run-1",
