@@ -179,9 +179,9 @@ tokens = st.text(min_size=0, max_size=300)
 
 @FAST
 @given(study=study_names(32), token=tokens)
-def test_execution_name_is_deterministic_and_safe(study: str, token: str) -> None:
+def test_execution_name_is_safe(study: str, token: str) -> None:
+    # Same in every process: tests/unit/test_determinism.py.
     name = execution_name(study, token)
-    assert name == execution_name(study, token)
     assert EXECUTION_SAFE.match(name), name
     assert name.startswith(study)
 

@@ -21,7 +21,6 @@ from amt.reports import (
     decide_next,
     improvement,
     rank_jobs,
-    render_all,
     render_markdown,
 )
 
@@ -65,10 +64,6 @@ def test_markdown_has_summary_best_and_leaderboard() -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ") and "`j-" in line]
     assert [re.search(r"`(j-\d+)`", r).group(1) for r in rows] == ["j-002", "j-002", "j-003", "j-000", "j-001"]
     assert "_tuning_objective_metric" not in md
-
-
-def test_rendering_is_deterministic() -> None:
-    assert render_all(report()) == render_all(report())
 
 
 def test_chart_marks_parents_and_draws_the_running_best() -> None:
