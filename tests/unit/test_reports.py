@@ -99,6 +99,8 @@ def spec(**changes: Any) -> Any:
 
 @pytest.mark.parametrize(("kw", "go_on", "reason"), [
     ({}, True, "round 1 of 3 done (first round of the run); continuing with round 2"),
+    # A run's first round always counts, even when it gains less than min_improvement over an earlier run's best.
+    ({"gain": 0.0005}, True, "round 1 of 3 done (first round of the run); continuing with round 2"),
     ({"round_no": 2, "gain": 0.01}, True, "round 2 of 3 done (improved by 0.01); continuing with round 3"),
     ({"round_no": 3, "gain": 0.5}, False, "ran rounds.max (3) round(s) in this run"),
     ({"round_no": 2, "gain": 0.0005}, False, "round 2 improved the best by 0.0005, less than "
