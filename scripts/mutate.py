@@ -16,6 +16,7 @@ mutant, explained in scripts/mutation_equivalents.toml, or a gap to close), go t
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -42,6 +43,7 @@ class Module:
     file: str                 # what mutmut mutates (relative to the stage)
     patterns: tuple[str, ...]  # the mutant names that belong to the module
     tests: tuple[str, ...]     # the test files that exercise it (mutmut maps each function to its tests within)
+    part: bool = False         # only some functions of the file are in scope
 
 
 MODULES: dict[str, Module] = {
@@ -60,7 +62,7 @@ MODULES: dict[str, Module] = {
     # The stop decisions live in reports.py beside the report rendering; only they are in scope.
     "stop": Module("amt/reports.py", ("amt.reports.x_decide_next__mutmut_*", "amt.reports.x_target_reached__mutmut_*",
                                       "amt.reports.x_improvement__mutmut_*"),
-                   (f"{U}test_reports.py", f"{U}test_handlers_report.py")),
+                   (f"{U}test_reports.py", f"{U}test_handlers_report.py"), part=True),
     "workflow": Module("amt/workflow.py", ("amt.workflow.*",), HANDLERS),
     "registry": Module("amt/registry.py", ("amt.registry.*",), (f"{U}test_registry.py", *HANDLERS)),
     "roles": Module("stacks/constructs/roles.py", ("stacks.constructs.roles.*",), ("tests/infra/test_iam.py",)),
@@ -122,10 +124,37 @@ def stage(name: str) -> Path:
     return where
 
 
+def _selection(name: str) -> list[str] | None:
+    """The mutant names to pass to `mutmut run`, [] for none left to test, None for "let mutmut choose".
+
+    mutmut re-tests every mutant named on its command line, and tests only untested ones when none is named.
+    A module that owns its whole file names none (resumable as it is). `stop` shares reports.py with the
+    report rendering: it names its own untested mutants, or its patterns when the file changed since the
+    last run (mutmut then regenerates the changed functions' mutants). MUTATE_RERUN=survivors names the
+    survivors again, to see the tests added since kill them."""
+    module, where = MODULES[name], STAGE / name
+    meta = where / "mutants" / f"{module.file}.meta"
+    found = verdicts(name)
+    mine = {n: v for n, v in found.items() if any(fnmatch.fnmatch(n, p) for p in module.patterns)}
+    if os.environ.get("MUTATE_RERUN") == "survivors":
+        return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious"))
+    if not module.part:
+        return None
+    digest = hashlib.sha256((where / module.file).read_bytes()).hexdigest()
+    stamp = where / "source.sha256"
+    if not meta.exists() or not stamp.exists() or stamp.read_text() != digest:
+        stamp.write_text(digest)
+        return list(module.patterns)
+    return sorted(n for n, v in mine.items() if v == "not checked")
+
+
 def run(name: str, children: int) -> int:
     where = stage(name)
-    cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children),
-           *MODULES[name].patterns]
+    names = _selection(name)
+    if names == []:
+        print(f"==> {name}: every mutant already has a verdict (MUTATE_RERUN=survivors re-tests the survivors)")
+        return 0
+    cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children), *(names or [])]
     print(f"==> mutmut over {name} ({children} child process(es)); resumable, Ctrl-C is safe", flush=True)
     return subprocess.call(cmd, cwd=where, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
