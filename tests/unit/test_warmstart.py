@@ -234,3 +234,21 @@ def test_describe_changes_shows_added_and_removed() -> None:
 
 def test_describe_changes_of_identical_specs_is_empty() -> None:
     assert describe_changes(spec(), PARENT) == []
+
+
+def test_a_section_added_to_the_child_is_one_line() -> None:
+    child = spec(network={"isolation": True})
+    assert [line for line in describe_changes(child, PARENT) if line.startswith("network")] == [
+        f"network: None -> {child.network.model_dump(mode='json')!r}"]  # type: ignore[union-attr]
+
+
+def test_problems_name_the_parent_and_what_changed() -> None:
+    # What `amt diff` and Prepare's warning print: the field, the change and the parent.
+    child = spec(objective={"metric": "val:loss", "goal": "maximize"},
+                 ranges={**custom_spec()["ranges"], "depth": {"type": "categorical", "values": [2, 4]}})
+    assert sorted(str(p) for p in compatibility_problems(child, [PARENT])) == [
+        "objective.goal: changed minimize -> maximize (parent study)",
+        "ranges.depth.type: changed integer -> categorical; a hyperparameter keeps its type (parent study)",
+    ]
+    [too_many] = [p for p in compatibility_problems(spec(), [PARENT] * 6) if p.field == "warm_start.parents"]
+    assert str(too_many) == "warm_start.parents: 6 parents; at most 5 (parent *)"
