@@ -252,3 +252,13 @@ def test_problems_name_the_parent_and_what_changed() -> None:
     ]
     [too_many] = [p for p in compatibility_problems(spec(), [PARENT] * 6) if p.field == "warm_start.parents"]
     assert str(too_many) == "warm_start.parents: 6 parents; at most 5 (parent *)"
+
+
+def test_a_changed_set_of_names_says_what_was_added_and_removed() -> None:
+    [problem] = compatibility_problems(spec(hyperparameters={"dropout": 0.1, "gamma": 1}), [PARENT])
+    assert problem.message == ("the set of static + tunable names must stay the same: added dropout, gamma; removed "
+                               "batch_size (declare future-tunable names as static from the start)")
+    [only_added] = compatibility_problems(spec(hyperparameters={"batch_size": 64, "gamma": 1}), [PARENT])
+    assert "added gamma (declare" in only_added.message and "removed" not in only_added.message
+    [only_removed] = compatibility_problems(spec(hyperparameters={}), [PARENT])
+    assert "removed batch_size (declare" in only_removed.message and "added" not in only_removed.message
