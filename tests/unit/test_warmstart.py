@@ -262,3 +262,21 @@ def test_a_changed_set_of_names_says_what_was_added_and_removed() -> None:
     assert "added gamma (declare" in only_added.message and "removed" not in only_added.message
     [only_removed] = compatibility_problems(spec(hyperparameters={}), [PARENT])
     assert "removed batch_size (declare" in only_removed.message and "added" not in only_removed.message
+
+
+def test_each_refusal_names_the_parent_and_the_way_out() -> None:
+    child = spec(data={"train": {"uri": "s3://example-bucket/train-v2/"}}, environment={"A": "1"},
+                 algorithm={"image": custom_spec()["algorithm"]["image"].replace(":1.0", ":2.0"),
+                            "metrics": custom_spec()["algorithm"]["metrics"]})
+    problems = {p.field: p for p in compatibility_problems(child, [PARENT])}
+    assert sorted(problems) == ["algorithm", "data", "environment"]
+    assert {p.parent for p in problems.values()} == {"study"}
+    for field in ("data", "algorithm"):
+        assert problems[field].message.startswith("changed; identical_data_and_algorithm needs the same")
+        assert problems[field].message.endswith("(use transfer_learning)")
+    assert "SageMaker does not allow Environment to change" in problems["environment"].message
+    statics = {f"h{i}": i for i in range(11)}
+    [too_many] = compatibility_problems(spec(hyperparameters={k: v + 1 for k, v in statics.items()}),
+                                        [spec(hyperparameters=statics)])
+    assert too_many.parent == "study"
+    assert too_many.message.startswith("11 static changes; at most 10: h0: 0 -> 1; h1: 1 -> 2; ")
