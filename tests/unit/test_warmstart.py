@@ -274,7 +274,10 @@ def test_each_refusal_names_the_parent_and_the_way_out() -> None:
     for field in ("data", "algorithm"):
         assert problems[field].message.startswith("changed; identical_data_and_algorithm needs the same")
         assert problems[field].message.endswith("(use transfer_learning)")
-    assert "SageMaker does not allow Environment to change" in problems["environment"].message
+    assert "SageMaker does not allow Environment to change in a warm start" in problems["environment"].message
+    [isolation] = compatibility_problems(spec(network={"isolation": True}), [PARENT])
+    assert (isolation.parent, isolation.field) == ("study", "network.isolation")
+    assert "changed; it must match the parent in a warm start" in isolation.message
     statics = {f"h{i}": i for i in range(11)}
     [too_many] = compatibility_problems(spec(hyperparameters={k: v + 1 for k, v in statics.items()}),
                                         [spec(hyperparameters=statics)])
