@@ -118,3 +118,11 @@ def test_the_runtime_reads_its_settings_from_the_environment(monkeypatch: pytest
     monkeypatch.setenv("AMT_REGISTRY_TABLE", "table-from-env")
     assert Runtime.from_env().settings == Settings.from_env()
     assert Runtime.from_env().settings.registry_table == "table-from-env"
+
+
+def test_an_object_in_another_bucket_starts_nothing_and_says_which(world: World) -> None:
+    event = world.s3_event(world.put_spec(spec_doc()))
+    event["detail"]["bucket"]["name"] = "someone-elses-bucket"
+    assert world.call(start, event) == {"execution_arn": None, "started": False,
+                                        "ignored": "s3://someone-elses-bucket/configs/churn.yaml"}
+    assert executions(world) == []
