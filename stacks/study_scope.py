@@ -51,10 +51,12 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
     data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
     data += [S3Location.parse(uri) for uri in data_prefixes]
+    # A checkpoint location is written during training and read back when a job resumes.
+    checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
-        data=_unique(data),
-        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
+        data=_unique(data + checkpoints),
+        outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
         images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
         builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
                          for s in specs if s.algorithm.builtin),

@@ -168,11 +168,36 @@ class Resources(_Strict):
     max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
     max_tuning_runtime: Seconds | None = Field(default=None, ge=120, le=15_768_000)
+    # botocore's StoppingCondition.MaxPendingTimeInSeconds bounds: 30 min to 28 days.
+    max_pending: Seconds | None = Field(
+        default=None, ge=1800, le=2_419_200,
+        description="Longest a training job may wait for accelerated (ml.p/g/trn) capacity before it is stopped.",
+    )
 
 
 class Spot(_Strict):
     enabled: bool = False
     max_wait: Seconds | None = Field(default=None, description="Default: twice max_runtime_per_job.")
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path in the container, like /opt/ml/checkpoints (got {value!r})")
+    return _one_line(value)
+
+
+class Checkpoint(_Strict):
+    """Where training jobs save checkpoints, so a Spot interruption or a retry resumes instead of restarting."""
+
+    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/ for checkpoints.")
+    local_path: Annotated[str, AfterValidator(_absolute_path)] | None = Field(
+        default=None, max_length=4096, description="Path in the container; SageMaker's default /opt/ml/checkpoints/.")
+
+
+class Retry(_Strict):
+    """Retries of a training job that fails with an internal server error."""
+
+    max_attempts: Int = Field(ge=1, le=30, description="RetryStrategy.MaximumRetryAttempts (1-30).")
 
 
 class Completion(_Strict):
@@ -237,6 +262,8 @@ class Spec(_Strict):
     output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
     resources: Resources
     spot: Spot = Field(default_factory=Spot)
+    checkpoint: Checkpoint | None = None
+    retry: Retry | None = None
     early_stopping: Annotated[Literal["auto", "off"], BeforeValidator(_early_stopping)] = "off"
     completion: Completion | None = None
     random_seed: Int | None = Field(default=None, ge=0)

@@ -142,6 +142,8 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     wait = spec.spot_max_wait()
     if wait is not None:
         stopping["MaxWaitTimeInSeconds"] = wait
+    if spec.resources.max_pending is not None:
+        stopping["MaxPendingTimeInSeconds"] = spec.resources.max_pending
     definition: dict[str, Any] = {
         "AlgorithmSpecification": algo,
         "RoleArn": role_arn,
@@ -151,6 +153,12 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": spec.spot.enabled,
     }
+    if spec.checkpoint is not None:
+        definition["CheckpointConfig"] = {"S3Uri": spec.checkpoint.uri}
+        if spec.checkpoint.local_path is not None:
+            definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
+    if spec.retry is not None:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     if spec.hyperparameters:
         definition["StaticHyperParameters"] = dict(spec.hyperparameters)
     if spec.network is not None:

@@ -1,0 +1,132 @@
+"""The rest of the CreateHyperParameterTuningJob API (issue 8): each new spec field is validated with the
+limits botocore's model states, lands in the request field the API documents for it, and the rendering
+passes botocore's own validator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from spec_factory import builtin_spec, custom_spec, errors_of, only_error, parse, setin
+from test_render import assert_valid_request, input_shape, render
+
+from amt.budget import (
+    RETRY_PROVISIONING_SECONDS,
+    job_wall_seconds,
+    wait_timeout_seconds,
+    worst_case_instance_hours,
+)
+from amt.plan import make_plan
+
+CKPT = "s3://example-bucket/checkpoints/study/"
+
+
+def definition_shape(member: str) -> Any:
+    return input_shape().members["TrainingJobDefinition"].members[member]
+
+
+def definition(doc: dict[str, Any]) -> dict[str, Any]:
+    request = render(parse(doc))
+    assert_valid_request(request)
+    result: dict[str, Any] = request["TrainingJobDefinition"]
+    return result
+
+
+# --- checkpoint -----------------------------------------------------------------------------
+
+def test_checkpoint_renders_checkpoint_config() -> None:
+    td = definition(custom_spec(checkpoint={"uri": CKPT, "local_path": "/opt/ml/checkpoints/run"}))
+    assert td["CheckpointConfig"] == {"S3Uri": CKPT, "LocalPath": "/opt/ml/checkpoints/run"}
+
+
+def test_checkpoint_local_path_left_to_sagemaker_by_default() -> None:
+    assert definition(custom_spec(checkpoint={"uri": CKPT}))["CheckpointConfig"] == {"S3Uri": CKPT}
+
+
+def test_no_checkpoint_config_without_checkpoint() -> None:
+    assert "CheckpointConfig" not in definition(custom_spec())
+
+
+@pytest.mark.parametrize(("field", "value"), [("uri", "ftp://bucket/x"), ("local_path", "checkpoints"),
+                                              ("local_path", "/a\nb")])
+def test_checkpoint_bad_values_are_named(field: str, value: str) -> None:
+    doc = custom_spec(checkpoint={"uri": CKPT})
+    assert only_error(setin(doc, f"checkpoint.{field}", value)).path == f"checkpoint.{field}"
+
+
+def test_checkpoint_needs_a_uri() -> None:
+    error = only_error(custom_spec(checkpoint={"local_path": "/opt/ml/checkpoints"}))
+    assert (error.path, error.message) == ("checkpoint.uri", "required")
+
+
+def test_plan_warns_about_spot_without_checkpoint() -> None:
+    warnings = make_plan(parse(custom_spec(spot={"enabled": True}))).warnings
+    assert any("restarts from zero" in w for w in warnings)
+
+
+def test_plan_does_not_warn_with_a_checkpoint_or_without_spot() -> None:
+    with_ckpt = make_plan(parse(custom_spec(spot={"enabled": True}, checkpoint={"uri": CKPT}))).warnings
+    on_demand = make_plan(parse(custom_spec())).warnings
+    assert not [w for w in with_ckpt + on_demand if "restarts from zero" in w]
+
+
+# --- retry ----------------------------------------------------------------------------------
+
+def test_retry_renders_retry_strategy() -> None:
+    assert definition(custom_spec(retry={"max_attempts": 3}))["RetryStrategy"] == {"MaximumRetryAttempts": 3}
+
+
+def test_retry_bounds_are_botocore_s() -> None:
+    meta = definition_shape("RetryStrategy").members["MaximumRetryAttempts"].metadata
+    for value in (meta["min"], meta["max"]):
+        assert not errors_of(custom_spec(retry={"max_attempts": value}))
+    for value in (meta["min"] - 1, meta["max"] + 1):
+        assert only_error(custom_spec(retry={"max_attempts": value})).path == "retry.max_attempts"
+
+
+def test_retries_add_no_billable_time() -> None:
+    # MaxRuntimeInSeconds bounds all attempts together (API reference, StoppingCondition).
+    base = parse(custom_spec())
+    assert worst_case_instance_hours(parse(custom_spec(retry={"max_attempts": 5}))) == worst_case_instance_hours(base)
+
+
+def test_retries_lengthen_the_wait_for_the_round() -> None:
+    base, retried = parse(custom_spec()), parse(custom_spec(retry={"max_attempts": 2}))
+    assert job_wall_seconds(retried) == job_wall_seconds(base) + 2 * RETRY_PROVISIONING_SECONDS
+    assert wait_timeout_seconds(retried) > wait_timeout_seconds(base)
+
+
+# --- resources.max_pending ------------------------------------------------------------------
+
+def test_max_pending_renders_in_the_stopping_condition() -> None:
+    doc = setin(custom_spec(), "resources.max_pending", "2h")
+    assert definition(doc)["StoppingCondition"]["MaxPendingTimeInSeconds"] == 7200
+
+
+def test_max_pending_bounds_are_botocore_s() -> None:
+    meta = definition_shape("StoppingCondition").members["MaxPendingTimeInSeconds"].metadata
+    for value in (meta["min"], meta["max"]):
+        assert not errors_of(setin(custom_spec(), "resources.max_pending", value))
+    for value in (meta["min"] - 1, meta["max"] + 1):
+        assert only_error(setin(custom_spec(), "resources.max_pending", value)).path == "resources.max_pending"
+
+
+def test_max_pending_bounds_each_attempt_in_the_wait() -> None:
+    doc = setin(custom_spec(retry={"max_attempts": 1}), "resources.max_pending", "1h")
+    assert job_wall_seconds(parse(doc)) == 3600 + 2 * 3600  # runtime 1h, pending 1h before each of 2 attempts
+
+
+def test_plan_says_max_pending_does_nothing_on_cpu_instances() -> None:
+    cpu = make_plan(parse(setin(builtin_spec(), "resources.max_pending", "1h"))).warnings
+    gpu_doc = setin(setin(custom_spec(), "resources.max_pending", "1h"), "resources.instance_type", "ml.g5.xlarge")
+    gpu = make_plan(parse(gpu_doc)).warnings
+    assert any("max_pending has no effect" in w for w in cpu)
+    assert not any("max_pending" in w for w in gpu)
+
+
+def test_checkpoint_location_is_readable_and_writable_by_the_execution_role() -> None:
+    from stacks.study_scope import S3Location, study_scope
+
+    scope = study_scope([parse(custom_spec(checkpoint={"uri": CKPT}))])
+    location = S3Location("example-bucket", "checkpoints/study/")
+    assert location in scope.data and location in scope.outputs
