@@ -39,6 +39,7 @@ class StudyScope:
     networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
     encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+    file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
 
     @property
     def uses_vpc(self) -> bool:
@@ -49,7 +50,7 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
+    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
     data += [S3Location.parse(uri) for uri in data_prefixes]
     # A checkpoint location is written during training and read back when a job resumes.
     checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
@@ -66,6 +67,8 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
         isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
         encrypted_traffic=_unique(study_prefix(s.name) for s in specs
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
+        file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                             for s in specs for ch in s.data.values() if ch.file_system is not None),
     )
 
 

@@ -45,6 +45,12 @@ def _one_line(value: str) -> str:
     return value
 
 
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path, starting with / (got {value!r})")
+    return _one_line(value)
+
+
 ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
                        WithJsonSchema({"type": ["string", "number", "boolean"]})]
 ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
@@ -112,6 +118,10 @@ class Algorithm(_Strict):
         default=None, pattern=r"^py\d+$", description="Python version of a framework image, e.g. 'py310'."
     )
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=170,
+        description="An algorithm resource's name or ARN (yours, or an AWS Marketplace subscription).",
+    )
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
@@ -147,15 +157,30 @@ Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discr
 RANGE_TYPES = ("continuous", "integer", "categorical")
 
 
-class Channel(_Strict):
-    """An S3 input channel."""
+class FileSystem(_Strict):
+    """An EFS or FSx for Lustre directory mounted as a channel (the jobs run in the spec's VPC)."""
 
-    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    type: Literal["efs", "fsx_lustre"]
+    id: str = Field(pattern=r"^fs-[0-9a-f]{8,}$", min_length=11, max_length=21, description="fs-0123456789abcdef0")
+    path: Annotated[str, AfterValidator(_absolute_path)] = Field(
+        max_length=4096, description="The directory: '/' or '/<dir>' on EFS, '/<mount name>/<dir>' on FSx.")
+    access_mode: Literal["ro", "rw"] = "ro"
+
+
+class Channel(_Strict):
+    """An input channel: an S3 location (`uri`) or a file system directory (`file_system`)."""
+
+    uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    file_system: FileSystem | None = None
     content_type: str | None = Field(default=None, max_length=256)
     compression: Literal["None", "Gzip"] | None = None
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
     input_mode: Literal["File", "Pipe", "FastFile"] | None = None
+    attribute_names: list[Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]] | None = (
+        Field(default=None, min_length=1, max_length=16, description="JSON attributes of an augmented manifest."))
+    shuffle_seed: Int | None = Field(default=None, ge=0, le=2**63 - 1, description="ShuffleConfig.Seed.")
+    record_wrapper: Literal["None", "RecordIO"] | None = None
 
 
 class Resources(_Strict):
@@ -178,12 +203,6 @@ class Resources(_Strict):
 class Spot(_Strict):
     enabled: bool = False
     max_wait: Seconds | None = Field(default=None, description="Default: twice max_runtime_per_job.")
-
-
-def _absolute_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"must be an absolute path in the container, like /opt/ml/checkpoints (got {value!r})")
-    return _one_line(value)
 
 
 class Checkpoint(_Strict):
@@ -260,6 +279,8 @@ class Spec(_Strict):
         min_length=1, max_length=20
     )
     output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
+    output_compression: Literal["gzip", "none"] | None = Field(
+        default=None, description="Compression of the model artifact; SageMaker's default is gzip.")
     resources: Resources
     spot: Spot = Field(default_factory=Spot)
     checkpoint: Checkpoint | None = None

@@ -38,7 +38,7 @@ def max_study_name_length(max_round: int | None = None) -> int:
 # Fields added to spec version 1 after its first release. While unset they are left out of the digest,
 # so upgrading amt-conductor renames no existing study's jobs (a running round keeps adopting its job).
 ADDED_FIELDS = frozenset({
-    "checkpoint", "retry", "max_pending", "instance_configs", "output_compression", "algorithm_name",
+    "checkpoint", "retry", "max_pending", "instance_configs", "output_compression", "name",
     "entry_point", "source", "attribute_names", "shuffle_seed", "record_wrapper", "file_system", "algorithms",
     "autotune",
 })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
@@ -12,6 +12,9 @@ STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperba
 WARM_START = {"identical_data_and_algorithm": "IdenticalDataAndAlgorithm", "transfer_learning": "TransferLearning"}
 TAG_STUDY = "amt:study"
 TAG_ROUND = "amt:round"
+
+
+FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
 
 
 def training_image(spec: Spec, region: str) -> str:
@@ -123,13 +126,16 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
-    algo: dict[str, Any] = {
-        "TrainingImage": training_image(spec, region),
-        "TrainingInputMode": spec.algorithm.input_mode,
-    }
+    algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
+    if spec.algorithm.name is not None:
+        algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
+    else:
+        algo["TrainingImage"] = training_image(spec, region)
     if spec.algorithm.metrics:
         algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
+    if spec.output_compression is not None:
+        output["CompressionType"] = spec.output_compression.upper()
     resources: dict[str, Any] = {
         "InstanceType": spec.resources.instance_type,
         "InstanceCount": spec.resources.instance_count,
@@ -172,15 +178,29 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _channel(name: str, ch: Any, spec: Spec) -> dict[str, Any]:
-    source = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri, "S3DataDistributionType": ch.distribution}
-    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
+    source: dict[str, Any]
+    if ch.file_system is not None:
+        fs = ch.file_system
+        source = {"FileSystemDataSource": {"FileSystemId": fs.id, "FileSystemAccessMode": fs.access_mode,
+                                           "FileSystemType": FILE_SYSTEM[fs.type], "DirectoryPath": fs.path}}
+    else:
+        s3: dict[str, Any] = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri,
+                              "S3DataDistributionType": ch.distribution}
+        if ch.attribute_names:
+            s3["AttributeNames"] = list(ch.attribute_names)
+        source = {"S3DataSource": s3}
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": source}
     if ch.content_type:
         out["ContentType"] = ch.content_type
     if ch.compression:
         out["CompressionType"] = ch.compression
+    if ch.record_wrapper:
+        out["RecordWrapperType"] = ch.record_wrapper
     if ch.input_mode:
         out["InputMode"] = ch.input_mode
+    if ch.shuffle_seed is not None:
+        out["ShuffleConfig"] = {"Seed": ch.shuffle_seed}
     return out
 
 

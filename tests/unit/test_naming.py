@@ -129,6 +129,9 @@ CHANGES: list[tuple[str, Any]] = [
     ("checkpoint", {"uri": "s3://example-bucket/ckpt/"}),
     ("retry", {"max_attempts": 2}),
     ("resources.max_pending", "1h"),
+    ("output_compression", "none"),
+    ("data.train.shuffle_seed", 3),
+    ("algorithm", {"name": "my-algorithm"}),
 ]
 
 

@@ -130,3 +130,110 @@ def test_checkpoint_location_is_readable_and_writable_by_the_execution_role() ->
     scope = study_scope([parse(custom_spec(checkpoint={"uri": CKPT}))])
     location = S3Location("example-bucket", "checkpoints/study/")
     assert location in scope.data and location in scope.outputs
+
+
+# --- output_compression, algorithm.name -----------------------------------------------------
+
+@pytest.mark.parametrize(("value", "api"), [("gzip", "GZIP"), ("none", "NONE")])
+def test_output_compression(value: str, api: str) -> None:
+    assert definition(custom_spec(output_compression=value))["OutputDataConfig"]["CompressionType"] == api
+    assert api in definition_shape("OutputDataConfig").members["CompressionType"].enum
+
+
+def test_output_compression_left_to_sagemaker_by_default() -> None:
+    assert "CompressionType" not in definition(custom_spec())["OutputDataConfig"]
+
+
+MARKETPLACE = "arn:aws:sagemaker:us-east-1:123456789012:algorithm/scikit-decision-trees-1542"  # a subscription ARN
+
+
+@pytest.mark.parametrize("name", ["my-algorithm", MARKETPLACE])
+def test_algorithm_name_renders_algorithm_name_without_image(name: str) -> None:
+    doc = custom_spec(algorithm={"name": name})
+    algo = definition(doc)["AlgorithmSpecification"]
+    assert algo == {"AlgorithmName": name, "TrainingInputMode": "File"}
+
+
+@pytest.mark.parametrize("name", ["bad_name", "-x", "x-", "arn:aws:sagemaker:us-east-1:12:algorithm/x"])
+def test_algorithm_name_outside_sagemaker_s_pattern_is_refused(name: str) -> None:
+    error = only_error(custom_spec(algorithm={"name": name}))
+    assert error.path == "algorithm.name"
+    pattern = definition_shape("AlgorithmSpecification").members["AlgorithmName"].metadata["pattern"]
+    import re
+    assert not re.fullmatch(pattern, name)
+
+
+def test_algorithm_needs_exactly_one_source() -> None:
+    doc = custom_spec(algorithm={"name": "my-algorithm", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"})
+    assert only_error(doc).path == "algorithm"
+
+
+# --- channels: attribute_names, shuffle_seed, record_wrapper, file_system -------------------
+
+def channel(doc: dict[str, Any], name: str = "train") -> dict[str, Any]:
+    channels = {c["ChannelName"]: c for c in definition(doc)["InputDataConfig"]}
+    return channels[name]
+
+
+def test_channel_options_render() -> None:
+    doc = custom_spec(algorithm={**custom_spec()["algorithm"], "input_mode": "Pipe"})
+    doc["data"]["train"].update(s3_data_type="AugmentedManifestFile", attribute_names=["source-ref", "class"],
+                                shuffle_seed=7, record_wrapper="RecordIO")
+    ch = channel(doc)
+    assert ch["DataSource"]["S3DataSource"]["AttributeNames"] == ["source-ref", "class"]
+    assert ch["ShuffleConfig"] == {"Seed": 7}
+    assert ch["RecordWrapperType"] == "RecordIO"
+
+
+def test_record_io_needs_pipe_mode() -> None:
+    doc = setin(custom_spec(), "data.train.record_wrapper", "RecordIO")
+    assert only_error(doc).path == "data.train.record_wrapper"
+
+
+def test_attribute_names_limit_is_botocore_s() -> None:
+    limit = definition_shape("InputDataConfig").member.members["DataSource"].members["S3DataSource"] \
+        .members["AttributeNames"].metadata["max"]
+    ok = setin(custom_spec(), "data.train.attribute_names", [f"a{i}" for i in range(limit)])
+    assert not errors_of(ok)
+    too_many = setin(custom_spec(), "data.train.attribute_names", [f"a{i}" for i in range(limit + 1)])
+    assert only_error(too_many).path == "data.train.attribute_names"
+
+
+VPC = {"subnets": ["subnet-0a1b"], "security_groups": ["sg-0c2d"]}
+EFS = {"type": "efs", "id": "fs-0123456789abcdef0", "path": "/datasets/train"}
+
+
+@pytest.mark.parametrize(("kind", "api"), [("efs", "EFS"), ("fsx_lustre", "FSxLustre")])
+def test_file_system_channel(kind: str, api: str) -> None:
+    doc = custom_spec(network=VPC, data={"train": {"file_system": {**EFS, "type": kind, "access_mode": "rw"}}})
+    assert channel(doc)["DataSource"] == {"FileSystemDataSource": {
+        "FileSystemId": EFS["id"], "FileSystemAccessMode": "rw", "FileSystemType": api, "DirectoryPath": EFS["path"]}}
+
+
+def test_file_system_is_read_only_by_default() -> None:
+    doc = custom_spec(network=VPC, data={"train": {"file_system": EFS}})
+    assert channel(doc)["DataSource"]["FileSystemDataSource"]["FileSystemAccessMode"] == "ro"
+
+
+def test_file_system_needs_a_vpc() -> None:
+    assert only_error(custom_spec(data={"train": {"file_system": EFS}})).path == "data.train.file_system"
+
+
+@pytest.mark.parametrize(("channel_doc", "path"), [
+    ({}, "data.train"),
+    ({"uri": "s3://example-bucket/train/", "file_system": EFS}, "data.train"),
+    ({"file_system": EFS, "distribution": "ShardedByS3Key"}, "data.train.distribution"),
+    ({"file_system": EFS, "attribute_names": ["a"]}, "data.train.attribute_names"),
+    ({"file_system": {**EFS, "id": "fs-12"}}, "data.train.file_system.id"),
+    ({"file_system": {**EFS, "path": "datasets"}}, "data.train.file_system.path"),
+])
+def test_bad_channels_are_named(channel_doc: dict[str, Any], path: str) -> None:
+    assert only_error(custom_spec(network=VPC, data={"train": channel_doc})).path == path
+
+
+def test_file_system_is_in_the_study_scope() -> None:
+    from stacks.study_scope import study_scope
+
+    scope = study_scope([parse(custom_spec(network=VPC, data={"train": {"file_system": EFS}}))])
+    assert scope.file_systems == (("efs", EFS["id"], "ro"),)
+    assert scope.data == ()
