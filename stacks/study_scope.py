@@ -59,8 +59,8 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
         data=_unique(data + checkpoints),
         outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
         images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
-                         for s in specs if s.algorithm.builtin),
+        builtins=_unique((s.algorithm.builtin, s.algorithm.version, c.instance_type)
+                         for s in specs if s.algorithm.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
                          for s in specs if s.network is not None and s.network.subnets),

@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from amt.durations import parse_duration
 
@@ -183,12 +192,42 @@ class Channel(_Strict):
     record_wrapper: Literal["None", "RecordIO"] | None = None
 
 
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+
+
+class InstanceConfig(_Strict):
+    """One instance choice of several, tried in the order given (HyperParameterTuningInstanceConfig)."""
+
+    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    instance_count: Int = Field(default=1, ge=1)
+    volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+
+
+def _instance_type_optional(schema: dict[str, Any]) -> None:
+    # Required unless instance_configs is given (the validator below); editors should not demand it.
+    schema["required"] = [f for f in schema.get("required", []) if f != "instance_type"]
+
+
 class Resources(_Strict):
     """Instances per training job and the tuning job's limits."""
 
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    model_config = ConfigDict(json_schema_extra=_instance_type_optional)
+
+    # Required (so a spec without it is told so with its other missing fields), except beside instance_configs.
+    instance_type: str | None = Field(pattern=INSTANCE_TYPE_PATTERN)
     instance_count: Int = Field(default=1, ge=1)
     volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+    instance_configs: list[InstanceConfig] | None = Field(
+        default=None, min_length=1, max_length=6,
+        description="Instead of instance_type/count/volume: up to 6 choices SageMaker tries in order.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_replace_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("instance_configs") is not None and "instance_type" not in data:
+            return {**data, "instance_type": None}
+        return data
     max_jobs: Int | None = Field(default=None, ge=1)
     max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
@@ -313,6 +352,20 @@ class Spec(_Strict):
         if self.resources.max_jobs is not None:
             return self.resources.max_jobs
         return self.grid_size() if self.strategy == "grid" else 0
+
+    def instance_choices(self) -> list[InstanceConfig]:
+        """The instance configurations jobs may run on: `resources.instance_configs`, else the single one."""
+        res = self.resources
+        if res.instance_configs:
+            return list(res.instance_configs)
+        if res.instance_type is None:  # refused by the rules; an empty list keeps callers total
+            return []
+        return [InstanceConfig(instance_type=res.instance_type, instance_count=res.instance_count,
+                               volume_size_gb=res.volume_size_gb)]
+
+    def max_instance_count(self) -> int:
+        """Instances per training job in the costliest choice (the budget's worst case)."""
+        return max((c.instance_count for c in self.instance_choices()), default=1)
 
     def spot_max_wait(self) -> int | None:
         if not self.spot.enabled:

@@ -23,9 +23,10 @@ def training_image(spec: Spec, region: str) -> str:
         return spec.algorithm.image
     from amt.images import resolve_image
 
-    assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
+    assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
+    # With several instance choices, the rules check that every one resolves to this same image.
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.resources.instance_type, py_version=spec.algorithm.py_version)
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version)
 
 
 def render_request(
@@ -136,11 +137,17 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
     if spec.output_compression is not None:
         output["CompressionType"] = spec.output_compression.upper()
-    resources: dict[str, Any] = {
-        "InstanceType": spec.resources.instance_type,
-        "InstanceCount": spec.resources.instance_count,
-        "VolumeSizeInGB": spec.resources.volume_size_gb,
-    }
+    resources: dict[str, Any]
+    if spec.resources.instance_configs:
+        resources = {"InstanceConfigs": [{"InstanceType": c.instance_type, "InstanceCount": c.instance_count,
+                                          "VolumeSizeInGB": c.volume_size_gb} for c in spec.resources.instance_configs],
+                     "AllocationStrategy": "Prioritized"}
+    else:
+        resources = {
+            "InstanceType": spec.resources.instance_type,
+            "InstanceCount": spec.resources.instance_count,
+            "VolumeSizeInGB": spec.resources.volume_size_gb,
+        }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
         resources["VolumeKmsKeyId"] = spec.kms_key_id
@@ -155,7 +162,8 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
         "RoleArn": role_arn,
         "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
         "OutputDataConfig": output,
-        "ResourceConfig": resources,
+        # Instance choices live in HyperParameterTuningResourceConfig, which replaces ResourceConfig.
+        ("HyperParameterTuningResourceConfig" if spec.resources.instance_configs else "ResourceConfig"): resources,
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": spec.spot.enabled,
     }

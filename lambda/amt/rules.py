@@ -164,11 +164,15 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
             return
         try:
             # us-east-1 carries every built-in image; this checks instance type and py_version offline.
-            resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=spec.resources.instance_type,
-                          py_version=algo.py_version)
+            images = {resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=c.instance_type,
+                                    py_version=algo.py_version) for c in spec.instance_choices()}
         except ImageError as exc:
             yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
             return
+        if len(images) > 1:
+            yield FieldError("resources.instance_configs", f"{algo.builtin} has different images for these instance "
+                                                           "types (cpu and gpu); one tuning job has one image, so "
+                                                           "choose instance types of one kind")
         if algo.builtin in catalog_info()["frameworks"]:
             # A framework image runs the user's script: SageMaker knows none of its metrics.
             yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
@@ -200,9 +204,27 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
             per_job = "spot.max_wait" if spec.spot.enabled else "max_runtime_per_job"
             yield FieldError("budget.max_instance_hours",
                              f"one round may use {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {res.instance_count} x {per_job} "
+                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x {per_job} "
                              f"{(wait or res.max_runtime_per_job) / 3600:g}h), more than the budget of "
                              f"{spec.budget.max_instance_hours:g}")
+
+
+def instances_rule(spec: Spec) -> Iterator[FieldError]:
+    res = spec.resources
+    if res.instance_configs is None:
+        if res.instance_type is None:
+            yield FieldError("resources.instance_type", "required (or give resources.instance_configs)")
+        return
+    if res.instance_type is not None:
+        yield FieldError("resources.instance_type", "not with instance_configs: give it in each of "
+                                                    "resources.instance_configs")
+    for field in ("instance_count", "volume_size_gb"):
+        if field in res.model_fields_set:
+            yield FieldError(f"resources.{field}", "not with instance_configs: give it in each of "
+                                                   "resources.instance_configs")
+    types = [c.instance_type for c in res.instance_configs]
+    for dup in sorted({t for t in types if types.count(t) > 1}):
+        yield FieldError("resources.instance_configs", f"{dup} is listed twice")
 
 
 def channels_rule(spec: Spec) -> Iterator[FieldError]:
@@ -267,6 +289,7 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 RULES: tuple[Rule, ...] = (
-    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, channels_rule,
+    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
+    channels_rule,
     naming_rule, warm_start_rule, rounds_rule, settings_rule,
 )

@@ -237,3 +237,85 @@ def test_file_system_is_in_the_study_scope() -> None:
     scope = study_scope([parse(custom_spec(network=VPC, data={"train": {"file_system": EFS}}))])
     assert scope.file_systems == (("efs", EFS["id"], "ro"),)
     assert scope.data == ()
+
+
+# --- resources.instance_configs -------------------------------------------------------------
+
+CONFIGS = [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.c5.2xlarge", "instance_count": 2},
+           {"instance_type": "ml.m5.2xlarge", "volume_size_gb": 100}]
+
+
+def flexible(**top: Any) -> dict[str, Any]:
+    doc = custom_spec(**top)
+    del doc["resources"]["instance_type"]
+    doc["resources"]["instance_configs"] = CONFIGS
+    return doc
+
+
+def test_instance_configs_render_hyperparameter_tuning_resource_config() -> None:
+    td = definition(flexible())
+    assert "ResourceConfig" not in td
+    assert td["HyperParameterTuningResourceConfig"] == {
+        "AllocationStrategy": "Prioritized",
+        "InstanceConfigs": [{"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                            {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30},
+                            {"InstanceType": "ml.m5.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 100}]}
+
+
+def test_instance_configs_carry_the_volume_key() -> None:
+    td = definition(flexible(kms_key_id="alias/ml"))
+    assert td["HyperParameterTuningResourceConfig"]["VolumeKmsKeyId"] == "alias/ml"
+
+
+def test_instance_configs_limit_is_botocore_s() -> None:
+    limit = definition_shape("HyperParameterTuningResourceConfig").members["InstanceConfigs"].metadata["max"]
+    types = [f"ml.m5.{s}" for s in ("large", "xlarge", "2xlarge", "4xlarge", "12xlarge", "24xlarge")]
+    types += ["ml.c5.xlarge"]
+    ok = flexible()
+    ok["resources"]["instance_configs"] = [{"instance_type": t} for t in types[:limit]]
+    assert not errors_of(ok)
+    ok["resources"]["instance_configs"] = [{"instance_type": t} for t in types[:limit + 1]]
+    assert only_error(ok).path == "resources.instance_configs"
+
+
+@pytest.mark.parametrize(("field", "value"), [("instance_type", "ml.m5.xlarge"), ("instance_count", 2),
+                                              ("volume_size_gb", 50)])
+def test_single_instance_fields_are_refused_beside_instance_configs(field: str, value: object) -> None:
+    assert only_error(setin(flexible(), f"resources.{field}", value)).path == f"resources.{field}"
+
+
+def test_an_instance_type_or_configs_is_required() -> None:
+    doc = custom_spec()
+    del doc["resources"]["instance_type"]
+    assert only_error(doc).path == "resources.instance_type"
+
+
+def test_budget_uses_the_costliest_instance_choice() -> None:
+    # 10 jobs x 1 h, and the second choice runs 2 instances per job.
+    assert worst_case_instance_hours(parse(flexible())) == 20
+
+
+def test_instance_choices_of_a_builtin_must_share_one_image() -> None:
+    doc = builtin_spec(algorithm={"builtin": "pytorch", "version": "2.1", "py_version": "py310",
+                                  "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]},
+                       objective={"metric": "val:loss", "goal": "minimize"})
+    del doc["resources"]["instance_type"]
+    doc["resources"]["instance_configs"] = [{"instance_type": "ml.g5.xlarge"}, {"instance_type": "ml.p3.2xlarge"}]
+    assert not errors_of(doc)  # both gpu
+    doc["resources"]["instance_configs"].append({"instance_type": "ml.m5.xlarge"})
+    assert only_error(doc).path == "resources.instance_configs"
+
+
+def test_reports_count_the_largest_instance_choice() -> None:
+    from amt.sagemaker_ops import _instance_count
+
+    td = definition(flexible())
+    assert _instance_count(td) == 2
+    assert _instance_count(definition(custom_spec())) == 1
+
+
+def test_schema_lets_instance_configs_replace_instance_type() -> None:
+    from amt.model import json_schema
+
+    resources = json_schema()["$defs"]["Resources"]
+    assert "instance_configs" in resources["properties"] and "instance_type" not in resources["required"]
