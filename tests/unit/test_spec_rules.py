@@ -718,10 +718,22 @@ def test_at_most_100_hyperparameters_including_sagemakers_own() -> None:
     assert "100" in err.message and "99" in err.message
 
 
-def test_underscore_hyperparameters_are_reserved() -> None:
-    err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
-    assert err.path == "hyperparameters._tuning_objective_metric"
+@pytest.mark.parametrize("where", ["hyperparameters", "ranges"])
+def test_the_hyperparameter_sagemaker_sets_is_reserved(where: str) -> None:
+    doc = custom_spec()
+    doc[where]["_tuning_objective_metric"] = "x" if where == "hyperparameters" else {
+        "type": "categorical", "values": ["a", "b"]}
+    err = only_error(doc)
+    assert err.path == f"{where}._tuning_objective_metric"
     assert "reserved" in err.message
+
+
+def test_underscore_hyperparameters_of_algorithms_are_allowed() -> None:
+    # AWS's Object2Vec tuning example sends these static hyperparameters (issue 8, bug 3).
+    spec = parse(custom_spec(hyperparameters={"_num_gpus": "auto", "_num_kv_servers": "auto", "_kvstore": "device"},
+                             ranges={"_lr": {"type": "continuous", "min": 0.01, "max": 0.1}}))
+    assert set(spec.hyperparameters) == {"_num_gpus", "_num_kv_servers", "_kvstore"}
+    assert set(spec.ranges) == {"_lr"}
 
 
 @pytest.mark.parametrize("path", ["resources.max_jobs", "resources.max_parallel_jobs", "resources.instance_count",
