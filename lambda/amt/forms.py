@@ -91,6 +91,8 @@ INSTANCE_TYPE = Form("an instance type like ml.m5.xlarge (ml.<family>.<size>, lo
                      r"ml\.[a-z0-9]+\.[a-z0-9]+", r"[a-z0-9.]", prefix="ml.")
 PY_VERSION = Form("a Python version like py310", r"py\d+", r"\d", prefix="py")
 SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f]", prefix="subnet-")
+FILE_SYSTEM_ID = Form("a file system id like fs-0123456789abcdef0 (at least 8 hex digits)", r"fs-[0-9a-f]{8,}",
+                      r"[0-9a-f]", prefix="fs-")
 SECURITY_GROUP = Form("a security group id like sg-0a1b2c3d", r"sg-[0-9a-f]+", r"[0-9a-f]", prefix="sg-")
 
 

@@ -72,6 +72,9 @@ BAD_VALUES: dict[str, tuple[Any, str]] = {
     "network.security_groups.0": ("sg-0abg", "'g' at character 7"),
     "data.<key>": ("train data", "a space at character 6"),
     "environment.<key>": ("9LIVES", "may not start with '9'"),
+    "checkpoint.uri": ("s3://ckpt_bucket/run/", "'ckpt_bucket' is not a bucket name"),
+    "data.<value>.file_system.id": ("fs-0123456789abcdefg", "'g' at character 20"),
+    "resources.instance_configs.0.instance_type": ("ml.g5.2xlarge ", "a space at character 14"),
 }
 
 
@@ -106,16 +109,24 @@ def _pattern_fields(schema: dict[str, Any]) -> set[str]:
 def test_every_field_with_a_form_is_checked_here() -> None:
     # A new field with a pattern must get a message in words (amt.forms) and a case above.
     fields = _pattern_fields(json_schema()) - {"resources.max_runtime_per_job", "resources.max_tuning_runtime",
-                                               "spot.max_wait"}  # durations: amt.durations says the forms
+                                               "spot.max_wait", "resources.max_pending"}  # durations: amt.durations says the forms
     assert fields == set(BAD_VALUES), "add each new pattern field to BAD_VALUES"
 
 
 def _doc_with(path: str, value: Any) -> dict[str, Any]:
     doc = custom_spec(network={"subnets": ["subnet-0abc"], "security_groups": ["sg-0abc"]},
                       warm_start={"type": "transfer_learning", "parents": ["parent-1"]})
-    if path == "algorithm.py_version":
+    if path == "checkpoint.uri":
+        doc["checkpoint"] = {"uri": value}
+    elif path == "algorithm.py_version":
         doc["algorithm"] = {"builtin": "pytorch", "version": "2.1", "py_version": value,
                             "metrics": doc["algorithm"]["metrics"]}
+    elif path == "data.<value>.file_system.id":
+        doc["data"]["train"] = {"file_system": {"type": "efs", "id": value, "path": "/data"}}
+    elif path.startswith("resources.instance_configs"):
+        for key in ("instance_type", "instance_count", "volume_size_gb"):
+            doc["resources"].pop(key, None)
+        doc["resources"]["instance_configs"] = [{"instance_type": value}]
     elif path.endswith("<key>"):
         where = path.split(".")[0]
         doc[where] = {value: doc["data"]["train"] if where == "data" else "x"}
