@@ -108,8 +108,9 @@ def _pattern_fields(schema: dict[str, Any]) -> set[str]:
 
 def test_every_field_with_a_form_is_checked_here() -> None:
     # A new field with a pattern must get a message in words (amt.forms) and a case above.
-    fields = _pattern_fields(json_schema()) - {"resources.max_runtime_per_job", "resources.max_tuning_runtime",
-                                               "spot.max_wait", "resources.max_pending"}  # durations: amt.durations says the forms
+    durations = {"resources.max_runtime_per_job", "resources.max_tuning_runtime", "spot.max_wait",
+                 "resources.max_pending"}  # amt.durations words their messages
+    fields = _pattern_fields(json_schema()) - durations
     assert fields == set(BAD_VALUES), "add each new pattern field to BAD_VALUES"
 
 
