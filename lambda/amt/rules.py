@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
+from amt.forms import Form, excerpt
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
 from amt.scriptmode import (
@@ -40,15 +41,17 @@ EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*\S+(\s+\S+){5}\s*\)$")
 # AWS tags: letters, numbers, separators (\p{Z}: spaces, not tabs or line breaks) and _ . : / = + - @
-_TAG = re.compile(r"^(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])*$")
-_KMS = re.compile(
-    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
-    r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))$"
-)
+_TAG_CHAR = r"(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])"
+_TAG = Form("letters, digits, spaces and _ . : / = + - @", f"{_TAG_CHAR}*", _TAG_CHAR)
+_KMS = Form("a KMS key id, key ARN, alias/NAME or alias ARN",
+            r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
+            r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))", r"[\w:/\-]")
+_IMAGE = Form("an ECR image URI like 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag",
+              r"\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?",
+              r"[\w.:/@\-]")
 # botocore's AlgorithmName pattern: a name, or an algorithm ARN (yours or an AWS Marketplace one).
 _ALGORITHM_NAME = re.compile(r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?"
                              r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)$")
-_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?$")
 
 Rule = Callable[[Spec], Iterator[FieldError]]
 
@@ -206,9 +209,9 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
     elif algo.image is not None:
         if algo.version is not None:
             yield FieldError("algorithm.version", "only with builtin; a custom image carries its version in its tag")
-        if not _IMAGE.fullmatch(algo.image):
-            yield FieldError("algorithm.image", f"expected an ECR image URI like 123456789012.dkr.ecr.us-east-1."
-                                                f"amazonaws.com/repo:tag (got {algo.image!r})")
+        problem = _IMAGE.problem(algo.image)
+        if problem:
+            yield FieldError("algorithm.image", problem)
         yield from _objective_among_metrics(spec, "a custom image")
     else:
         from amt.images import ImageError, catalog_info, check_builtin, resolve_image
@@ -335,17 +338,20 @@ def rounds_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def settings_rule(spec: Spec) -> Iterator[FieldError]:
-    if spec.kms_key_id is not None and not _KMS.fullmatch(spec.kms_key_id):
-        yield FieldError("kms_key_id", "expected a KMS key id, key ARN, alias/NAME or alias ARN "
-                                       f"(got {spec.kms_key_id!r})")
+    problem = _KMS.problem(spec.kms_key_id) if spec.kms_key_id is not None else None
+    if problem:
+        yield FieldError("kms_key_id", problem)
     if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
-                                     f"'cron(0 3 ? * MON *)' (got {spec.schedule!r})")
+                                     f"'cron(0 3 ? * MON *)' (got {excerpt(spec.schedule)})")
     for key, value in spec.tags.items():
         if key.lower().startswith("aws:") or key.startswith("amt:"):
             yield FieldError(f"tags.{key}", "the aws: and amt: prefixes are reserved")
-        elif not _TAG.fullmatch(key) or not _TAG.fullmatch(value):
-            yield FieldError(f"tags.{key}", "tags may use letters, digits, spaces and _ . : / = + - @")
+        else:
+            for part, text in (("key", key), ("value", value)):
+                problem = _TAG.problem(text)
+                if problem:
+                    yield FieldError(f"tags.{key}", f"the tag's {part}: {problem}")
     net = spec.network
     if net is not None and bool(net.subnets) != bool(net.security_groups):
         yield FieldError("network", "a VPC needs both subnets and security_groups")
