@@ -208,11 +208,10 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
     if spec.budget is not None and spec.max_jobs_effective():
         worst = worst_case_instance_hours(spec)
         if worst > spec.budget.max_instance_hours:
-            per_job = "spot.max_wait" if spec.spot.enabled else "max_runtime_per_job"
             yield FieldError("budget.max_instance_hours",
-                             f"one round may use {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x {per_job} "
-                             f"{(wait or res.max_runtime_per_job) / 3600:g}h), more than the budget of "
+                             f"one round may bill {worst:g} instance-hours in the worst case (max_jobs "
+                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x "
+                             f"max_runtime_per_job {res.max_runtime_per_job / 3600:g}h), more than the budget of "
                              f"{spec.budget.max_instance_hours:g}")
 
 
