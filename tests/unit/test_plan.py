@@ -1,5 +1,6 @@
 """Plan and budget: billable worst case = max_jobs x instance_count x max_runtime_per_job (Spot waiting is
-not billed; the wall-clock worst case counts it), rounds the budget allows, how long the workflow waits, and the warnings `amt plan` shows."""
+not billed; the wall-clock worst case counts it), rounds the budget allows, how long the workflow waits,
+and the warnings `amt plan` shows."""
 
 from __future__ import annotations
 
