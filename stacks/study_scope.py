@@ -59,6 +59,8 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
     data += [S3Location.parse(uri) for uri in data_prefixes]
     # A checkpoint location is written during training and read back when a job resumes.
     checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
+    # Script mode: the container downloads the code archive as the execution role.
+    data += [S3Location.parse(s.algorithm.source) for s in specs if s.algorithm.source is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
         data=_unique(data + checkpoints),

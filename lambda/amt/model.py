@@ -138,6 +138,10 @@ class Algorithm(_Strict):
         default=None, min_length=1, max_length=170,
         description="An algorithm resource's name or ARN (yours, or an AWS Marketplace subscription).",
     )
+    entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
+    source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 

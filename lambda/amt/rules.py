@@ -15,6 +15,18 @@ from amt.errors import FieldError
 from amt.forms import Form, excerpt
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
+from amt.scriptmode import (
+    CODE_CHANNEL,
+    LOG_LEVEL,
+    PROGRAM,
+    REGION,
+    SCRIPT_MODE_BUILTINS,
+    SUBMIT_DIRECTORY,
+    control_environment_reason,
+    is_control_hyperparameter,
+)
+
+SCRIPT_HYPERPARAMETERS = (PROGRAM, SUBMIT_DIRECTORY, REGION, LOG_LEVEL)
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
@@ -73,14 +85,54 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
     for name in both:
         yield FieldError(f"hyperparameters.{name}", "is also tuned in ranges; a hyperparameter is static or "
                                                    "tuned, not both")
-    total = len(set(spec.hyperparameters) | set(spec.ranges)) + 1
+    # Script mode adds the SDK's four control hyperparameters to the request.
+    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algorithm.entry_point is not None else 0)
+    total = len(set(spec.hyperparameters) | set(spec.ranges)) + added
     if total > MAX_HYPERPARAMETERS:
-        yield FieldError("hyperparameters", f"{total - 1} static + tuned hyperparameters; at most "
-                                            f"{MAX_HYPERPARAMETERS - 1} (SageMaker adds one of its own)")
+        yield FieldError("hyperparameters", f"{total - added} static + tuned hyperparameters; at most "
+                                            f"{MAX_HYPERPARAMETERS - added} (SageMaker adds one of its own"
+                                            + (", script mode four" if added > 1 else "") + ")")
     for where, names in (("hyperparameters", spec.hyperparameters), ("ranges", spec.ranges)):
         for name in names:
             if name in SAGEMAKER_HYPERPARAMETERS:
                 yield FieldError(f"{where}.{name}", "reserved: SageMaker sets this hyperparameter itself")
+            elif is_control_hyperparameter(name):
+                yield FieldError(f"{where}.{name}", "sagemaker_* hyperparameters control which code the SageMaker "
+                                                    "containers run and are never written by hand; for script "
+                                                    "mode give algorithm.entry_point and algorithm.source")
+
+
+def environment_rule(spec: Spec) -> Iterator[FieldError]:
+    for name in spec.environment:
+        reason = control_environment_reason(name)
+        if reason:
+            yield FieldError(f"environment.{name}", f"may not be set by a spec: {reason}")
+
+
+def script_mode_rule(spec: Spec) -> Iterator[FieldError]:
+    algo = spec.algorithm
+    if (algo.entry_point is None) != (algo.source is None):
+        missing = "source" if algo.source is None else "entry_point"
+        yield FieldError(f"algorithm.{missing}", "script mode needs both entry_point and source (the S3 URI of "
+                                                 "the code archive)")
+        return
+    if algo.entry_point is None:
+        return
+    if algo.entry_point.startswith("/") or ".." in algo.entry_point.split("/"):
+        yield FieldError("algorithm.entry_point", "a path inside the source archive, like train.py or "
+                                                  f"src/train.py (got {algo.entry_point!r})")
+    if algo.name is not None or (algo.builtin is not None and algo.builtin not in SCRIPT_MODE_BUILTINS):
+        what = f"builtin {algo.builtin}" if algo.builtin else "an algorithm resource"
+        yield FieldError("algorithm.entry_point", f"script mode runs on the framework containers "
+                                                  f"({', '.join(sorted(SCRIPT_MODE_BUILTINS))}) or a custom image "
+                                                  f"built on them, not on {what}")
+    elif not (algo.builtin in catalog_frameworks() or algo.image is not None):
+        # A framework image's metrics are already checked by the algorithm rule; xgboost and sklearn in script
+        # mode print what the script prints, which SageMaker knows nothing of.
+        yield from _objective_among_metrics(spec, f"{algo.builtin} in script mode")
+    if spec.network is not None and spec.network.isolation and CODE_CHANNEL in spec.data:
+        yield FieldError(f"data.{CODE_CHANNEL}", "with network isolation, script mode passes the code archive as "
+                                                 f"the {CODE_CHANNEL!r} channel; rename this channel")
 
 
 def strategy_rule(spec: Spec) -> Iterator[FieldError]:
@@ -233,6 +285,13 @@ def instances_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("resources.instance_configs", f"{dup} is listed twice")
 
 
+def catalog_frameworks() -> list[str]:
+    from amt.images import catalog_info
+
+    frameworks: list[str] = catalog_info()["frameworks"]
+    return frameworks
+
+
 def channels_rule(spec: Spec) -> Iterator[FieldError]:
     for name, ch in spec.data.items():
         where = f"data.{name}"
@@ -309,6 +368,6 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
-    channels_rule,
+    channels_rule, environment_rule, script_mode_rule,
     naming_rule, warm_start_rule, rounds_rule, settings_rule,
 )
