@@ -144,9 +144,7 @@ class Algorithm(_Strict):
     entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
         default=None, min_length=1, max_length=256,
         description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
-    source: str | None = Field(
-        default=None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$", max_length=1024,
-        description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's sourcedir.tar.gz).")
+    source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
