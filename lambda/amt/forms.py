@@ -91,13 +91,12 @@ ENV_NAME = Form("letters, digits and _, not starting with a digit", r"[a-zA-Z_][
 INSTANCE_TYPE = Form("an instance type like ml.m5.xlarge (ml.<family>.<size>, lowercase)",
                      r"ml\.[a-z0-9][a-z0-9-]*\.[a-z0-9]+", r"[a-z0-9.\-]", prefix="ml.")
 PY_VERSION = Form("a Python version like py310", r"py\d+", r"\d", prefix="py")
+BASE_FRAMEWORK = Form("pytorch or tensorflow followed by its version, e.g. pytorch2.1",
+                      r"(pytorch|tensorflow)\d[\d.]*", r"[a-z0-9.]")
 SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f]", prefix="subnet-")
 FILE_SYSTEM_ID = Form("a file system id like fs-0123456789abcdef0 (at least 8 hex digits)", r"fs-[0-9a-f]{8,}",
                       r"[0-9a-f]", prefix="fs-")
 SECURITY_GROUP = Form("a security group id like sg-0a1b2c3d", r"sg-[0-9a-f]+", r"[0-9a-f]", prefix="sg-")
-# The SDK's base_framework_version of a Hugging Face image.
-BASE_FRAMEWORK = Form("a base framework and its version like pytorch2.1 or tensorflow2.11",
-                      r"(pytorch|tensorflow)\d[\d.]*", r"[a-z0-9.]", first=r"[pt]")
 
 
 # --- S3 URIs ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.forms import Form, excerpt
+from amt.instances import local_storage_types
 from amt.model import CategoricalRange, ContinuousRange, Definition, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
 from amt.scriptmode import (
@@ -418,6 +419,15 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
     problem = _KMS.problem(spec.kms_key_id) if spec.kms_key_id is not None else None
     if problem:
         yield FieldError("kms_key_id", problem)
+    local = local_storage_types(spec)
+    ebs = [c.instance_type for c in spec.instance_choices() if c.instance_type not in local]
+    if spec.kms_key_id is not None and local and ebs:
+        # One VolumeKmsKeyId covers every choice, and SageMaker refuses it on local storage: the EBS choices'
+        # volumes would silently go without the key.
+        yield FieldError("resources.instance_configs", f"with kms_key_id, choose instance types that all have local "
+                                                       f"NVMe storage ({', '.join(local)}) or all use EBS volumes "
+                                                       f"({', '.join(ebs)}): SageMaker takes one volume key for "
+                                                       "every choice and refuses it on local storage")
     if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
                                      f"'cron(0 3 ? * MON *)' (got {excerpt(spec.schedule)})")

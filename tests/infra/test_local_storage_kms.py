@@ -13,6 +13,7 @@ import yaml
 from aws_cdk import App, Environment, Stack
 from botocore.validate import ParamValidator
 
+from amt.errors import SpecError
 from amt.instances import EBS_ONLY_FAMILIES, LOCAL_STORAGE_FAMILIES, family, has_local_storage
 from amt.loader import parse_spec
 from amt.model import Spec
@@ -150,3 +151,15 @@ def test_instance_choices_with_local_storage_carry_no_volume_key_and_iam_allows_
     config = request["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"]
     assert "VolumeKmsKeyId" not in config
     assert _denied_by(_deny_statements(spec), _context(request)) == []
+
+
+def test_kms_with_instance_choices_mixing_local_and_ebs_storage_is_refused() -> None:
+    # One VolumeKmsKeyId covers every choice: the EBS volumes would silently go without the key.
+    doc = yaml.safe_load((ROOT / "configs" / "fraud-random-spot.yaml").read_text())
+    doc["resources"].pop("instance_type")
+    doc["resources"]["instance_configs"] = [{"instance_type": "ml.g5.2xlarge"}, {"instance_type": "ml.m5.2xlarge"}]
+    with pytest.raises(SpecError) as exc:
+        parse_spec(yaml.safe_dump(doc, sort_keys=False), "fraud-random-spot.yaml")
+    (err,) = exc.value.errors
+    assert err.path == "resources.instance_configs"
+    assert "ml.g5.2xlarge" in err.message and "ml.m5.2xlarge" in err.message
