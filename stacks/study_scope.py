@@ -54,20 +54,22 @@ class StudyScope:
 def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
+    # A multi-algorithm spec needs what each of its definitions needs.
+    specs = [view for s in specs for view in s.definitions()]
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
     data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
     data += [S3Location.parse(uri) for uri in data_prefixes]
     # A checkpoint location is written during training and read back when a job resumes.
     checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
     # Script mode: the container downloads the code archive as the execution role.
-    data += [S3Location.parse(s.algorithm.source) for s in specs if s.algorithm.source is not None]
+    data += [S3Location.parse(s.algo.source) for s in specs if s.algo.source is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
         data=_unique(data + checkpoints),
         outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
-        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, c.instance_type)
-                         for s in specs if s.algorithm.builtin for c in s.instance_choices()),
+        images=_unique(s.algo.image for s in specs if s.algo.image),
+        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type)
+                         for s in specs if s.algo.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
                          for s in specs if s.network is not None and s.network.subnets),

@@ -55,7 +55,12 @@ class Plan:
 
 
 def space_description(spec: Spec) -> tuple[str, int]:
-    """('2 continuous, 1 integer (8 values), 1 categorical (2 values)', dimensions)."""
+    """('2 continuous, 1 integer (8 values), 1 categorical (2 values)', dimensions); a multi-algorithm spec's
+    definitions one after the other ('xgb: ...; linear: ...'), with their dimensions summed."""
+    if spec.algorithms:
+        described = [(d.name, space_description(view)) for d, view in zip(spec.algorithms, spec.definitions(),
+                                                                             strict=True)]
+        return " | ".join(f"{name}: {text}" for name, (text, _) in described), sum(n for _, (_, n) in described)
     parts = []
     cont = [r for r in spec.ranges.values() if isinstance(r, ContinuousRange)]
     ints = [r for r in spec.ranges.values() if isinstance(r, IntegerRange)]
@@ -120,7 +125,7 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         out.append(f"{jobs} jobs for {len(spec.ranges)} ranges is little for Bayesian search to learn from")
     if allowed_rounds is not None and allowed_rounds < spec.rounds.max:
         out.append(f"the budget allows {allowed_rounds} of the {spec.rounds.max} rounds by worst case")
-    for name, r in spec.ranges.items():
+    for name, r in (item for view in spec.definitions() for item in view.ranges.items()):
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
