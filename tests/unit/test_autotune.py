@@ -65,7 +65,7 @@ def test_budget_assumes_the_most_jobs_autotune_may_choose(strategy: str, jobs: i
 
 def test_wait_assumes_the_most_retries_autotune_may_choose() -> None:
     meta = input_shape().members["TrainingJobDefinition"].members["RetryStrategy"].members["MaximumRetryAttempts"]
-    assert AUTOTUNE_MAX_RETRIES == meta.metadata["max"]
+    assert meta.metadata["max"] == AUTOTUNE_MAX_RETRIES
     assert job_wall_seconds(parse(autotuned())) > job_wall_seconds(parse(autotuned(retry={"max_attempts": 1})))
 
 
