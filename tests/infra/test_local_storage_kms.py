@@ -177,6 +177,7 @@ def test_a_multi_algorithm_study_with_one_local_storage_definition_launches() ->
     assert ebs["ResourceConfig"]["VolumeKmsKeyId"] == spec.kms_key_id
     assert "VolumeKmsKeyId" not in nvme["ResourceConfig"]
     assert nvme["OutputDataConfig"]["KmsKeyId"] == spec.kms_key_id
+    assert any("ml.g5.2xlarge has local NVMe storage" in w for w in make_plan(spec).warnings)
     statements = _deny_statements(spec)
     # However SageMaker fills the volume key for two definitions (one key, or none), the launch is allowed.
     ctx = {"sagemaker:InstanceTypes": ["ml.m5.2xlarge", "ml.g5.2xlarge"],
