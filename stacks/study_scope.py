@@ -4,7 +4,7 @@ scoped to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -54,6 +54,7 @@ class StudyScope:
 def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
+    local_storage = _unique(_local_storage(specs))
     # A multi-algorithm spec needs what each of its definitions needs.
     specs = [view for s in specs for view in s.definitions()]
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
@@ -78,9 +79,18 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
         file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
                              for s in specs for ch in s.data.values() if ch.file_system is not None),
-        local_storage=_unique((study_prefix(s.name), tuple(c.instance_type for c in s.instance_choices()))
-                              for s in specs if s.kms_key_id and local_storage_types(s)),
+        local_storage=local_storage,
     )
+
+
+def _local_storage(specs: Iterable[Spec]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(job prefix, every instance type of every definition) of studies with a KMS key whose jobs, on some
+    definition, run on local NVMe storage and so carry no volume key."""
+    for s in specs:
+        views = s.definitions()
+        if s.kms_key_id and any(local_storage_types(v) for v in views):
+            yield study_prefix(s.name), tuple(dict.fromkeys(c.instance_type for v in views
+                                                            for c in v.instance_choices()))
 
 
 def _unique(items: Iterable[T]) -> tuple[T, ...]:

@@ -147,7 +147,7 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
     if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
         out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
                    "to accelerated instance types only (ml.p, ml.g, ml.trn)")
-    local = local_storage_types(spec)
+    local = list(dict.fromkeys(t for view in spec.definitions() for t in local_storage_types(view)))
     if spec.kms_key_id and local:
         out.append(f"kms_key_id encrypts the outputs only: {', '.join(local)} has local NVMe storage, which its "
                    "hardware encrypts and on which SageMaker refuses a volume KMS key, so none is sent")
