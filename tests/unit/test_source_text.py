@@ -6,6 +6,7 @@ static hyperparameter, a categorical value, a tag or an environment value must r
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -157,3 +158,16 @@ def test_any_number_written_unquoted_reaches_sagemaker_as_written(texts: list[st
     assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {f"h{i}": t for i, t in enumerate(texts)}
     (opt,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["CategoricalParameterRanges"]
     assert opt["Values"] == texts
+
+
+def test_each_definition_of_a_multi_algorithm_study_keeps_its_text() -> None:
+    doc = custom_spec()
+    one = {k: doc.pop(k) for k in ("algorithm", "hyperparameters", "ranges")}
+    doc["algorithms"] = [{"name": "a", **copy.deepcopy(one)}, {"name": "b", **copy.deepcopy(one)}]
+    text = to_yaml(doc).replace("batch_size: 64", "tol: 0.00001", 1).replace("batch_size: 64", "tol: 1.10", 1)
+
+    request = _render(text)
+
+    first, second = request["TrainingJobDefinitions"]
+    assert first["StaticHyperParameters"] == {"tol": "0.00001"}
+    assert second["StaticHyperParameters"] == {"tol": "1.10"}
