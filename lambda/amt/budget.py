@@ -12,6 +12,7 @@ WAIT_SLACK_SECONDS = 3600
 # A retried job provisions its instances again; without `resources.max_pending` to bound that wait,
 # each retry is allowed this much on top (the first provisioning is inside WAIT_SLACK_SECONDS).
 RETRY_PROVISIONING_SECONDS = 15 * 60
+AUTOTUNE_MAX_RETRIES = 30  # RetryStrategy.MaximumRetryAttempts' maximum
 
 
 def worst_case_instance_hours(spec: Spec) -> float:
@@ -39,7 +40,8 @@ def job_wall_seconds(spec: Spec) -> int:
     """Longest one training job can take, launch to end: its runtime bound (spot: max_wait, which includes
     waiting for capacity), the wait for accelerated capacity (`max_pending`), and each retry's new wait; the
     longest definition's."""
-    retries = spec.retry.max_attempts if spec.retry else 0
+    # Autotune may choose a RetryStrategy when the spec sets none: up to its maximum, 30.
+    retries = spec.retry.max_attempts if spec.retry else (AUTOTUNE_MAX_RETRIES if spec.autotune else 0)
     longest = 0
     for view in spec.definitions():
         run = view.spot_max_wait() or view.resources.max_runtime_per_job

@@ -175,8 +175,19 @@ class CategoricalRange(_Strict):
         return v
 
 
-Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discriminator="type")]
-RANGE_TYPES = ("continuous", "integer", "categorical")
+class AutoRange(_Strict):
+    """A hyperparameter Autotune chooses the range of, from a hint (e.g. '0.1' or 'log-uniform')."""
+
+    type: Literal["auto"]
+    hint: Annotated[ParamValue, Field(max_length=256)]
+
+
+Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange | AutoRange, Field(discriminator="type")]
+RANGE_TYPES = ("continuous", "integer", "categorical", "auto")
+# Training jobs one tuning job may start (service quotas, not adjustable for these strategies); the most
+# Autotune may choose when max_jobs is left to it.
+MAX_JOBS = {"random": 10_000}
+MAX_JOBS_DEFAULT = 750
 
 
 class FileSystem(_Strict):
@@ -339,8 +350,15 @@ class Definition(_Strict):
     resources: DefinitionResources | None = Field(default=None, description="Overrides of the study's resources.")
 
 
+def _algorithm_optional(schema: dict[str, Any]) -> None:
+    # Required unless `algorithms` is given (the validator below); editors should not demand them then.
+    schema["required"] = [f for f in schema.get("required", []) if f not in ("algorithm", "ranges")]
+
+
 class Spec(_Strict):
     """A tuning study: everything needed to create its tuning jobs, round after round."""
+
+    model_config = ConfigDict(json_schema_extra=_algorithm_optional)
 
     @model_validator(mode="before")
     @classmethod
@@ -380,6 +398,7 @@ class Spec(_Strict):
     completion: Completion | None = None
     random_seed: Int | None = Field(default=None, ge=0)
     warm_start: WarmStart | None = None
+    autotune: bool = Field(default=False, description="Let SageMaker choose ranges (type: auto) and unset settings.")
     rounds: Rounds = Field(default_factory=Rounds)
     budget: Budget | None = None
     network: Network | None = None
@@ -432,10 +451,13 @@ class Spec(_Strict):
         return size
 
     def max_jobs_effective(self) -> int:
-        """Training jobs one round may start: max_jobs, or the grid's combinations."""
+        """Training jobs one round may start: max_jobs, the grid's combinations, or with Autotune choosing it,
+        the most it may choose (the strategy's limit)."""
         if self.resources.max_jobs is not None:
             return self.resources.max_jobs
-        return self.grid_size() if self.strategy == "grid" else 0
+        if self.strategy == "grid":
+            return self.grid_size()
+        return MAX_JOBS.get(self.strategy, MAX_JOBS_DEFAULT) if self.autotune else 0
 
     def instance_choices(self) -> list[InstanceConfig]:
         """The instance configurations jobs may run on: `resources.instance_configs`, else the single one."""

@@ -71,6 +71,10 @@ def space_description(spec: Spec) -> tuple[str, int]:
         parts.append(f"{len(ints)} integer ({math.prod(r.max - r.min + 1 for r in ints):,} combinations)")
     if cats:
         parts.append(f"{len(cats)} categorical ({math.prod(len(r.values) for r in cats):,} combinations)")
+    auto = len(spec.ranges) - len(cont) - len(ints) - len(cats)
+    if auto or (spec.autotune and not spec.ranges):
+        parts.append(f"{auto} chosen by Autotune" if auto else "ranges chosen by Autotune")
+        return f"{', '.join(parts)}; unknown until Autotune chooses", len(spec.ranges)
     finite = "infinite" if cont else f"{spec.grid_size() if not ints else _finite(ints, cats):,} points"
     return f"{', '.join(parts)}; {finite}", len(spec.ranges)
 
@@ -129,10 +133,17 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
+    if spec.autotune:
+        chosen = [what for what, unset in (
+            (f"max_jobs (up to {spec.max_jobs_effective()})", spec.resources.max_jobs is None),
+            ("retries (up to 30)", spec.retry is None),
+            ("max_tuning_runtime", spec.resources.max_tuning_runtime is None)) if unset]
+        if chosen:
+            out.append(f"autotune may choose {', '.join(chosen)}: the worst case above assumes the largest")
     if spec.spot.enabled and spec.checkpoint is None:
         out.append("spot is on without a checkpoint: a training job interrupted by Spot restarts from zero "
                    "(set checkpoint.uri, and save checkpoints to checkpoint.local_path in the training code)")
-    types = [c.instance_type for c in spec.instance_choices()]
+    types = list(dict.fromkeys(c.instance_type for view in spec.definitions() for c in view.instance_choices()))
     if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
         out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
                    "to accelerated instance types only (ml.p, ml.g, ml.trn)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from amt.instances import local_storage_types
-from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
+from amt.model import AutoRange, CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 
@@ -61,6 +61,8 @@ def render_request(
     warm = _warm_start(spec, parents)
     if warm:
         request["WarmStartConfig"] = warm
+    if spec.autotune:
+        request["Autotune"] = {"Mode": "Enabled"}
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
         {"Key": TAG_STUDY, "Value": spec.name},
         {"Key": TAG_ROUND, "Value": str(round_no)},
@@ -108,10 +110,13 @@ def _ranges(spec: Spec) -> dict[str, list[dict[str, Any]]]:
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],
         "CategoricalParameterRanges": [],
+        "AutoParameters": [],
     }
     for name, r in spec.ranges.items():
         if isinstance(r, CategoricalRange):
             out["CategoricalParameterRanges"].append({"Name": name, "Values": list(r.values)})
+        elif isinstance(r, AutoRange):
+            out["AutoParameters"].append({"Name": name, "ValueHint": r.hint})
         elif isinstance(r, IntegerRange):
             out["IntegerParameterRanges"].append(
                 {"Name": name, "MinValue": str(r.min), "MaxValue": str(r.max), "ScalingType": SCALING[r.scaling]})

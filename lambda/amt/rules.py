@@ -14,7 +14,16 @@ from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.forms import Form, excerpt
 from amt.instances import local_storage_types
-from amt.model import CategoricalRange, ContinuousRange, Definition, IntegerRange, Spec
+from amt.model import (
+    MAX_JOBS,
+    MAX_JOBS_DEFAULT,
+    AutoRange,
+    CategoricalRange,
+    ContinuousRange,
+    Definition,
+    IntegerRange,
+    Spec,
+)
 from amt.naming import ROUND_HORIZON, max_study_name_length
 from amt.scriptmode import (
     CODE_CHANNEL,
@@ -35,8 +44,7 @@ MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objec
 # Hyperparameters SageMaker sets itself on every training job of a tuning job. Other `_` names are the
 # algorithm's own (Object2Vec's `_num_gpus`, `_kvstore`, `_num_kv_servers` in AWS's tuning example).
 SAGEMAKER_HYPERPARAMETERS = ("_tuning_objective_metric",)
-MAX_JOBS = {"random": 10_000}
-MAX_JOBS_DEFAULT = 750
+MAX_AUTO_PARAMETERS = 100  # ParameterRanges.AutoParameters
 MAX_HYPERBAND_RESOURCE = 20_000
 REFERENCE_REGION = "us-east-1"
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -137,12 +145,18 @@ def budget_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def ranges_rule(spec: Spec) -> Iterator[FieldError]:
-    if not spec.ranges:
-        yield FieldError("ranges", "at least one hyperparameter range is needed to tune")
-    if len(spec.ranges) > MAX_RANGES:
-        yield FieldError("ranges", f"{len(spec.ranges)} ranges; SageMaker tunes at most {MAX_RANGES}")
+    if not spec.ranges and not spec.autotune:
+        yield FieldError("ranges", "at least one hyperparameter range is needed to tune (or autotune: true)")
+    auto = [n for n, r in spec.ranges.items() if isinstance(r, AutoRange)]
+    tuned = len(spec.ranges) - len(auto)
+    if tuned > MAX_RANGES:
+        yield FieldError("ranges", f"{tuned} ranges; SageMaker tunes at most {MAX_RANGES}")
+    if len(auto) > MAX_AUTO_PARAMETERS:
+        yield FieldError("ranges", f"{len(auto)} auto ranges; SageMaker takes at most {MAX_AUTO_PARAMETERS}")
     for name, r in spec.ranges.items():
         where = f"ranges.{name}"
+        if isinstance(r, AutoRange) and not spec.autotune:
+            yield FieldError(f"{where}.type", "auto ranges are chosen by Autotune: set autotune: true")
         if isinstance(r, ContinuousRange | IntegerRange):
             if r.min >= r.max:
                 yield FieldError(f"{where}.max", f"must be greater than min ({r.min}) (got {r.max})")
@@ -224,8 +238,8 @@ def strategy_rule(spec: Spec) -> Iterator[FieldError]:
             if combos > MAX_JOBS_DEFAULT:
                 yield FieldError("ranges", f"the grid has {combos} combinations; grid search runs at most "
                                            f"{MAX_JOBS_DEFAULT}")
-    elif res.max_jobs is None:
-        yield FieldError("resources.max_jobs", f"required for {spec.strategy} search")
+    elif res.max_jobs is None and not spec.autotune:
+        yield FieldError("resources.max_jobs", f"required for {spec.strategy} search (or autotune: true)")
     limit = MAX_JOBS.get(spec.strategy, MAX_JOBS_DEFAULT)
     if res.max_jobs is not None and res.max_jobs > limit:
         yield FieldError("resources.max_jobs", f"at most {limit} for {spec.strategy} search (got {res.max_jobs})")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.model import AutoRange, CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.scriptmode import script_hyperparameters
 
 MAX_PARENTS = 5
@@ -43,6 +43,8 @@ def _range_kind(r: object) -> str:
         return "continuous"
     if isinstance(r, IntegerRange):
         return "integer"
+    if isinstance(r, AutoRange):
+        return "auto"
     return "categorical"
 
 

@@ -131,3 +131,55 @@ def test_execution_role_scope_covers_every_definition() -> None:
     scope = study_scope([parse(multi_spec(own, LINEAR))])
     assert {loc.bucket for loc in scope.data} == {"other-bucket", "example-bucket"}
     assert {b[0] for b in scope.builtins} == {"xgboost", "linear-learner"}
+
+
+# --- reports: the leaderboard grouped by definition --------------------------------------------
+
+def _describe_response() -> dict[str, Any]:
+    """A DescribeHyperParameterTuningJob response of a multi-algorithm job, from our own request."""
+    request = request_of(multi_spec())
+    return {**{k: request[k] for k in ("HyperParameterTuningJobName", "HyperParameterTuningJobConfig",
+                                       "TrainingJobDefinitions")},
+            "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/x",
+            "HyperParameterTuningJobStatus": "Completed",
+            "TrainingJobStatusCounters": {"Completed": 3}, "ObjectiveStatusCounters": {"Succeeded": 3}}
+
+
+def _summary(name: str, definition: str, value: float, **tuned: str) -> dict[str, Any]:
+    return {"TrainingJobName": name, "TrainingJobDefinitionName": definition, "TrainingJobStatus": "Completed",
+            "TunedHyperParameters": tuned, "CreationTime": None,
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "m", "Value": value}}
+
+
+def test_report_groups_the_leaderboard_by_definition() -> None:
+    from unittest.mock import MagicMock
+
+    from amt.reports import build_report, render_markdown
+    from amt.sagemaker_ops import describe, list_training_jobs
+
+    sm = MagicMock()
+    sm.describe_hyper_parameter_tuning_job.return_value = _describe_response()
+    sm.list_training_jobs_for_hyper_parameter_tuning_job.return_value = {"TrainingJobSummaries": [
+        _summary("j-001", "xgb", 0.91, eta="0.1"), _summary("j-002", "linear", 0.95, learning_rate="0.01"),
+        _summary("j-003", "xgb", 0.93, eta="0.2")]}
+    desc, jobs = describe(sm, "x"), list_training_jobs(sm, "x")
+    assert desc["objective"]["type"] == "Maximize" and set(desc["definitions"]) == {"xgb", "linear"}
+    assert desc["instance_count"] == 2
+    report = build_report(study="study", round_no=1, run_id="r", goal="maximize", desc=desc, jobs=jobs,
+                          parent_jobs=[])
+    assert report["best"]["definition"] == "linear"
+    assert report["best"]["hyperparameters"] == {"learning_rate": "0.01", "predictor_type": "binary_classifier"}
+    assert [(r["name"], r["definition"]) for r in report["leaderboard"]] == [
+        ("j-002", "linear"), ("j-003", "xgb"), ("j-001", "xgb")]
+    markdown = render_markdown(report)
+    linear, xgb = markdown.index("### linear (1 training jobs)"), markdown.index("### xgb (2 training jobs)")
+    assert linear < xgb and "`j-003`" in markdown[xgb:] and "`j-003`" not in markdown[linear:xgb]
+
+
+def test_schema_accepts_a_spec_without_top_level_algorithm() -> None:
+    from amt.model import json_schema
+
+    schema = json_schema()
+    assert "algorithms" in schema["properties"] and not {"algorithm", "ranges"} & set(schema["required"])
+    assert {"name", "algorithm", "ranges", "objective", "data", "resources"} <= set(
+        schema["$defs"]["Definition"]["properties"])

@@ -132,6 +132,7 @@ CHANGES: list[tuple[str, Any]] = [
     ("output_compression", "none"),
     ("data.train.shuffle_seed", 3),
     ("algorithm", {"name": "my-algorithm"}),
+    ("autotune", True),
 ]
 
 
