@@ -173,6 +173,7 @@ def test_schema_validates_the_examples(capsys: pytest.CaptureFixture[str]) -> No
     jsonschema.Draft202012Validator.check_schema(schema)
     assert {"name", "objective", "strategy", "data", "resources"} <= set(schema["required"])
     # algorithm and ranges, unless a multi-algorithm spec's `algorithms` replaces them
+    assert not {"algorithm", "ranges"} & set(schema["required"])
     assert schema["anyOf"] == [{"required": ["algorithm", "ranges"]}, {"required": ["algorithms"]}]
     validator = jsonschema.Draft202012Validator(schema)
     for path in CONFIGS:
