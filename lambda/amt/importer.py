@@ -31,6 +31,7 @@ _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/")
 
 _STRATEGY = {"Bayesian": "bayesian", "Random": "random", "Grid": "grid", "Hyperband": "hyperband"}
 _SCALING = {"Auto": "auto", "Linear": "linear", "Logarithmic": "log", "ReverseLogarithmic": "reverse_log"}
+_FILE_SYSTEM = {"EFS": "efs", "FSxLustre": "fsx_lustre"}
 _WARM_START = {"IdenticalDataAndAlgorithm": "identical_data_and_algorithm", "TransferLearning": "transfer_learning"}
 
 
@@ -153,8 +154,7 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
     image = algo.take("TrainingImage")
     instance = _instance(src, resources)
     algorithm: dict[str, Any] = _algorithm(image, instance, out) if image else {}
-    if not image:
-        algo.refuse_if_present("AlgorithmName", "algorithm resources (AlgorithmName) are not in the spec yet")
+    _put(algorithm, "name", algo.take("AlgorithmName"))
     mode = algo.take("TrainingInputMode")
     if mode and mode != "File":
         algorithm["input_mode"] = mode
@@ -170,9 +170,19 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
     doc["data"] = _channels(src.take("InputDataConfig", []), src.path, src.errors)
     output = src.child("OutputDataConfig")
     _put(doc, "output_uri", output.take("S3OutputPath"))
+    compression = output.take("CompressionType")
+    if compression is not None:
+        doc["output_compression"] = compression.lower()
+    checkpoint = src.child("CheckpointConfig")
+    if checkpoint.present:
+        doc["checkpoint"] = _pruned({"uri": checkpoint.take("S3Uri"), "local_path": checkpoint.take("LocalPath")})
+    retry = src.child("RetryStrategy").take("MaximumRetryAttempts")
+    if retry is not None:
+        doc["retry"] = {"max_attempts": retry}
     _kms(output.take("KmsKeyId"), instance, doc, src)
     stopping = src.child("StoppingCondition")
     resources["max_runtime_per_job"] = stopping.take("MaxRuntimeInSeconds")
+    _put(resources, "max_pending", stopping.take("MaxPendingTimeInSeconds"))
     spot = bool(src.take("EnableManagedSpotTraining", False))
     wait = stopping.take("MaxWaitTimeInSeconds")
     if spot:
@@ -194,19 +204,27 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
 
 
 def _instance(src: _Source, resources: dict[str, Any]) -> dict[str, Any]:
-    """ResourceConfig, or the SDK's HyperParameterTuningResourceConfig with one instance type (the same thing)."""
+    """ResourceConfig, or HyperParameterTuningResourceConfig: instance choices, or (as SDK v2 sends it) one type."""
     res = src.child("ResourceConfig")
     if not res.present:
         res = src.child("HyperParameterTuningResourceConfig")
-        res.refuse_if_present("InstanceConfigs", "fallback instance types are not in the spec yet")
-        res.refuse_if_present("AllocationStrategy", "fallback instance types are not in the spec yet")
     if not res.present:
         src.errors.append(FieldError(f"{src.path}.ResourceConfig", "required: the instance type of the jobs"))
         return {}
-    resources["instance_type"] = res.take("InstanceType")
-    _put(resources, "instance_count", res.take("InstanceCount"))
-    _put(resources, "volume_size_gb", res.take("VolumeSizeInGB"))
-    return {"type": resources.get("instance_type"), "volume_kms": res.take("VolumeKmsKeyId"), "path": res.path}
+    choices = res.take("InstanceConfigs")
+    if choices:
+        strategy = res.take("AllocationStrategy", "Prioritized")
+        if strategy != "Prioritized":
+            src.errors.append(FieldError(f"{res.path}.AllocationStrategy", f"unknown value {strategy!r}"))
+        resources["instance_configs"] = [
+            _pruned({"instance_type": c.pop("InstanceType", None), "instance_count": c.pop("InstanceCount", None),
+                     "volume_size_gb": c.pop("VolumeSizeInGB", None)}) for c in choices]
+        first = resources["instance_configs"][0].get("instance_type")
+    else:
+        resources["instance_type"] = first = res.take("InstanceType")
+        _put(resources, "instance_count", res.take("InstanceCount"))
+        _put(resources, "volume_size_gb", res.take("VolumeSizeInGB"))
+    return {"type": first, "volume_kms": res.take("VolumeKmsKeyId"), "path": res.path}
 
 
 def _algorithm(image: str, instance: dict[str, Any], out: Imported) -> dict[str, Any]:
@@ -325,23 +343,29 @@ def _channels(channels: list[dict[str, Any]], where: str, errors: list[FieldErro
     for i, raw in enumerate(channels):
         ch = _Source(raw, f"{where}.InputDataConfig.{i}", errors)
         name = ch.take("ChannelName")
-        s3 = ch.child("DataSource").child("S3DataSource")
-        if not s3.present:
-            ch.child("DataSource").refuse_if_present("FileSystemDataSource", "file system channels (EFS, FSx) "
-                                                                              "are not in the spec yet")
-        spec: dict[str, Any] = {"uri": s3.take("S3Uri")}
-        kind = s3.take("S3DataType", "S3Prefix")
-        if kind != "S3Prefix":
-            spec["s3_data_type"] = kind
-        dist = s3.take("S3DataDistributionType", "FullyReplicated")
-        if dist != "FullyReplicated":
-            spec["distribution"] = dist
+        source = ch.child("DataSource")
+        s3 = source.child("S3DataSource")
+        fs = source.child("FileSystemDataSource")
+        spec: dict[str, Any] = {}
+        if s3.present:
+            spec["uri"] = s3.take("S3Uri")
+            kind = s3.take("S3DataType", "S3Prefix")
+            if kind != "S3Prefix":
+                spec["s3_data_type"] = kind
+            dist = s3.take("S3DataDistributionType", "FullyReplicated")
+            if dist != "FullyReplicated":
+                spec["distribution"] = dist
+            _put(spec, "attribute_names", s3.take("AttributeNames"))
+        if fs.present:
+            fs_type = fs.take("FileSystemType")
+            spec["file_system"] = _pruned({
+                "type": _FILE_SYSTEM.get(fs_type, fs_type), "id": fs.take("FileSystemId"),
+                "path": fs.take("DirectoryPath"), "access_mode": fs.take("FileSystemAccessMode")})
         _put(spec, "content_type", ch.take("ContentType"))
         _put(spec, "compression", ch.take("CompressionType"))
+        _put(spec, "record_wrapper", ch.take("RecordWrapperType"))
         _put(spec, "input_mode", ch.take("InputMode"))
-        if ch.data.get("RecordWrapperType") == "None":
-            ch.take("RecordWrapperType")  # "None" is SageMaker's default: no record wrapping
-        s3.finish()
+        _put(spec, "shuffle_seed", ch.child("ShuffleConfig").take("Seed"))
         ch.finish()
         data[name] = spec
     return data

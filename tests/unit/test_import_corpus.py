@@ -21,9 +21,7 @@ differences are forgiven, each because SageMaker reads both forms the same way:
   N7 HyperParameterTuningResourceConfig with one InstanceType/InstanceCount/VolumeSizeInGB (what SDK v2
      sends) = ResourceConfig with the same three: the API documents it as supporting the capabilities of
      ResourceConfig; without InstanceConfigs there is nothing else in it.
-  N8 Channel RecordWrapperType `None` = absent: the API says "In File mode, leave this field unset or set it
-     to None".
-  N9 SageMaker SDK requests (framework estimators): the SDK's bookkeeping hyperparameters (sagemaker_job_name,
+  N8 SageMaker SDK requests (framework estimators): the SDK's bookkeeping hyperparameters (sagemaker_job_name,
      sagemaker_estimator_class_name, sagemaker_estimator_module) are left out (the brief: only the SDK's
      attach() reads them), and every hyperparameter and categorical value is compared as the text the
      training container receives: the SageMaker training toolkit JSON-decodes each value
@@ -52,11 +50,9 @@ DESCRIBES = sorted((REAL / "describe").glob("*.json"))
 # Corpus files whose fields the spec cannot express yet: the exact missing field. strict: once the field
 # lands the test passes and the entry must go.
 PENDING: dict[str, str] = {
-    "03-examples-object2vec.json": "hyperparameter names starting with '_' (_num_gpus, _num_kv_servers, _kvstore)",
     "06-examples-xgboost-parquet-https.json": "https:// S3 URIs (data.<channel>.uri, output_uri)",
     "08-examples-sagemaker-core-autotune.json": "autotune and ranges of type auto (Autotune, AutoParameters)",
     "12-ack-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning)",
-    "14-operator-spot-checkpoint.json": "checkpoint (CheckpointConfig)",
     "16-graphstorm-sdk-script-mode.json": "algorithm.entry_point and algorithm.source (script mode)",
     "17-graphstorm-sdk-hyperband.json": "algorithm.entry_point and algorithm.source (script mode)",
 }
@@ -182,7 +178,7 @@ def _ranges_meaning(holder: dict[str, Any], key: str, quoted: bool) -> None:
                 item["MinValue"], item["MaxValue"] = Decimal(item["MinValue"]), Decimal(item["MaxValue"])  # N3
                 item.setdefault("ScalingType", "Auto")  # N4
             if kind == "CategoricalParameterRanges" and quoted:
-                item["Values"] = [unquote(v) for v in item["Values"]]  # N9
+                item["Values"] = [unquote(v) for v in item["Values"]]  # N8
             by_name[name] = item
         out[kind] = by_name  # N2
     if out:
@@ -196,11 +192,8 @@ def _definition_meaning(d: dict[str, Any], quoted: bool) -> None:
     tuning = d.get("HyperParameterTuningResourceConfig", {})
     if tuning and "InstanceConfigs" not in tuning and "AllocationStrategy" not in tuning:
         d["ResourceConfig"] = d.pop("HyperParameterTuningResourceConfig")  # N7
-    for channel in d.get("InputDataConfig", []):
-        if channel.get("RecordWrapperType") == "None":
-            del channel["RecordWrapperType"]  # N8
     statics = d.pop("StaticHyperParameters", {})
     if quoted:
-        statics = {k: unquote(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N9
+        statics = {k: unquote(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N8
     if statics:
         d["StaticHyperParameters"] = statics
