@@ -197,3 +197,22 @@ def _definition_meaning(d: dict[str, Any], quoted: bool) -> None:
         statics = {k: unquote(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N8
     if statics:
         d["StaticHyperParameters"] = statics
+
+
+@pytest.mark.parametrize("change", [
+    lambda r: r["TrainingJobDefinition"]["StaticHyperParameters"].update(num_round="101"),
+    lambda r: r["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="s3://b/x"),
+    lambda r: r["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0].update(
+        MaxValue="1.5"),
+    lambda r: r["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"][0].update(
+        ScalingType="Logarithmic"),
+    lambda r: r["TrainingJobDefinition"]["ResourceConfig"].update(VolumeSizeInGB=11),
+    lambda r: r["TrainingJobDefinition"].update(EnableNetworkIsolation=True),
+    lambda r: r.update(Tags=[{"Key": "team", "Value": "ml"}]),
+    lambda r: r["TrainingJobDefinition"]["InputDataConfig"].reverse(),
+], ids=["static", "uri", "bound", "scaling", "volume", "isolation", "tags", "channel-order"])
+def test_meaning_still_tells_different_requests_apart(change: Any) -> None:
+    source = json.loads((REAL / "01-examples-xgboost-direct-marketing.json").read_text())
+    changed = copy.deepcopy(source)
+    change(changed)
+    assert meaning(changed) != meaning(source)
