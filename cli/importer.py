@@ -18,6 +18,8 @@ FIELD_ORDER = ("name", "strategy", "objective", "hyperband", "algorithm", "algor
                "autotune", "data", "output_uri", "output_compression", "checkpoint", "resources", "spot", "retry",
                "early_stopping", "completion", "random_seed", "warm_start", "network", "kms_key_id", "environment",
                "tags")
+RESOURCES_ORDER = ("instance_type", "instance_count", "volume_size_gb", "instance_configs", "max_jobs",
+                   "max_parallel_jobs", "max_runtime_per_job", "max_pending", "max_tuning_runtime")
 MAX_SOURCE_BYTES = 5_000_000
 
 
@@ -55,8 +57,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     validate_document(imported.doc, f"{where} (imported spec)")
     for note in notes + imported.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"# Imported by `amt import` from {where}.", end="")
-    print(f" Built-in images resolve to the source's in {imported.region}." if imported.region else "")
+    print(f"# Imported by `amt import` from {where}.")
+    if imported.region:
+        print(f"# Its built-in images are the source's in {imported.region}: render there for the same request.")
     print(to_yaml(ordered(imported.doc)), end="")
     return 0
 
@@ -100,10 +103,13 @@ def describe_job(name: str, region: str | None) -> dict[str, Any]:
     return response
 
 
-def ordered(doc: dict[str, Any]) -> dict[str, Any]:
+def ordered(doc: dict[str, Any], order: tuple[str, ...] = FIELD_ORDER) -> dict[str, Any]:
     """`doc` with its fields in reading order."""
-    known = {k: doc[k] for k in FIELD_ORDER if k in doc}
-    return known | {k: v for k, v in doc.items() if k not in known}
+    known = {k: doc[k] for k in order if k in doc}
+    out = known | {k: v for k, v in doc.items() if k not in known}
+    if isinstance(out.get("resources"), dict):
+        out["resources"] = ordered(out["resources"], RESOURCES_ORDER)
+    return out
 
 
 class _SpecDumper(yaml.SafeDumper):

@@ -188,3 +188,16 @@ def test_describe_responses_lose_only_what_sagemaker_added(tmp_path: Path, capsy
         "111122223333.dkr.ecr.us-west-2.amazonaws.com/mine:1")
     code, out, _ = _import(custom, tmp_path, capsys)
     assert code == 0 and len(_spec(out)["algorithm"]["metrics"]) == 19
+
+
+def test_the_readme_example_is_the_exact_output(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = REAL.parents[2]
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index("$ amt import tests/data/real/11-ack"):]
+    block = block[: block.index("```")]
+    notes, head = block.split("$ head -12 churn-ack.yaml\n")
+    monkeypatch.chdir(root)
+    assert main(["import", "tests/data/real/11-ack-e2e-xgboost-tags.json", "--name", "churn-ack"]) == 0
+    captured = capsys.readouterr()
+    assert "".join(captured.out.splitlines(keepends=True)[:12]) == head
+    assert captured.err == notes.split("\n", 1)[1]
