@@ -22,6 +22,7 @@ SDK_BOOKKEEPING = ("sagemaker_job_name", "sagemaker_estimator_class_name", "sage
 # Script-mode hyperparameters the SDK sets for framework containers (the training toolkit reads them).
 SDK_SCRIPT_MODE = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_region",
                    "sagemaker_container_log_level")
+SDK_LOG_LEVEL = 20  # logging.INFO, the SDK's default container_log_level
 # SageMaker adds this to every training job of a tuning job; Describe lists it, a request never has it.
 TUNING_OBJECTIVE_HP = "_tuning_objective_metric"
 REQUEST_FIELDS = ("HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition",
@@ -111,6 +112,15 @@ def spec_from_request(request: dict[str, Any], *, name: str | None = None) -> Im
     _definition(definition, doc, resources, out)
     doc["resources"] = resources
 
+    autotune = src.child("Autotune")
+    if autotune.present:
+        mode = autotune.take("Mode")
+        if not _has_autotune():
+            src.errors.append(FieldError("Autotune", "autotune is not in the spec yet"))
+        elif mode == "Enabled":
+            doc["autotune"] = True
+        else:
+            src.errors.append(FieldError("Autotune.Mode", f"unknown value {mode!r}; Enabled"))
     warm = src.child("WarmStartConfig")
     if warm.present:
         parents = [p.pop("HyperParameterTuningJobName", None) for p in warm.take("ParentHyperParameterTuningJobs", [])]
@@ -161,8 +171,8 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
     metrics = algo.take("MetricDefinitions", [])
     if metrics:
         algorithm["metrics"] = [{"name": m.pop("Name", None), "regex": m.pop("Regex", None)} for m in metrics]
+    doc["hyperparameters"] = _static(statics, quoted, src.path, out, algorithm)
     doc["algorithm"] = algorithm
-    doc["hyperparameters"] = _static(statics, quoted, src.path, out)
     if quoted:
         for r in doc["ranges"].values():
             if r["type"] == "categorical":
@@ -273,7 +283,8 @@ def _builtin_algorithm_image(image: str) -> bool:
     return found is not None and _catalog()["algorithms"][found[0]]["kind"] == "algorithm"
 
 
-def _static(statics: dict[str, str], quoted: bool, where: str, out: Imported) -> dict[str, str]:
+def _static(statics: dict[str, str], quoted: bool, where: str, out: Imported,
+            algorithm: dict[str, Any]) -> dict[str, str]:
     path = f"{where}.StaticHyperParameters"
     dropped = [k for k in SDK_BOOKKEEPING if k in statics]
     for key in dropped:
@@ -281,15 +292,37 @@ def _static(statics: dict[str, str], quoted: bool, where: str, out: Imported) ->
     if dropped:
         out.notes.append(f"{path}: dropped the SageMaker SDK's bookkeeping {', '.join(dropped)} "
                          "(only its attach() reads them)")
-    script = [k for k in SDK_SCRIPT_MODE if k in statics]
-    if script:
-        raise NotExpressible([FieldError(f"{path}.{script[0]}", "script mode (the SDK's sagemaker_program and "
-                                                               "sagemaker_submit_directory) is not in the spec yet")])
+    if any(k in statics for k in SDK_SCRIPT_MODE):
+        _script_mode(statics, path, out, algorithm)
     if quoted:
         out.notes.append(f"{path}: values the SageMaker SDK wrote as JSON strings are imported as the text the "
                          "training container receives")
         return {k: unquote(v) for k, v in statics.items()}
     return statics
+
+
+def _script_mode(statics: dict[str, str], path: str, out: Imported, algorithm: dict[str, Any]) -> None:
+    """The SDK's script-mode hyperparameters -> algorithm.entry_point and algorithm.source."""
+    from amt.model import Algorithm
+
+    if "entry_point" not in Algorithm.model_fields:
+        raise NotExpressible([FieldError(f"{path}.{next(k for k in SDK_SCRIPT_MODE if k in statics)}",
+                                         "script mode (algorithm.entry_point, algorithm.source) is not in the "
+                                         "spec yet")])
+    errors = [FieldError(f"{path}.{k}", "script mode needs both sagemaker_program and sagemaker_submit_directory")
+              for k in ("sagemaker_program", "sagemaker_submit_directory") if k not in statics]
+    level = statics.pop("sagemaker_container_log_level", None)
+    if level is not None and unquote(level) != str(SDK_LOG_LEVEL):
+        errors.append(FieldError(f"{path}.sagemaker_container_log_level", f"amt sends {SDK_LOG_LEVEL} (INFO, the "
+                                 f"SDK's default); the source has {level!r}"))
+    if errors:
+        raise NotExpressible(errors)
+    algorithm["entry_point"] = unquote(statics.pop("sagemaker_program"))
+    algorithm["source"] = unquote(statics.pop("sagemaker_submit_directory"))
+    region = statics.pop("sagemaker_region", None)
+    if region is not None:
+        out.notes.append(f"{path}.sagemaker_region: amt sends the region it renders for (the source has "
+                         f"{unquote(region)})")
 
 
 def _ranges(src: _Source, out: Imported) -> dict[str, Any]:
@@ -309,9 +342,21 @@ def _ranges(src: _Source, out: Imported) -> dict[str, Any]:
     for i, r in enumerate(src.take("CategoricalParameterRanges", [])):
         ranges[r.pop("Name")] = {"type": "categorical", "values": list(r.pop("Values"))}
         _leftover(r, f"{src.path}.CategoricalParameterRanges.{i}", src.errors)
-    src.refuse_if_present("AutoParameters", "Autotune's AutoParameters are not in the spec yet")
+    for i, r in enumerate(src.take("AutoParameters", [])):
+        if not _has_autotune():
+            src.errors.append(FieldError(f"{src.path}.AutoParameters", "Autotune's AutoParameters (ranges of type "
+                                                                        "auto) are not in the spec yet"))
+            break
+        ranges[r.pop("Name")] = {"type": "auto", "hint": r.pop("ValueHint")}
+        _leftover(r, f"{src.path}.AutoParameters.{i}", src.errors)
     src.finish()
     return ranges
+
+
+def _has_autotune() -> bool:
+    from amt.model import Spec
+
+    return "autotune" in Spec.model_fields
 
 
 def _number(text: Any, kind: str, where: str) -> int | float:
