@@ -147,10 +147,23 @@ def sdk_quoted(request_definition: dict[str, Any]) -> bool:
 
 
 def unquote(value: str) -> str:
-    """The text a training container receives for an SDK-written value: JSON strings are decoded by the
-    SageMaker training toolkit; anything else (numbers, plain words) arrives as written."""
+    """The spec's text for an SDK-written value. The SageMaker training toolkit JSON-decodes every
+    hyperparameter (sagemaker_training.environment.read_hyperparameters) and passes str() of the result to
+    the script, so `"\\"rgcn\\""` and `rgcn` both arrive as rgcn: the quotes go. `"\\"1.10\\""` arrives as
+    the text 1.10 but `1.10` would arrive as 1.1 (and `"\\"false\\""` as false, `false` as False): such
+    values keep the SDK's quotes."""
     text = _json_text(value)
-    return value if text is None else text
+    if text is None or toolkit_value(text) != text:
+        return value
+    return text
+
+
+def toolkit_value(value: str) -> Any:
+    """What the SageMaker training toolkit makes of a hyperparameter value: JSON if it parses, else the text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 # --- the parts --------------------------------------------------------------------------------
@@ -296,7 +309,8 @@ def _static(statics: dict[str, str], quoted: bool, where: str, out: Imported,
         _script_mode(statics, path, out, algorithm)
     if quoted:
         out.notes.append(f"{path}: values the SageMaker SDK wrote as JSON strings are imported as the text the "
-                         "training container receives")
+                         "training script receives (quotes kept where the toolkit would otherwise read a number, "
+                         "boolean or null)")
         return {k: unquote(v) for k, v in statics.items()}
     return statics
 
@@ -312,17 +326,17 @@ def _script_mode(statics: dict[str, str], path: str, out: Imported, algorithm: d
     errors = [FieldError(f"{path}.{k}", "script mode needs both sagemaker_program and sagemaker_submit_directory")
               for k in ("sagemaker_program", "sagemaker_submit_directory") if k not in statics]
     level = statics.pop("sagemaker_container_log_level", None)
-    if level is not None and unquote(level) != str(SDK_LOG_LEVEL):
+    if level is not None and toolkit_value(level) != SDK_LOG_LEVEL:
         errors.append(FieldError(f"{path}.sagemaker_container_log_level", f"amt sends {SDK_LOG_LEVEL} (INFO, the "
                                  f"SDK's default); the source has {level!r}"))
     if errors:
         raise NotExpressible(errors)
-    algorithm["entry_point"] = unquote(statics.pop("sagemaker_program"))
-    algorithm["source"] = unquote(statics.pop("sagemaker_submit_directory"))
+    algorithm["entry_point"] = _decoded(statics.pop("sagemaker_program"))
+    algorithm["source"] = _decoded(statics.pop("sagemaker_submit_directory"))
     region = statics.pop("sagemaker_region", None)
     if region is not None:
         out.notes.append(f"{path}.sagemaker_region: amt sends the region it renders for (the source has "
-                         f"{unquote(region)})")
+                         f"{_decoded(region)})")
 
 
 def _ranges(src: _Source, out: Imported) -> dict[str, Any]:
@@ -517,6 +531,11 @@ def _json_text(value: Any) -> str | None:
     except ValueError:
         return None
     return decoded if isinstance(decoded, str) else None
+
+
+def _decoded(value: str) -> str:
+    text = _json_text(value)
+    return value if text is None else text
 
 
 def _put(target: dict[str, Any], key: str, value: Any) -> None:

@@ -87,7 +87,8 @@ def test_sdk_requests_import_as_the_text_the_container_receives(tmp_path: Path, 
     assert code == 0, err
     spec = _spec(out)
     assert spec["hyperparameters"]["graph-name"] == "my-graph"
-    assert spec["hyperparameters"]["topk-model-to-save"] == "1"
+    # The toolkit would read a bare 1 as a number: the SDK's quotes stay, so the script still gets the text.
+    assert spec["hyperparameters"]["topk-model-to-save"] == '"1"'
     assert spec["ranges"]["model_encoder_type"]["values"] == ["rgcn", "hgt"]
     assert not any(k.startswith("sagemaker_") for k in spec["hyperparameters"])
     assert "sagemaker_job_name, sagemaker_estimator_class_name, sagemaker_estimator_module" in err
@@ -201,3 +202,16 @@ def test_the_readme_example_is_the_exact_output(capsys: Any, monkeypatch: pytest
     captured = capsys.readouterr()
     assert "".join(captured.out.splitlines(keepends=True)[:12]) == head
     assert captured.err == notes.split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(("sdk", "spec"), [
+    ('"rgcn"', "rgcn"), ('"s3://b/k"', "s3://b/k"), ('"my graph"', "my graph"),
+    # The toolkit would read these bare texts as JSON (1.1, False, None, a list): the quotes stay.
+    ('"1.10"', '"1.10"'), ('"false"', '"false"'), ('"null"', '"null"'), ('"[1, 2]"', '"[1, 2]"'), ('"1"', '"1"'),
+    ("20", "20"), ("plain", "plain"), ('"unterminated', '"unterminated'),
+])
+def test_sdk_quotes_go_only_where_the_script_gets_the_same_text(sdk: str, spec: str) -> None:
+    from amt.importer import toolkit_value, unquote
+
+    assert unquote(sdk) == spec
+    assert toolkit_value(spec) == toolkit_value(sdk)

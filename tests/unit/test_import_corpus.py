@@ -23,9 +23,10 @@ differences are forgiven, each because SageMaker reads both forms the same way:
      ResourceConfig; without InstanceConfigs there is nothing else in it.
   N8 SageMaker SDK requests (framework estimators): the SDK's bookkeeping hyperparameters (sagemaker_job_name,
      sagemaker_estimator_class_name, sagemaker_estimator_module) are left out (the brief: only the SDK's
-     attach() reads them), and every hyperparameter and categorical value is compared as the text the
-     training container receives: the SageMaker training toolkit JSON-decodes each value
-     (sagemaker_training.environment.read_hyperparameters), so `"\"rgcn\""` and `"rgcn"` arrive as rgcn.
+     attach() reads them), and every hyperparameter and categorical value is compared as the value the
+     training script receives: the SageMaker training toolkit JSON-decodes each value when it parses
+     (sagemaker_training.environment.read_hyperparameters), so `"\"rgcn\""` and `"rgcn"` both arrive as the
+     text rgcn, while `"\"false\""` (text) and `"false"` (a boolean) stay different.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from amt.importer import SDK_BOOKKEEPING, sdk_quoted, unquote
+from amt.importer import SDK_BOOKKEEPING, sdk_quoted, toolkit_value
 from amt_cli.main import main
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -178,7 +179,7 @@ def _ranges_meaning(holder: dict[str, Any], key: str, quoted: bool) -> None:
                 item["MinValue"], item["MaxValue"] = Decimal(item["MinValue"]), Decimal(item["MaxValue"])  # N3
                 item.setdefault("ScalingType", "Auto")  # N4
             if kind == "CategoricalParameterRanges" and quoted:
-                item["Values"] = [unquote(v) for v in item["Values"]]  # N8
+                item["Values"] = [toolkit_value(v) for v in item["Values"]]  # N8
             by_name[name] = item
         out[kind] = by_name  # N2
     if out:
@@ -194,7 +195,7 @@ def _definition_meaning(d: dict[str, Any], quoted: bool) -> None:
         d["ResourceConfig"] = d.pop("HyperParameterTuningResourceConfig")  # N7
     statics = d.pop("StaticHyperParameters", {})
     if quoted:
-        statics = {k: unquote(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N8
+        statics = {k: toolkit_value(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N8
     if statics:
         d["StaticHyperParameters"] = statics
 
