@@ -51,11 +51,8 @@ DESCRIBES = sorted((REAL / "describe").glob("*.json"))
 # Corpus files whose fields the spec cannot express yet: the exact missing field. strict: once the field
 # lands the test passes and the entry must go.
 PENDING: dict[str, str] = {
-    "06-examples-xgboost-parquet-https.json": "https:// S3 URIs (data.<channel>.uri, output_uri)",
     "08-examples-sagemaker-core-autotune.json": "autotune and ranges of type auto (Autotune, AutoParameters)",
     "12-ack-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning)",
-    "16-graphstorm-sdk-script-mode.json": "algorithm.entry_point and algorithm.source (script mode)",
-    "17-graphstorm-sdk-hyperband.json": "algorithm.entry_point and algorithm.source (script mode)",
 }
 PENDING_DESCRIBE: dict[str, str] = {
     "ack-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning)",
