@@ -191,6 +191,7 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
             if r["type"] == "categorical":
                 r["values"] = [unquote(v) for v in r["values"]]
     doc["data"] = _channels(src.take("InputDataConfig", []), src.path, src.errors)
+    _code_channel(doc, algorithm, src)
     output = src.child("OutputDataConfig")
     _put(doc, "output_uri", output.take("S3OutputPath"))
     compression = output.take("CompressionType")
@@ -224,6 +225,22 @@ def _definition(src: _Source, doc: dict[str, Any], resources: dict[str, Any], ou
     if env:
         doc["environment"] = env
     src.finish()
+
+
+def _code_channel(doc: dict[str, Any], algorithm: dict[str, Any], src: _Source) -> None:
+    """Under network isolation the SDK passes the code archive as a `code` channel and points
+    sagemaker_submit_directory at its local copy; amt does the same from algorithm.source."""
+    from amt.scriptmode import CODE_CHANNEL, CODE_CHANNEL_ARCHIVE
+
+    if algorithm.get("source") != CODE_CHANNEL_ARCHIVE:
+        return
+    channel = doc["data"].get(CODE_CHANNEL, {})
+    if set(channel) != {"uri"}:
+        src.errors.append(FieldError(f"{src.path}.StaticHyperParameters.sagemaker_submit_directory",
+                                     f"points into a {CODE_CHANNEL!r} channel, but the request has no plain S3 "
+                                     f"channel {CODE_CHANNEL!r} with the code archive"))
+        return
+    algorithm["source"] = doc["data"].pop(CODE_CHANNEL)["uri"]
 
 
 def _instance(src: _Source, resources: dict[str, Any]) -> dict[str, Any]:
