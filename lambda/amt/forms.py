@@ -87,8 +87,9 @@ TUNING_JOB_NAME = Form("letters, digits and hyphens, starting and ending with a 
 CHANNEL_NAME = Form("letters, digits and . - _", r"[A-Za-z0-9.\-_]+", r"[A-Za-z0-9.\-_]")
 ENV_NAME = Form("letters, digits and _, not starting with a digit", r"[a-zA-Z_][a-zA-Z0-9_]*", r"[a-zA-Z0-9_]",
                 first=r"[a-zA-Z_]")
+# Families may hold a hyphen (ml.p6-b200.48xlarge, ml.c7i-flex.large in botocore's TrainingInstanceType).
 INSTANCE_TYPE = Form("an instance type like ml.m5.xlarge (ml.<family>.<size>, lowercase)",
-                     r"ml\.[a-z0-9]+\.[a-z0-9]+", r"[a-z0-9.]", prefix="ml.")
+                     r"ml\.[a-z0-9][a-z0-9-]*\.[a-z0-9]+", r"[a-z0-9.\-]", prefix="ml.")
 PY_VERSION = Form("a Python version like py310", r"py\d+", r"\d", prefix="py")
 SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f]", prefix="subnet-")
 FILE_SYSTEM_ID = Form("a file system id like fs-0123456789abcdef0 (at least 8 hex digits)", r"fs-[0-9a-f]{8,}",

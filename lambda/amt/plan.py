@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from amt.budget import rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
 from amt.durations import format_duration
+from amt.instances import local_storage_types
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 
@@ -122,6 +123,10 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
     if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
         out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
                    "to accelerated instance types only (ml.p, ml.g, ml.trn)")
+    local = local_storage_types(spec)
+    if spec.kms_key_id and local:
+        out.append(f"kms_key_id encrypts the outputs only: {', '.join(local)} has local NVMe storage, which its "
+                   "hardware encrypts and on which SageMaker refuses a volume KMS key, so none is sent")
     if spec.early_stopping == "off" and spec.strategy in ("bayesian", "random") and jobs >= 50:
         out.append("early_stopping is off: with many jobs, auto early stopping usually saves instance-hours")
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amt.instances import local_storage_types
 from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
@@ -151,7 +152,9 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
         }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
-        resources["VolumeKmsKeyId"] = spec.kms_key_id
+        # SageMaker refuses a volume key on instances with local NVMe storage (their hardware encrypts it).
+        if not local_storage_types(spec):
+            resources["VolumeKmsKeyId"] = spec.kms_key_id
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:

@@ -310,6 +310,16 @@ def channels_rule(spec: Spec) -> Iterator[FieldError]:
         if ch.record_wrapper == "RecordIO" and mode != "Pipe":
             yield FieldError(f"{where}.record_wrapper", f"RecordIO wrapping needs Pipe input mode (the channel's "
                                                         f"input mode is {mode}); in File mode leave it unset")
+        if ch.s3_data_type == "AugmentedManifestFile":
+            # S3DataSource docs: an augmented manifest "can only be used if the Channel's input mode is Pipe",
+            # and AttributeNames says which of each line's attributes the algorithm receives.
+            if mode != "Pipe":
+                yield FieldError(f"{where}.s3_data_type", f"an AugmentedManifestFile is read in Pipe input mode only "
+                                                          f"(the channel's input mode is {mode}): set "
+                                                          f"{where}.input_mode: Pipe")
+            if not ch.attribute_names:
+                yield FieldError(f"{where}.attribute_names", "required with an AugmentedManifestFile: the attributes "
+                                                             "of each manifest line to send, e.g. [source-ref, class]")
 
 
 def naming_rule(spec: Spec) -> Iterator[FieldError]:

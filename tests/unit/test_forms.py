@@ -169,3 +169,10 @@ def test_cross_field_forms_speak_in_words_too(path: str, value: str, offending: 
 
 def test_parse_s3_uri_names_the_bucket_and_key() -> None:
     assert parse_s3_uri("s3://b-1/a/b") == ("b-1", "a/b")
+
+
+@pytest.mark.parametrize("instance_type", ["ml.p6-b200.48xlarge", "ml.c7i-flex.large", "ml.g5.2xlarge"])
+def test_instance_types_with_a_hyphen_in_the_family_are_accepted(instance_type: str) -> None:
+    # botocore's TrainingInstanceType enum has such families.
+    spec = parse(setin(custom_spec(), "resources.instance_type", instance_type))
+    assert spec.resources.instance_type == instance_type
