@@ -264,7 +264,8 @@ def _instance(src: _Source, resources: dict[str, Any]) -> dict[str, Any]:
         resources["instance_type"] = first = res.take("InstanceType")
         _put(resources, "instance_count", res.take("InstanceCount"))
         _put(resources, "volume_size_gb", res.take("VolumeSizeInGB"))
-    return {"type": first, "volume_kms": res.take("VolumeKmsKeyId"), "path": res.path}
+    types = [c.get("instance_type") for c in resources.get("instance_configs", [])] or [first]
+    return {"type": first, "types": [x for x in types if x], "volume_kms": res.take("VolumeKmsKeyId")}
 
 
 def _algorithm(image: str, instance: dict[str, Any], out: Imported) -> dict[str, Any]:
@@ -448,10 +449,14 @@ def _channels(channels: list[dict[str, Any]], where: str, errors: list[FieldErro
 
 
 def _kms(key: str | None, instance: dict[str, Any], doc: dict[str, Any], src: _Source) -> None:
+    from amt.instances import has_local_storage
+
     volume = instance.get("volume_kms")
     if key is None and volume is None:
         return
-    if key != volume:
+    # On local NVMe storage SageMaker refuses a volume key and amt sends only the output key.
+    local = any(has_local_storage(x) for x in instance.get("types", []))
+    if key != volume and not (local and volume is None):
         src.errors.append(FieldError(f"{src.path}.OutputDataConfig.KmsKeyId", "the spec's kms_key_id encrypts both "
                                      "the output and the volume with one key (the source has "
                                      f"output {key!r}, volume {volume!r})"))
