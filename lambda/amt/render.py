@@ -183,7 +183,8 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
                                              isolated=_isolated(spec)))
         if _isolated(spec):
             # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
-            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algorithm.source, "S3DataDistributionType": "FullyReplicated"}
+            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algorithm.source,
+                    "S3DataDistributionType": "FullyReplicated"}
             definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
     if static:
         definition["StaticHyperParameters"] = static
