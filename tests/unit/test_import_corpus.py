@@ -40,9 +40,11 @@ from typing import Any
 
 import botocore.session
 import pytest
+import yaml
 from botocore.validate import ParamValidator
 
 from amt.importer import SDK_BOOKKEEPING, sdk_quoted, toolkit_value
+from amt.yamlsafe import SpecLoader
 from amt_cli.main import main
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -121,9 +123,16 @@ def _round_trip(path: Path, region: str, tmp_path: Path, capsys: Any) -> dict[st
     spec = tmp_path / "imported.yaml"
     spec.write_text(capsys.readouterr().out)
     assert main(["render", str(spec), "--region", region]) == 0, capsys.readouterr().err
-    rendered: dict[str, Any] = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    rendered: dict[str, Any] = json.loads(out)
     report = ParamValidator().validate(rendered, _input_shape())
     assert not report.has_errors(), report.generate_report()
+    # amt's own request imports back to the same spec (its name aside: amt's job name is not the source's).
+    again = tmp_path / "rendered.json"
+    again.write_text(out)
+    first = yaml.load(spec.read_text(), Loader=SpecLoader)
+    assert main(["import", str(again), "--name", first["name"]]) == 0, capsys.readouterr().err
+    assert yaml.load(capsys.readouterr().out, Loader=SpecLoader) == first
     return rendered
 
 
