@@ -154,6 +154,24 @@ def _validate_s3(uri: str) -> str:
     return uri  # passed to SageMaker unchanged
 
 
+def _validate_code_archive(uri: str) -> str:
+    # The SDK uploads sourcedir.tar.gz and sends its s3:// URI; the training toolkit downloads and unpacks it.
+    if not uri.startswith("s3://"):
+        raise ValueError(f"expected the s3:// URI of a .tar.gz code archive: must start with s3:// (got "
+                         f"{excerpt(uri, 0, 8)})")
+    key = parse_s3_uri(uri).key
+    if not key.endswith(".tar.gz"):
+        raise ValueError(f"expected the s3:// URI of a .tar.gz code archive: must end with .tar.gz (got "
+                         f"{excerpt(uri, max(len(uri) - 7, 0), len(uri))})")
+    return uri
+
+
+CODE_ARCHIVE_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$"
+CODE_ARCHIVE_SCHEMA = Field(json_schema_extra={"pattern": CODE_ARCHIVE_PATTERN}, max_length=1024,
+                            description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's "
+                                        "sourcedir.tar.gz).")
+CODE_ARCHIVE_CHECK = AfterValidator(_validate_code_archive)
+
 S3_URI_SCHEMA = Field(json_schema_extra={"pattern": S3_URI_PATTERN}, max_length=1024,
                       description="s3://bucket/prefix/ or an S3 https:// URL")
 S3_URI_CHECK = AfterValidator(_validate_s3)

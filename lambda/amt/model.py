@@ -133,6 +133,9 @@ class Algorithm(_Strict):
     py_version: Annotated[str, forms.PY_VERSION.schema(), forms.PY_VERSION.check] | None = Field(
         default=None, description="Python version of a framework image, e.g. 'py310'."
     )
+    base_framework: str | None = Field(
+        default=None, pattern=r"^(pytorch|tensorflow)\d[\d.]*$",
+        description="huggingface only: the base framework and its version, e.g. 'pytorch2.1'.")
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
     name: str | None = Field(
         default=None, min_length=1, max_length=170,
@@ -141,9 +144,7 @@ class Algorithm(_Strict):
     entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
         default=None, min_length=1, max_length=256,
         description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
-    source: str | None = Field(
-        default=None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$", max_length=1024,
-        description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's sourcedir.tar.gz).")
+    source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 

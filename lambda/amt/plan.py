@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from amt.budget import rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
+from amt.budget import job_wall_seconds, rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
 from amt.durations import format_duration
 from amt.instances import local_storage_types
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
@@ -30,6 +30,8 @@ class Plan:
     worst_case_hours_per_round: float
     worst_case_hours_total: float
     worst_case_round_time: str
+    worst_case_job_time: str = ""
+    spot_wait: str | None = None  # the part of a job's wall-clock worst case spent waiting for Spot (not billed)
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -40,9 +42,11 @@ class Plan:
             ("search space", self.search_space),
             ("training jobs", f"{self.max_jobs} per round, {self.parallel} in parallel"),
             ("rounds", str(self.rounds)),
-            ("worst case", f"{self.worst_case_hours_per_round:g} instance-hours and "
-                           f"{self.worst_case_round_time} per round; {self.worst_case_hours_total:g} "
-                           "instance-hours in all"),
+            ("worst case, billed", f"{self.worst_case_hours_per_round:g} instance-hours per round; "
+                                   f"{self.worst_case_hours_total:g} instance-hours in all"),
+            ("worst case, wall clock", f"{self.worst_case_round_time} per round, {self.worst_case_job_time} per job"
+                                       + (f" (up to {self.spot_wait} of it waiting for Spot capacity, not billed)"
+                                          if self.spot_wait else "")),
         ]
         width = max(len(k) for k, _ in rows)
         out = [f"{k.ljust(width)}  {v}" for k, v in rows]
@@ -74,6 +78,7 @@ def make_plan(spec: Spec) -> Plan:
     """Summarize `spec`: search space, worst cases and warnings."""
     space, dims = space_description(spec)
     per_round = worst_case_instance_hours(spec)
+    wait = spec.spot_max_wait()
     rounds = spec.rounds.max
     allowed = rounds_within_budget(spec)
     warnings = _warnings(spec, allowed)
@@ -91,6 +96,9 @@ def make_plan(spec: Spec) -> Plan:
         worst_case_hours_per_round=round(per_round, 2),
         worst_case_hours_total=round(per_round * rounds, 2),
         worst_case_round_time=format_duration(worst_case_round_seconds(spec)),
+        worst_case_job_time=format_duration(job_wall_seconds(spec)),
+        spot_wait=format_duration(wait - spec.resources.max_runtime_per_job)
+        if wait and wait > spec.resources.max_runtime_per_job else None,
         warnings=warnings,
     )
 

@@ -28,7 +28,8 @@ def training_image(spec: Spec, region: str) -> str:
     assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
     # With several instance choices, the rules check that every one resolves to this same image.
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version)
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version,
+                         base_framework=spec.algorithm.base_framework)
 
 
 def render_request(

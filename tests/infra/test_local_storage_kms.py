@@ -138,3 +138,15 @@ def test_families_the_docs_name_have_local_storage() -> None:
     for t in ("ml.m5.xlarge", "ml.c5.2xlarge", "ml.p3.2xlarge", "ml.p2.xlarge"):
         assert not has_local_storage(t), t
     assert re.fullmatch(r"[a-z0-9-]+", family("ml.p6-b200.48xlarge"))
+
+
+def test_instance_choices_with_local_storage_carry_no_volume_key_and_iam_allows_them() -> None:
+    doc = yaml.safe_load((ROOT / "configs" / "fraud-random-spot.yaml").read_text())
+    doc["resources"].pop("instance_type")
+    doc["resources"]["instance_configs"] = [{"instance_type": "ml.g5.2xlarge"}, {"instance_type": "ml.g4dn.2xlarge"}]
+    spec = parse_spec(yaml.safe_dump(doc, sort_keys=False), "fraud-random-spot.yaml")
+    request = _request(spec)
+
+    config = request["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"]
+    assert "VolumeKmsKeyId" not in config
+    assert _denied_by(_deny_statements(spec), _context(request)) == []

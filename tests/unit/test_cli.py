@@ -141,7 +141,8 @@ def test_plan_shows_job_name_and_worst_case(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "plan", str(path))
     assert code == 0
     assert job_name(load_spec(path), 1) in out
-    assert re.search(r"worst case\s+20 instance-hours", out)  # 20 jobs x 1 instance x 1h
+    assert re.search(r"worst case, billed\s+20 instance-hours", out)  # 20 jobs x 1 instance x 1h
+    assert re.search(r"worst case, wall clock\s+10h per round, 1h per job", out)  # 10 waves of 2
 
 
 def test_plan_warns_about_bayesian_parallelism(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
