@@ -133,9 +133,8 @@ class Algorithm(_Strict):
     py_version: Annotated[str, forms.PY_VERSION.schema(), forms.PY_VERSION.check] | None = Field(
         default=None, description="Python version of a framework image, e.g. 'py310'."
     )
-    base_framework: str | None = Field(
-        default=None, pattern=r"^(pytorch|tensorflow)\d[\d.]*$",
-        description="huggingface only: the base framework and its version, e.g. 'pytorch2.1'.")
+    base_framework: Annotated[str, forms.BASE_FRAMEWORK.schema(), forms.BASE_FRAMEWORK.check] | None = Field(
+        default=None, description="huggingface only: the base framework and its version, e.g. 'pytorch2.1'.")
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
     name: str | None = Field(
         default=None, min_length=1, max_length=170,

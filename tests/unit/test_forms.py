@@ -75,6 +75,7 @@ BAD_VALUES: dict[str, tuple[Any, str]] = {
     "checkpoint.uri": ("s3://ckpt_bucket/run/", "'ckpt_bucket' is not a bucket name"),
     "data.<value>.file_system.id": ("fs-0123456789abcdefg", "'g' at character 20"),
     "resources.instance_configs.0.instance_type": ("ml.g5.2xlarge ", "a space at character 14"),
+    "algorithm.base_framework": ("pytorch_2.1", "'_' at character 8"),
     "algorithm.source": ("s3://code-bucket/" + "src/" * 100 + "sourcedir.zip", "must end with .tar.gz"),
 }
 
