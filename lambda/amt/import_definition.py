@@ -102,16 +102,16 @@ def _algorithm(image: str, instance: dict[str, Any], out: Imported) -> dict[str,
     found = _builtin(image, instance.get("type") or "ml.m5.xlarge")
     if found is None:
         return {"image": image}
-    builtin, version, py_version, region = found
-    if out.region not in (None, region):
+    if out.region not in (None, found["region"]):
         return {"image": image}  # one spec renders in one region: keep the URI when definitions disagree
-    out.region = region
-    out.notes.append(f"algorithm: {image} is the built-in {builtin} {version}; render in {region} for this image")
-    return pruned({"builtin": builtin, "version": version, "py_version": py_version})
+    out.region = found.pop("region")
+    out.notes.append(f"algorithm: {image} is the built-in {found['builtin']} {found['version']}; render in "
+                     f"{out.region} for this image")
+    return pruned(found)
 
 
-def _builtin(image: str, instance_type: str) -> tuple[str, str, str | None, str] | None:
-    """(builtin, version, py_version, region) whose catalog image in that region is exactly `image`."""
+def _builtin(image: str, instance_type: str) -> dict[str, Any] | None:
+    """builtin, version, py_version, base_framework and region whose catalog image is exactly `image`."""
     from amt.images import ImageError, _catalog, resolve_image
 
     match = _ECR.match(image)
@@ -120,16 +120,25 @@ def _builtin(image: str, instance_type: str) -> tuple[str, str, str | None, str]
     region = match[1]
     repository = image[match.end():].split(":")[0].split("@")[0]
     for name, algo in _catalog()["algorithms"].items():
-        entries = [leaf for v in algo["versions"].values() for leaf in [v, *v.get("by_py", {}).values()]]
+        entries = [leaf for v in algo["versions"].values()
+                   for leaf in [v, *v.get("by_py", {}).values(), *v.get("by_base", {}).values()]]
         if not any(leaf.get("repository") == repository for leaf in entries):
             continue
+        pys = sorted({p for leaf in entries for p in _py_versions(leaf)})
         for version in algo["known"]:
-            for py in (None, *sorted({p for v in algo["versions"].values() for p in _py_versions(v)})):
-                try:
-                    if resolve_image(name, version, region, instance_type=instance_type, py_version=py) == image:
-                        return name, version, py, region
-                except ImageError:
-                    continue
+            entry = algo["versions"].get(algo.get("aliases", {}).get(version, version), {})
+            # Each base by its short alias first (pytorch2.1), as a person writes it, then its full name.
+            bases = [*entry.get("base_aliases", {}), *entry.get("by_base", {})] or [None]
+            for base in bases:
+                for py in (None, *pys):
+                    try:
+                        uri = resolve_image(name, version, region, instance_type=instance_type, py_version=py,
+                                            base_framework=base)
+                    except ImageError:
+                        continue
+                    if uri == image:
+                        return {"builtin": name, "version": version, "py_version": py, "base_framework": base,
+                                "region": region}
     return None
 
 
@@ -141,7 +150,7 @@ def builtin_algorithm_image(image: str) -> bool:
     from amt.images import _catalog
 
     found = _builtin(image, "ml.m5.xlarge") or _builtin(image, "ml.p3.2xlarge")
-    return found is not None and _catalog()["algorithms"][found[0]]["kind"] == "algorithm"
+    return found is not None and _catalog()["algorithms"][found["builtin"]]["kind"] == "algorithm"
 
 
 def import_ranges(src: Source, out: Imported) -> dict[str, Any]:

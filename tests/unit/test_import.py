@@ -229,3 +229,38 @@ def test_an_output_key_alone_on_local_storage_instances_is_kms_key_id(tmp_path: 
     request["TrainingJobDefinition"]["ResourceConfig"]["InstanceType"] = "ml.m5.2xlarge"
     code, _, err = _import(request, tmp_path, capsys)
     assert code == 1 and "OutputDataConfig.KmsKeyId" in err
+
+
+def _catalog_cases() -> list[Any]:
+    from amt.images import _catalog
+
+    cases = []
+    for name, algo in sorted(_catalog()["algorithms"].items()):
+        for version in {algo["known"][0], algo["known"][-1]}:
+            entry = algo["versions"].get(algo.get("aliases", {}).get(version, version), {})
+            base = next(iter(entry.get("base_aliases", {})), None) or next(iter(entry.get("by_base", {})), None)
+            for instance_type in ("ml.m5.xlarge", "ml.g5.2xlarge"):
+                cases.append(pytest.param(name, version, base, instance_type, id=f"{name}-{version}-{instance_type}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "version", "base", "instance_type"), _catalog_cases())
+def test_every_catalog_image_imports_as_a_builtin_that_resolves_to_it(name: str, version: str, base: str | None,
+                                                                       instance_type: str) -> None:
+    from amt.images import ImageError, resolve_image
+    from amt.import_definition import _builtin
+
+    for py in (None, "py3", "py310", "py311", "py312"):
+        try:
+            image = resolve_image(name, version, "eu-west-1", instance_type=instance_type, py_version=py,
+                                  base_framework=base)
+            break
+        except ImageError:
+            continue
+    else:
+        pytest.skip(f"{name} {version} has no image for {instance_type} in eu-west-1")
+    found = _builtin(image, instance_type)
+    assert found is not None, image
+    assert found.pop("region") == "eu-west-1"
+    assert resolve_image(found.pop("builtin"), found.pop("version"), "eu-west-1", instance_type=instance_type,
+                         **found) == image
