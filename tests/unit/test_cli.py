@@ -95,14 +95,16 @@ def test_render_prints_the_request(capsys: pytest.CaptureFixture[str], path: Pat
 
 def test_render_round_and_parents(capsys: pytest.CaptureFixture[str]) -> None:
     path = ROOT / "configs" / "churn-xgb.yaml"
+    role, bucket = "arn:aws:iam::210987654321:role/tuning-runs", "team-ml-artifacts"
     code, out, _ = run(capsys, "render", str(path), "--region", "us-west-2", "--round", "2",
-                       "--parents", "churn-xgb-r1-aaaaaa, churn-xgb-r0-bbbbbb")
+                       "--parents", "churn-xgb-r1-aaaaaa, churn-xgb-r0-bbbbbb", "--role-arn", role,
+                       "--output-bucket", bucket)
     assert code == 0
     request = json.loads(out)
     parents = ["churn-xgb-r1-aaaaaa", "churn-xgb-r0-bbbbbb"]
     assert request == render_request(load_spec(path), region="us-west-2", round_no=2, parents=parents,
-                                     role_arn=request["TrainingJobDefinition"]["RoleArn"],
-                                     output_bucket="amt-artifacts-123456789012")
+                                     role_arn=role, output_bucket=bucket)
+    assert request["TrainingJobDefinition"]["RoleArn"] == role
     assert request["HyperParameterTuningJobName"].startswith("churn-xgb-r2-")
 
 

@@ -180,11 +180,24 @@ def test_hugging_face_needs_a_base_framework() -> None:
 
 
 def test_unknown_version_lists_the_known_ones() -> None:
-    problem = check_builtin("xgboost", "1.8-1")
-    assert problem == (
-        "xgboost has no version '1.8-1'; did you mean '1.7-1'? known: 0.90-1, 0.90-2, 1, 1.0-1, 1.2-1, "
-        "1.2-2, 1.3-1, 1.5-1, 1.7-1, 3.0-5, 3.2-0 (aliases: latest)")
+    # The expectation comes from the sagemaker SDK's own image config, not from our catalog: a catalog refresh
+    # changes both sides alike, and a version the message leaves out (or invents) still fails the test.
+    sdk = pytest.importorskip("sagemaker.core.image_uris")
+    config = json.loads((Path(sdk.__file__).parent / "image_uri_config" / "xgboost.json").read_text())["training"]
+    newest = max(config["versions"], key=_version_key)
+    typo = f"{newest}x"
+    problem = check_builtin("xgboost", typo)
+    assert problem is not None
+    head, _, known = problem.partition(" known: ")
+    assert head == f"xgboost has no version {typo!r}; did you mean {newest!r}?"
+    listed, _, aliases = known.removesuffix(")").partition(" (aliases: ")
+    assert listed.split(", ") == sorted(config["versions"], key=_version_key)  # in version order, not as text
+    assert set(aliases.split(", ")) == set(config["version_aliases"])
     assert check_builtin("kmeans", "2") is not None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.replace("-", ".").split("."))
 
 
 def test_version_required_when_several() -> None:

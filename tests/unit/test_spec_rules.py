@@ -236,6 +236,13 @@ def test_hyperband_at_most_20000_epochs() -> None:
     parse(hyperband_spec(hyperband={"max_resource": 20000}))
 
 
+def test_hyperband_infers_up_to_20000_epochs() -> None:
+    """Issue 14, item 8: the bound of an inferred max_resource is the API's MaxResource bound, inclusive."""
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 20000})).strategy == "hyperband"
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 1})).strategy == "hyperband"
+    assert only_error(hyperband_spec(hyperband=None, hyperparameters={"epochs": 0})).path == "hyperparameters.epochs"
+
+
 def test_hyperband_min_resource_at_most_max() -> None:
     err = only_error(hyperband_spec(hyperband={"min_resource": 28, "max_resource": 27}))
     assert err.path == "hyperband.min_resource"
