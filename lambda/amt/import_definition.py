@@ -36,7 +36,7 @@ def import_definition(src: Source, doc: dict[str, Any], resources: dict[str, Any
         for r in doc["ranges"].values():
             if r["type"] == "categorical":
                 r["values"] = [unquote(v) for v in r["values"]]
-    doc["data"] = _channels(src.take("InputDataConfig", []), src.path, src.errors)
+    doc["data"] = _channels(src.take("InputDataConfig", []), src.path, src.errors, out.notes)
     code_channel(doc, algorithm, src)
     output = src.child("OutputDataConfig")
     put(doc, "output_uri", output.take("S3OutputPath"))
@@ -198,7 +198,8 @@ def _number(text: Any, kind: str, where: str) -> int | float:
     return value
 
 
-def _channels(channels: list[dict[str, Any]], where: str, errors: list[FieldError]) -> dict[str, Any]:
+def _channels(channels: list[dict[str, Any]], where: str, errors: list[FieldError],
+              notes: list[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for i, raw in enumerate(channels):
         ch = Source(raw, f"{where}.InputDataConfig.{i}", errors)
@@ -212,8 +213,10 @@ def _channels(channels: list[dict[str, Any]], where: str, errors: list[FieldErro
             kind = s3.take("S3DataType", "S3Prefix")
             if kind != "S3Prefix":
                 spec["s3_data_type"] = kind
-            dist = s3.take("S3DataDistributionType", "FullyReplicated")
-            if dist != "FullyReplicated":
+            dist = s3.take("S3DataDistributionType")
+            if dist is None:
+                notes.append(f"{s3.path}.S3DataDistributionType: not given; amt sends FullyReplicated")
+            elif dist != "FullyReplicated":
                 spec["distribution"] = dist
             put(spec, "attribute_names", s3.take("AttributeNames"))
         if fs.present:

@@ -27,6 +27,9 @@ differences are forgiven, each because SageMaker reads both forms the same way:
      training script receives: the SageMaker training toolkit JSON-decodes each value when it parses
      (sagemaker_training.environment.read_hyperparameters), so `"\"rgcn\""` and `"rgcn"` both arrive as the
      text rgcn, while `"\"false\""` (text) and `"false"` (a boolean) stay different.
+  N9 A channel without S3DataDistributionType is `FullyReplicated` when every job runs on one instance: each
+     of n instances gets 1/n of the objects with ShardedByS3Key (API reference), so with one instance both
+     types give it every object. With more instances the absence is not forgiven.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ DESCRIBES = sorted((REAL / "describe").glob("*.json"))
 PENDING: dict[str, str] = {
     "08-examples-sagemaker-core-autotune.json": "autotune and ranges of type auto (Autotune, AutoParameters)",
     "12-ack-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning)",
+    "20-terraform-kmeans-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning) and "
+                                                 "S3DataSource.InstanceGroupNames",
 }
 PENDING_DESCRIBE: dict[str, str] = {
     "ack-multi-definition.json": "algorithms: (TrainingJobDefinitions, multi-algorithm tuning)",
@@ -199,6 +204,10 @@ def _definition_meaning(d: dict[str, Any], quoted: bool) -> None:
     tuning = d.get("HyperParameterTuningResourceConfig", {})
     if tuning and "InstanceConfigs" not in tuning and "AllocationStrategy" not in tuning:
         d["ResourceConfig"] = d.pop("HyperParameterTuningResourceConfig")  # N7
+    if _one_instance(d):
+        for channel in d.get("InputDataConfig", []):
+            channel.get("DataSource", {}).get("S3DataSource", {}).setdefault("S3DataDistributionType",
+                                                                           "FullyReplicated")  # N9
     statics = d.pop("StaticHyperParameters", {})
     if quoted:
         statics = {k: toolkit_value(v) for k, v in statics.items() if k not in SDK_BOOKKEEPING}  # N8
@@ -223,3 +232,20 @@ def test_meaning_still_tells_different_requests_apart(change: Any) -> None:
     changed = copy.deepcopy(source)
     change(changed)
     assert meaning(changed) != meaning(source)
+
+
+def _one_instance(d: dict[str, Any]) -> bool:
+    resources = d.get("ResourceConfig") or d.get("HyperParameterTuningResourceConfig") or {}
+    counts = [c.get("InstanceCount", 1) for c in resources.get("InstanceConfigs", [])] or [
+        resources.get("InstanceCount", 1)]
+    return all(c == 1 for c in counts)
+
+
+def test_a_missing_distribution_is_forgiven_only_on_one_instance() -> None:
+    source = json.loads((REAL / "04-examples-customer-churn.json").read_text())  # InstanceCount 2
+    changed = copy.deepcopy(source)
+    del changed["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+    assert meaning(changed) != meaning(source)
+    changed["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"] = 1
+    source["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"] = 1
+    assert meaning(changed) == meaning(source)
