@@ -36,7 +36,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     good, bad = load_specs(args.paths)
     _print_errors(bad)
     for path, spec in good:
-        print(f"{path}: ok ({spec.name}, {spec.strategy}, {len(spec.ranges)} ranges)")
+        print(f"{path}: ok ({spec.name}, {spec.strategy}, {sum(len(v.ranges) for v in spec.definitions())} ranges)")
     total = len(good) + len(bad)
     print(f"{len(good)} of {total} spec(s) valid", file=sys.stderr)
     return 1 if bad else 0

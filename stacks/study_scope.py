@@ -4,7 +4,7 @@ scoped to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -54,20 +54,23 @@ class StudyScope:
 def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
+    local_storage = _unique(_local_storage(specs))
+    # A multi-algorithm spec needs what each of its definitions needs.
+    specs = [view for s in specs for view in s.definitions()]
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
     data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
     data += [S3Location.parse(uri) for uri in data_prefixes]
     # A checkpoint location is written during training and read back when a job resumes.
     checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
     # Script mode: the container downloads the code archive as the execution role.
-    data += [S3Location.parse(s.algorithm.source) for s in specs if s.algorithm.source is not None]
+    data += [S3Location.parse(s.algo.source) for s in specs if s.algo.source is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
         data=_unique(data + checkpoints),
         outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
-        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, c.instance_type)
-                         for s in specs if s.algorithm.builtin for c in s.instance_choices()),
+        images=_unique(s.algo.image for s in specs if s.algo.image),
+        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type)
+                         for s in specs if s.algo.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
                          for s in specs if s.network is not None and s.network.subnets),
@@ -76,9 +79,18 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
         file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
                              for s in specs for ch in s.data.values() if ch.file_system is not None),
-        local_storage=_unique((study_prefix(s.name), tuple(c.instance_type for c in s.instance_choices()))
-                              for s in specs if s.kms_key_id and local_storage_types(s)),
+        local_storage=local_storage,
     )
+
+
+def _local_storage(specs: Iterable[Spec]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(job prefix, every instance type of every definition) of studies with a KMS key whose jobs, on some
+    definition, run on local NVMe storage and so carry no volume key."""
+    for s in specs:
+        views = s.definitions()
+        if s.kms_key_id and any(local_storage_types(v) for v in views):
+            yield study_prefix(s.name), tuple(dict.fromkeys(c.instance_type for v in views
+                                                            for c in v.instance_choices()))
 
 
 def _unique(items: Iterable[T]) -> tuple[T, ...]:

@@ -7,9 +7,12 @@ static hyperparameter, a categorical value, a tag or an environment value must r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, to_yaml
 
 from amt.loader import parse_spec
@@ -132,3 +135,25 @@ def test_integers_and_booleans_without_text_have_one_obvious_text() -> None:
 
     spec = parse(custom_spec(hyperparameters={"n": 10, "flag": True}))
     assert spec.hyperparameters == {"n": "10", "flag": "true"}
+
+
+_NUMBER_TEXT = st.from_regex(r"-?(0|[1-9][0-9]{0,4})(\.[0-9]{1,6}0{0,2})?([eE][-+]?[0-9]{1,2})?", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_NUMBER_TEXT, min_size=1, max_size=4, unique=True), fmt=st.sampled_from(["yaml", "json"]))
+def test_any_number_written_unquoted_reaches_sagemaker_as_written(texts: list[str], fmt: str) -> None:
+    doc = custom_spec(hyperparameters={f"h{i}": f"@{t}@" for i, t in enumerate(texts)})
+    doc["ranges"]["opt"] = {"type": "categorical", "values": [f"@{t}@" for t in texts]}
+    if fmt == "json":
+        assume(all(not re.match(r"-?0[0-9]", t) for t in texts))  # JSON has no leading zeros
+        text, source = json.dumps(doc), "spec.json"
+    else:
+        text, source = to_yaml(doc), "spec.yaml"
+    text = re.sub(r"""['"]@([^@]*)@['"]""", r"\1", text)  # the numbers unquoted, as a user writes them
+
+    request = _render(text, source)
+
+    assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {f"h{i}": t for i, t in enumerate(texts)}
+    (opt,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["CategoricalParameterRanges"]
+    assert opt["Values"] == texts
