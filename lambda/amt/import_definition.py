@@ -33,7 +33,7 @@ def import_definition(src: Source, doc: dict[str, Any], resources: dict[str, Any
     doc["hyperparameters"] = static_hyperparameters(statics, quoted, src.path, out, algorithm)
     doc["algorithm"] = algorithm
     if quoted:
-        for r in doc["ranges"].values():
+        for r in doc.get("ranges", {}).values():
             if r["type"] == "categorical":
                 r["values"] = [unquote(v) for v in r["values"]]
     doc["data"] = _channels(src.take("InputDataConfig", []), src.path, src.errors, out.notes)
@@ -171,20 +171,10 @@ def import_ranges(src: Source, out: Imported) -> dict[str, Any]:
         ranges[r.pop("Name")] = {"type": "categorical", "values": list(r.pop("Values"))}
         leftover(r, f"{src.path}.CategoricalParameterRanges.{i}", src.errors)
     for i, r in enumerate(src.take("AutoParameters", [])):
-        if not has_autotune():
-            src.errors.append(FieldError(f"{src.path}.AutoParameters", "Autotune's AutoParameters (ranges of type "
-                                                                        "auto) are not in the spec yet"))
-            break
         ranges[r.pop("Name")] = {"type": "auto", "hint": r.pop("ValueHint")}
         leftover(r, f"{src.path}.AutoParameters.{i}", src.errors)
     src.finish()
     return ranges
-
-
-def has_autotune() -> bool:
-    from amt.model import Spec
-
-    return "autotune" in Spec.model_fields
 
 
 def _number(text: Any, kind: str, where: str) -> int | float:

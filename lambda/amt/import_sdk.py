@@ -68,12 +68,6 @@ def static_hyperparameters(statics: dict[str, str], quoted: bool, where: str, ou
 
 def _script_mode(statics: dict[str, str], path: str, out: Imported, algorithm: dict[str, Any]) -> None:
     """The SDK's script-mode hyperparameters -> algorithm.entry_point and algorithm.source."""
-    from amt.model import Algorithm
-
-    if "entry_point" not in Algorithm.model_fields:
-        raise NotExpressible([FieldError(f"{path}.{next(k for k in SDK_SCRIPT_MODE if k in statics)}",
-                                         "script mode (algorithm.entry_point, algorithm.source) is not in the "
-                                         "spec yet")])
     errors = [FieldError(f"{path}.{k}", "script mode needs both sagemaker_program and sagemaker_submit_directory")
               for k in ("sagemaker_program", "sagemaker_submit_directory") if k not in statics]
     level = statics.pop("sagemaker_container_log_level", None)

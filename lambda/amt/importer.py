@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from amt.errors import FieldError
-from amt.import_definition import builtin_algorithm_image, has_autotune, import_definition, import_ranges
+from amt.import_definition import builtin_algorithm_image, import_definition, import_ranges
+from amt.import_multi import import_definitions
 from amt.import_sdk import SDK_BOOKKEEPING, sdk_quoted, toolkit_value, unquote
 from amt.import_source import Imported, NotExpressible, Source, enum_value, pruned, put
 from amt.naming import max_study_name_length
@@ -81,21 +82,18 @@ def spec_from_request(request: dict[str, Any], *, name: str | None = None) -> Im
     put(doc, "random_seed", config.take("RandomSeed"))
 
     definition = src.child("TrainingJobDefinition")
-    if not definition.present:
-        if "TrainingJobDefinitions" in src.data:
-            raise NotExpressible([FieldError("TrainingJobDefinitions",
-                                             "several training job definitions (multi-algorithm tuning): "
-                                             "not in the spec yet")])
+    if definition.present:
+        import_definition(definition, doc, resources, out)
+    elif src.data.get("TrainingJobDefinitions"):
+        import_definitions(src, doc, resources, out)
+    else:
         raise NotExpressible([FieldError("TrainingJobDefinition", "required: the job's training job definition")])
-    import_definition(definition, doc, resources, out)
     doc["resources"] = resources
 
     autotune = src.child("Autotune")
     if autotune.present:
         mode = autotune.take("Mode")
-        if not has_autotune():
-            src.errors.append(FieldError("Autotune", "autotune is not in the spec yet"))
-        elif mode == "Enabled":
+        if mode == "Enabled":
             doc["autotune"] = True
         else:
             src.errors.append(FieldError("Autotune.Mode", f"unknown value {mode!r}; Enabled"))

@@ -264,3 +264,32 @@ def test_every_catalog_image_imports_as_a_builtin_that_resolves_to_it(name: str,
     assert found.pop("region") == "eu-west-1"
     assert resolve_image(found.pop("builtin"), found.pop("version"), "eu-west-1", instance_type=instance_type,
                          **found) == image
+
+
+def test_definitions_keep_their_own_instances_and_data(tmp_path: Path, capsys: Any) -> None:
+    # A second algorithm on a bigger instance with its own data: the overrides a spec can express.
+    request = _request("12-ack-multi-definition.json")
+    second = copy.deepcopy(request["TrainingJobDefinitions"][0])
+    second["DefinitionName"] = "bigger"
+    second["ResourceConfig"]["InstanceType"] = "ml.m5.2xlarge"
+    second["InputDataConfig"] = second["InputDataConfig"][:1]
+    second["TuningObjective"] = {"Type": "Minimize", "MetricName": "validation:rmse"}
+    request["TrainingJobDefinitions"].append(second)
+    code, out, err = _import(request, tmp_path, capsys)
+    assert code == 0, err
+    bigger = _spec(out)["algorithms"][1]
+    assert bigger["resources"] == {"instance_type": "ml.m5.2xlarge"}
+    assert list(bigger["data"]) == ["train"]
+    assert bigger["objective"] == {"metric": "validation:rmse", "goal": "minimize"}
+    assert "objective" not in _spec(out)["algorithms"][0]  # the study's
+
+
+def test_what_a_spec_shares_across_algorithms_must_agree(tmp_path: Path, capsys: Any) -> None:
+    request = _request("12-ack-multi-definition.json")
+    second = copy.deepcopy(request["TrainingJobDefinitions"][0])
+    second["DefinitionName"] = "with-checkpoints"
+    second["CheckpointConfig"] = {"S3Uri": "s3://amzn-s3-demo-bucket/checkpoints/"}
+    request["TrainingJobDefinitions"].append(second)
+    code, out, err = _import(request, tmp_path, capsys)
+    assert code == 1 and out == ""
+    assert "TrainingJobDefinitions.1.CheckpointConfig: differs from TrainingJobDefinitions.0" in err
