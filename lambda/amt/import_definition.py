@@ -15,6 +15,8 @@ _FILE_SYSTEM = {"EFS": "efs", "FSxLustre": "fsx_lustre"}
 
 
 def import_definition(src: Source, doc: dict[str, Any], resources: dict[str, Any], out: Imported) -> None:
+    """Carry one HyperParameterTrainingJobDefinition into `doc` (algorithm, hyperparameters, data, output, ...)
+    and `resources` (instances, time per job); what the spec cannot express goes to `src.errors`."""
     src.take("RoleArn")
     out.notes.append(f"{src.path}.RoleArn: not imported; the stack's SageMaker execution role is used")
     quoted = sdk_quoted(src.data)
@@ -30,6 +32,8 @@ def import_definition(src: Source, doc: dict[str, Any], resources: dict[str, Any
     metrics = algo.take("MetricDefinitions", [])
     if metrics:
         algorithm["metrics"] = [{"name": m.pop("Name", None), "regex": m.pop("Regex", None)} for m in metrics]
+        for i, m in enumerate(metrics):
+            leftover(m, f"{algo.path}.MetricDefinitions.{i}", src.errors)
     doc["hyperparameters"] = static_hyperparameters(statics, quoted, src.path, out, algorithm)
     doc["algorithm"] = algorithm
     if quoted:

@@ -41,7 +41,8 @@ def request_from_describe(response: dict[str, Any], notes: list[str]) -> dict[st
             del statics[TUNING_OBJECTIVE_HP]
         algo = definition.get("AlgorithmSpecification", {})
         if algo.get("MetricDefinitions") and builtin_algorithm_image(algo.get("TrainingImage", "")):
-            # A built-in algorithm's metrics are SageMaker's own: Describe lists them, the request had none.
+            # A built-in algorithm's metrics are SageMaker's own: Describe lists them, the request had none
+            # (Terraform's provider drops them on import too: NormalizeHyperParameterTuningAlgorithmSpecification).
             del algo["MetricDefinitions"]
             notes.append(f"{where}.AlgorithmSpecification.MetricDefinitions: the built-in algorithm's own metrics "
                          "(listed by Describe, not part of the request) are left out")
