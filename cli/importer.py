@@ -45,8 +45,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if (args.source is None) == (args.job is None):
         print("amt import: give exactly one of SOURCE or --job NAME", file=sys.stderr)
         return 2
-    where = f"job {args.job}" if args.job else args.source
-    data = describe_job(args.job, args.region) if args.job else read_json(args.source)
+    where = f"job {args.job}" if args.job else ("stdin" if args.source == "-" else args.source)
+    data = describe_job(args.job, args.region) if args.job else read_json(args.source, where)
     notes: list[str] = []
     if "HyperParameterTuningJobArn" in data or "HyperParameterTuningJobStatus" in data:
         data = request_from_describe(data, notes)
@@ -64,8 +64,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_json(source: str) -> dict[str, Any]:
-    """The JSON object in the file `source` ('-': stdin); errors name the file."""
+def read_json(source: str, where: str) -> dict[str, Any]:
+    """The JSON object in the file `source` ('-': stdin); errors name it as `where`."""
     try:
         if source == "-":
             text = sys.stdin.read(MAX_SOURCE_BYTES + 1)
@@ -73,16 +73,16 @@ def read_json(source: str) -> dict[str, Any]:
             with Path(source).open(encoding="utf-8") as fh:
                 text = fh.read(MAX_SOURCE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(source, [FieldError("", f"cannot read: {getattr(exc, 'strerror', None) or exc}")]) from None
+        raise SpecError(where, [FieldError("", f"cannot read: {getattr(exc, 'strerror', None) or exc}")]) from None
     if len(text) > MAX_SOURCE_BYTES:
-        raise SpecError(source, [FieldError("", f"more than {MAX_SOURCE_BYTES:,} characters")])
+        raise SpecError(where, [FieldError("", f"more than {MAX_SOURCE_BYTES:,} characters")])
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(source, [FieldError("", f"invalid JSON at line {exc.lineno}, column {exc.colno}: "
+        raise SpecError(where, [FieldError("", f"invalid JSON at line {exc.lineno}, column {exc.colno}: "
                                                 f"{exc.msg}")]) from None
     if not isinstance(data, dict):
-        raise SpecError(source, [FieldError("", "expected a JSON object (a request or a Describe response)")])
+        raise SpecError(where, [FieldError("", "expected a JSON object (a request or a Describe response)")])
     return data
 
 
