@@ -36,7 +36,8 @@ class StudyScope:
     data: tuple[S3Location, ...]
     outputs: tuple[S3Location, ...]
     images: tuple[str, ...]
-    builtins: tuple[tuple[str, str | None, str], ...]  # (name, version, instance type)
+    # (name, version, instance type, py_version, base_framework): what picks a built-in's repository
+    builtins: tuple[tuple[str, str | None, str, str | None, str | None], ...]
     kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
     networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
@@ -69,7 +70,7 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
         data=_unique(data + checkpoints),
         outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
         images=_unique(s.algo.image for s in specs if s.algo.image),
-        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type)
+        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type, s.algo.py_version, s.algo.base_framework)
                          for s in specs if s.algo.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))

@@ -350,8 +350,15 @@ class Definition(_Strict):
     resources: DefinitionResources | None = Field(default=None, description="Overrides of the study's resources.")
 
 
+def _algorithm_optional(schema: dict[str, Any]) -> None:
+    # Required unless `algorithms` is given (the validator below); editors should not demand them then.
+    schema["required"] = [f for f in schema.get("required", []) if f not in ("algorithm", "ranges")]
+
+
 class Spec(_Strict):
     """A tuning study: everything needed to create its tuning jobs, round after round."""
+
+    model_config = ConfigDict(json_schema_extra=_algorithm_optional)
 
     @model_validator(mode="before")
     @classmethod

@@ -143,7 +143,7 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
     if spec.spot.enabled and spec.checkpoint is None:
         out.append("spot is on without a checkpoint: a training job interrupted by Spot restarts from zero "
                    "(set checkpoint.uri, and save checkpoints to checkpoint.local_path in the training code)")
-    types = [c.instance_type for c in spec.instance_choices()]
+    types = list(dict.fromkeys(c.instance_type for view in spec.definitions() for c in view.instance_choices()))
     if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
         out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
                    "to accelerated instance types only (ml.p, ml.g, ml.trn)")

@@ -261,8 +261,9 @@ def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | N
         m = _ECR_URI.match(uri)
         if m:
             repos.add(f"arn:{stack.partition}:ecr:{m['region']}:{m['account']}:repository/{m['repo']}")
-    for builtin, version, instance_type in study.builtins:
-        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint))
+    for builtin, version, instance_type, py_version, base_framework in study.builtins:
+        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint,
+                                          py_version=py_version, base_framework=base_framework))
     out = [iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])]
     if repos:
         out.append(iam.PolicyStatement(
@@ -274,12 +275,16 @@ def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | N
 
 
 def _builtin_repository_arn(stack: Stack, builtin: str, version: str | None, instance_type: str,
-                            region_hint: str | None) -> str:
+                            region_hint: str | None, *, py_version: str | None = None,
+                            base_framework: str | None = None) -> str:
     """Built-in images live in an AWS account that differs per region; the repository name does not."""
     from amt.images import ImageError, resolve_image
 
     try:
-        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type)
+        # py_version and base_framework too: without them a framework image does not resolve (pytorch has
+        # several Python versions, huggingface several base frameworks) and the grant would be any repository.
+        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type, py_version=py_version,
+                            base_framework=base_framework)
     except ImageError:  # an unknown image is the spec validation's to report; IAM falls back to any repository
         uri = ""
     m = re.match(r"^[^/]+/(?P<repo>[^:@]+)", uri)

@@ -124,7 +124,7 @@ def test_render_invalid_spec_exit_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, custom_spec(ranges={}))
     code, out, err = run(capsys, "render", str(path))
     assert (code, out) == (1, "")
-    assert err.strip() == f"{path}: ranges: at least one hyperparameter range is needed to tune"
+    assert err.strip() == f"{path}: ranges: at least one hyperparameter range is needed to tune (or autotune: true)"
 
 
 def test_render_unknown_region_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

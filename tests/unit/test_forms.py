@@ -188,3 +188,19 @@ def test_instance_types_with_a_hyphen_in_the_family_are_accepted(instance_type: 
     # botocore's TrainingInstanceType enum has such families.
     spec = parse(setin(custom_spec(), "resources.instance_type", instance_type))
     assert spec.resources.instance_type == instance_type
+
+
+def test_a_raw_pattern_error_is_never_shown_to_a_person() -> None:
+    # The safety net for a field that forgets amt.forms: pydantic's message quotes the regex.
+    from pydantic import BaseModel, Field, ValidationError
+
+    from amt.loader import _translate
+
+    class Throwaway(BaseModel):
+        code: str = Field(pattern=r"^[A-Z]{3}$")
+
+    with pytest.raises(ValidationError) as exc:
+        Throwaway(code="abcd")
+    (err,) = _translate(exc.value, {})
+    assert err.path == "code" and "'abcd'" in err.message
+    assert "[A-Z]" not in err.message and "pattern" not in err.message

@@ -174,3 +174,12 @@ def test_report_groups_the_leaderboard_by_definition() -> None:
     markdown = render_markdown(report)
     linear, xgb = markdown.index("### linear (1 training jobs)"), markdown.index("### xgb (2 training jobs)")
     assert linear < xgb and "`j-003`" in markdown[xgb:] and "`j-003`" not in markdown[linear:xgb]
+
+
+def test_schema_accepts_a_spec_without_top_level_algorithm() -> None:
+    from amt.model import json_schema
+
+    schema = json_schema()
+    assert "algorithms" in schema["properties"] and not {"algorithm", "ranges"} & set(schema["required"])
+    assert {"name", "algorithm", "ranges", "objective", "data", "resources"} <= set(
+        schema["$defs"]["Definition"]["properties"])
