@@ -124,8 +124,15 @@ def _completion(src: Source) -> dict[str, Any]:
     put(out, "target", src.take("TargetObjectiveMetricValue"))
     put(out, "max_jobs_not_improving",
          src.child("BestObjectiveNotImproving").take("MaxNumberOfTrainingJobsNotImproving"))
-    if src.child("ConvergenceDetected").take("CompleteOnConvergence") == "Enabled":
+    convergence = src.child("ConvergenceDetected")
+    value = convergence.take("CompleteOnConvergence")
+    if value == "Enabled":
         out["stop_on_convergence"] = True
+    elif value is not None:
+        # amt sends ConvergenceDetected only to enable it; an explicit Disabled (which keeps Autotune from
+        # choosing it) has no spec field, and neither has anything else.
+        src.errors.append(FieldError(f"{convergence.path}.CompleteOnConvergence",
+                                     f"the spec can only enable it (stop_on_convergence: true); got {value!r}"))
     src.finish()
     return out
 

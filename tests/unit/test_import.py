@@ -293,3 +293,17 @@ def test_what_a_spec_shares_across_algorithms_must_agree(tmp_path: Path, capsys:
     code, out, err = _import(request, tmp_path, capsys)
     assert code == 1 and out == ""
     assert "TrainingJobDefinitions.1.CheckpointConfig: differs from TrainingJobDefinitions.0" in err
+
+
+def test_completion_criteria_import_or_are_named(tmp_path: Path, capsys: Any) -> None:
+    request = _request("01-examples-xgboost-direct-marketing.json")
+    request["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {
+        "TargetObjectiveMetricValue": 0.95, "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 5},
+        "ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}
+    code, out, err = _import(request, tmp_path, capsys)
+    assert code == 0, err
+    assert _spec(out)["completion"] == {"target": 0.95, "max_jobs_not_improving": 5, "stop_on_convergence": True}
+    request["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"]["ConvergenceDetected"] = {
+        "CompleteOnConvergence": "Disabled"}
+    code, _, err = _import(request, tmp_path, capsys)
+    assert code == 1 and "ConvergenceDetected.CompleteOnConvergence: the spec can only enable it" in err
