@@ -762,7 +762,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
 @pytest.mark.parametrize(("doc", "path", "says"), [
     (setin(custom_spec(), "ranges", {}), "ranges", ["at least one hyperparameter range"]),
     (setin(custom_spec(), "ranges.depth.scaling", "reverse_log"), "ranges.depth.scaling", ["only for continuous"]),
-    (custom_spec(hyperparameters={"_x": 1}), "hyperparameters._x", ["'_'", "reserved by SageMaker"]),
+    (custom_spec(hyperparameters={"_tuning_objective_metric": 1}), "hyperparameters._tuning_objective_metric",
+     ["reserved", "SageMaker sets this hyperparameter itself"]),
     # A grid with a non-categorical range and a max_jobs: the type is the problem, not the count.
     (setin(setin(grid_spec(), "ranges.width", cont(1, 2)), "resources.max_jobs", 4), "ranges.width.type",
      ["only categorical"]),
