@@ -4,10 +4,12 @@ scoped to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from amt.forms import parse_s3_uri
+from amt.instances import local_storage_types
 from amt.model import Spec
 from amt.naming import study_prefix
 
@@ -21,9 +23,9 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        rest = uri.removeprefix("s3://")
-        bucket, _, prefix = rest.partition("/")
-        return cls(bucket, prefix)
+        """The bucket and prefix of an s3:// URI or an S3 https:// URL (path-style or virtual-hosted)."""
+        ref = parse_s3_uri(uri)
+        return cls(ref.bucket, ref.key)
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,16 @@ class StudyScope:
     data: tuple[S3Location, ...]
     outputs: tuple[S3Location, ...]
     images: tuple[str, ...]
-    builtins: tuple[tuple[str, str | None, str], ...]  # (name, version, instance type)
+    # (name, version, instance type, py_version, base_framework): what picks a built-in's repository
+    builtins: tuple[tuple[str, str | None, str, str | None, str | None], ...]
     kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
     networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
     encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+    file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
+    # (job prefix, instance types) of studies with a KMS key on instances with local NVMe storage, whose jobs
+    # carry no volume key (SageMaker refuses one there)
+    local_storage: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def uses_vpc(self) -> bool:
@@ -48,23 +55,43 @@ class StudyScope:
 def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
+    local_storage = _unique(_local_storage(specs))
+    # A multi-algorithm spec needs what each of its definitions needs.
+    specs = [view for s in specs for view in s.definitions()]
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
+    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
     data += [S3Location.parse(uri) for uri in data_prefixes]
+    # A checkpoint location is written during training and read back when a job resumes.
+    checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
+    # Script mode: the container downloads the code archive as the execution role.
+    data += [S3Location.parse(s.algo.source) for s in specs if s.algo.source is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
-        data=_unique(data),
-        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
-        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
-                         for s in specs if s.algorithm.builtin),
+        data=_unique(data + checkpoints),
+        outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
+        images=_unique(s.algo.image for s in specs if s.algo.image),
+        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type, s.algo.py_version, s.algo.base_framework)
+                         for s in specs if s.algo.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
                          for s in specs if s.network is not None and s.network.subnets),
         isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
         encrypted_traffic=_unique(study_prefix(s.name) for s in specs
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
+        file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                             for s in specs for ch in s.data.values() if ch.file_system is not None),
+        local_storage=local_storage,
     )
+
+
+def _local_storage(specs: Iterable[Spec]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(job prefix, every instance type of every definition) of studies with a KMS key whose jobs, on some
+    definition, run on local NVMe storage and so carry no volume key."""
+    for s in specs:
+        views = s.definitions()
+        if s.kms_key_id and any(local_storage_types(v) for v in views):
+            yield study_prefix(s.name), tuple(dict.fromkeys(c.instance_type for v in views
+                                                            for c in v.instance_choices()))
 
 
 def _unique(items: Iterable[T]) -> tuple[T, ...]:

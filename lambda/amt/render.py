@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.instances import local_storage_types
+from amt.model import AutoRange, CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
+from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
@@ -14,15 +16,20 @@ TAG_STUDY = "amt:study"
 TAG_ROUND = "amt:round"
 
 
+FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
+
+
 def training_image(spec: Spec, region: str) -> str:
     """The training image: the custom image, or the built-in algorithm's image in `region`."""
-    if spec.algorithm.image is not None:
-        return spec.algorithm.image
+    if spec.algo.image is not None:
+        return spec.algo.image
     from amt.images import resolve_image
 
-    assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
-    return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.resources.instance_type, py_version=spec.algorithm.py_version)
+    assert spec.algo.builtin is not None  # the rules guarantee one of image/builtin/name
+    # With several instance choices, the rules check that every one resolves to this same image.
+    return resolve_image(spec.algo.builtin, spec.algo.version, region,
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algo.py_version,
+                         base_framework=spec.algo.base_framework)
 
 
 def render_request(
@@ -39,12 +46,23 @@ def render_request(
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": _tuning_config(spec),
-        "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
-                                                      output_bucket=output_bucket),
     }
+    if spec.algorithms:
+        # Multi-algorithm: each definition carries its name, objective and ranges; the tuning config neither
+        # (as the SageMaker Python SDK's HyperparameterTuner.create renders them).
+        request["TrainingJobDefinitions"] = [
+            {"DefinitionName": definition.name, "TuningObjective": _objective(view),
+             "HyperParameterRanges": _ranges(view),
+             **_training_definition(view, region=region, role_arn=role_arn, output_bucket=output_bucket)}
+            for definition, view in zip(spec.algorithms, spec.definitions(), strict=True)]
+    else:
+        request["TrainingJobDefinition"] = _training_definition(spec, region=region, role_arn=role_arn,
+                                                                output_bucket=output_bucket)
     warm = _warm_start(spec, parents)
     if warm:
         request["WarmStartConfig"] = warm
+    if spec.autotune:
+        request["Autotune"] = {"Mode": "Enabled"}
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
         {"Key": TAG_STUDY, "Value": spec.name},
         {"Key": TAG_ROUND, "Value": str(round_no)},
@@ -53,16 +71,13 @@ def render_request(
 
 
 def _tuning_config(spec: Spec) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "Strategy": STRATEGY[spec.strategy],
-        "HyperParameterTuningJobObjective": {
-            "Type": spec.objective.goal.capitalize(),
-            "MetricName": spec.objective.metric,
-        },
-        "ResourceLimits": _limits(spec),
-        "ParameterRanges": _ranges(spec),
-        "TrainingJobEarlyStoppingType": "Auto" if spec.early_stopping == "auto" else "Off",
-    }
+    config: dict[str, Any] = {"Strategy": STRATEGY[spec.strategy]}
+    if not spec.algorithms:
+        config["HyperParameterTuningJobObjective"] = _objective(spec)
+    config["ResourceLimits"] = _limits(spec)
+    if not spec.algorithms:
+        config["ParameterRanges"] = _ranges(spec)
+    config["TrainingJobEarlyStoppingType"] = "Auto" if spec.early_stopping == "auto" else "Off"
     if spec.strategy == "hyperband":
         hb = spec.hyperband
         strategy: dict[str, Any] = {"MinResource": hb.min_resource if hb else 1}
@@ -75,6 +90,10 @@ def _tuning_config(spec: Spec) -> dict[str, Any]:
     if spec.random_seed is not None:
         config["RandomSeed"] = spec.random_seed
     return config
+
+
+def _objective(spec: Spec) -> dict[str, str]:
+    return {"Type": spec.objective.goal.capitalize(), "MetricName": spec.objective.metric}
 
 
 def _limits(spec: Spec) -> dict[str, Any]:
@@ -91,10 +110,13 @@ def _ranges(spec: Spec) -> dict[str, list[dict[str, Any]]]:
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],
         "CategoricalParameterRanges": [],
+        "AutoParameters": [],
     }
     for name, r in spec.ranges.items():
         if isinstance(r, CategoricalRange):
             out["CategoricalParameterRanges"].append({"Name": name, "Values": list(r.values)})
+        elif isinstance(r, AutoRange):
+            out["AutoParameters"].append({"Name": name, "ValueHint": r.hint})
         elif isinstance(r, IntegerRange):
             out["IntegerParameterRanges"].append(
                 {"Name": name, "MinValue": str(r.min), "MaxValue": str(r.max), "ScalingType": SCALING[r.scaling]})
@@ -123,36 +145,65 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
-    algo: dict[str, Any] = {
-        "TrainingImage": training_image(spec, region),
-        "TrainingInputMode": spec.algorithm.input_mode,
-    }
-    if spec.algorithm.metrics:
-        algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
+    algo: dict[str, Any] = {"TrainingInputMode": spec.algo.input_mode}
+    if spec.algo.name is not None:
+        algo["AlgorithmName"] = spec.algo.name  # SageMaker takes the image from the algorithm resource
+    else:
+        algo["TrainingImage"] = training_image(spec, region)
+    if spec.algo.metrics:
+        algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algo.metrics]
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
-    resources: dict[str, Any] = {
-        "InstanceType": spec.resources.instance_type,
-        "InstanceCount": spec.resources.instance_count,
-        "VolumeSizeInGB": spec.resources.volume_size_gb,
-    }
+    if spec.output_compression is not None:
+        output["CompressionType"] = spec.output_compression.upper()
+    resources: dict[str, Any]
+    if spec.resources.instance_configs:
+        resources = {"InstanceConfigs": [{"InstanceType": c.instance_type, "InstanceCount": c.instance_count,
+                                          "VolumeSizeInGB": c.volume_size_gb} for c in spec.resources.instance_configs],
+                     "AllocationStrategy": "Prioritized"}
+    else:
+        resources = {
+            "InstanceType": spec.resources.instance_type,
+            "InstanceCount": spec.resources.instance_count,
+            "VolumeSizeInGB": spec.resources.volume_size_gb,
+        }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
-        resources["VolumeKmsKeyId"] = spec.kms_key_id
+        # SageMaker refuses a volume key on instances with local NVMe storage (their hardware encrypts it).
+        if not local_storage_types(spec):
+            resources["VolumeKmsKeyId"] = spec.kms_key_id
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:
         stopping["MaxWaitTimeInSeconds"] = wait
+    if spec.resources.max_pending is not None:
+        stopping["MaxPendingTimeInSeconds"] = spec.resources.max_pending
     definition: dict[str, Any] = {
         "AlgorithmSpecification": algo,
         "RoleArn": role_arn,
         "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
         "OutputDataConfig": output,
-        "ResourceConfig": resources,
+        # Instance choices live in HyperParameterTuningResourceConfig, which replaces ResourceConfig.
+        ("HyperParameterTuningResourceConfig" if spec.resources.instance_configs else "ResourceConfig"): resources,
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": spec.spot.enabled,
     }
-    if spec.hyperparameters:
-        definition["StaticHyperParameters"] = dict(spec.hyperparameters)
+    if spec.checkpoint is not None:
+        definition["CheckpointConfig"] = {"S3Uri": spec.checkpoint.uri}
+        if spec.checkpoint.local_path is not None:
+            definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
+    if spec.retry is not None:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
+    static = dict(spec.hyperparameters)
+    if spec.algo.entry_point is not None and spec.algo.source is not None:
+        static.update(script_hyperparameters(spec.algo.entry_point, spec.algo.source, region,
+                                             isolated=_isolated(spec)))
+        if _isolated(spec):
+            # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
+            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algo.source,
+                    "S3DataDistributionType": "FullyReplicated"}
+            definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
+    if static:
+        definition["StaticHyperParameters"] = static
     if spec.network is not None:
         if spec.network.subnets:
             definition["VpcConfig"] = {"Subnets": list(spec.network.subnets),
@@ -164,15 +215,33 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _channel(name: str, ch: Any, spec: Spec) -> dict[str, Any]:
-    source = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri, "S3DataDistributionType": ch.distribution}
-    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+def _isolated(spec: Spec) -> bool:
+    return spec.network is not None and spec.network.isolation
+
+
+def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
+    source: dict[str, Any]
+    if ch.file_system is not None:
+        fs = ch.file_system
+        source = {"FileSystemDataSource": {"FileSystemId": fs.id, "FileSystemAccessMode": fs.access_mode,
+                                           "FileSystemType": FILE_SYSTEM[fs.type], "DirectoryPath": fs.path}}
+    else:
+        s3: dict[str, Any] = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri,
+                              "S3DataDistributionType": ch.distribution}
+        if ch.attribute_names:
+            s3["AttributeNames"] = list(ch.attribute_names)
+        source = {"S3DataSource": s3}
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": source}
     if ch.content_type:
         out["ContentType"] = ch.content_type
     if ch.compression:
         out["CompressionType"] = ch.compression
+    if ch.record_wrapper:
+        out["RecordWrapperType"] = ch.record_wrapper
     if ch.input_mode:
         out["InputMode"] = ch.input_mode
+    if ch.shuffle_seed is not None:
+        out["ShuffleConfig"] = {"Seed": ch.shuffle_seed}
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -53,12 +54,18 @@ def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[ia
     Denies, because an allow with a condition would be overridden by any broader allow."""
     out: list[iam.PolicyStatement] = []
     create = ["sagemaker:CreateHyperParameterTuningJob"]
+    local_storage = dict(scope.local_storage)
     for i, (prefix, key) in enumerate(scope.kms_keys):
         for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
+            conditions: dict[str, Any] = {"StringNotEquals": {cond_key: key}}
+            if cond_key == "sagemaker:VolumeKmsKey" and prefix in local_storage:
+                # SageMaker refuses a volume key on instances with local NVMe storage (amt.instances), so these
+                # jobs carry none: only requests on the spec's own instance types may leave it out.
+                conditions["ForAnyValue:StringNotEquals"] = {"sagemaker:InstanceTypes": list(local_storage[prefix])}
             out.append(iam.PolicyStatement(
                 sid=f"RequireSpecKmsKey{i}{cond_key.split(':')[1]}",
                 effect=iam.Effect.DENY, actions=create, resources=tuning_job_arns(stack, [prefix]),
-                conditions={"StringNotEquals": {cond_key: key}},
+                conditions=conditions,
             ))
     for i, (prefix, subnets, groups) in enumerate(scope.networks):
         arns = tuning_job_arns(stack, [prefix])
@@ -215,6 +222,7 @@ class SageMakerExecutionRole(Construct):
         out.extend(spec_keys_statements(stack, study))
         if study.uses_vpc:
             out.extend(vpc_statements(stack, study))
+        out.extend(mount_file_systems_statements(stack, study))
         return out
 
 
@@ -253,8 +261,9 @@ def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | N
         m = _ECR_URI.match(uri)
         if m:
             repos.add(f"arn:{stack.partition}:ecr:{m['region']}:{m['account']}:repository/{m['repo']}")
-    for builtin, version, instance_type in study.builtins:
-        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint))
+    for builtin, version, instance_type, py_version, base_framework in study.builtins:
+        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint,
+                                          py_version=py_version, base_framework=base_framework))
     out = [iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])]
     if repos:
         out.append(iam.PolicyStatement(
@@ -266,12 +275,16 @@ def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | N
 
 
 def _builtin_repository_arn(stack: Stack, builtin: str, version: str | None, instance_type: str,
-                            region_hint: str | None) -> str:
+                            region_hint: str | None, *, py_version: str | None = None,
+                            base_framework: str | None = None) -> str:
     """Built-in images live in an AWS account that differs per region; the repository name does not."""
     from amt.images import ImageError, resolve_image
 
     try:
-        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type)
+        # py_version and base_framework too: without them a framework image does not resolve (pytorch has
+        # several Python versions, huggingface several base frameworks) and the grant would be any repository.
+        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type, py_version=py_version,
+                            base_framework=base_framework)
     except ImageError:  # an unknown image is the spec validation's to report; IAM falls back to any repository
         uri = ""
     m = re.match(r"^[^/]+/(?P<repo>[^:@]+)", uri)
@@ -301,6 +314,22 @@ def spec_keys_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStat
             resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": sorted(aliases)}},
         ))
+    return out
+
+
+def mount_file_systems_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
+    """Mount the EFS file systems specs read (and write, for `rw` channels) when their policy requires IAM
+    authorization; FSx for Lustre has no IAM mount permission (the VPC's security groups govern it)."""
+    arn = f"arn:{stack.partition}:elasticfilesystem:{stack.region}:{stack.account}:file-system/"
+    efs = [(fs_id, mode) for kind, fs_id, mode in study.file_systems if kind == "efs"]
+    out = []
+    if efs:
+        out.append(iam.PolicyStatement(sid="MountSpecFileSystems", actions=["elasticfilesystem:ClientMount"],
+                                       resources=sorted({arn + fs_id for fs_id, _ in efs})))
+    writable = sorted({arn + fs_id for fs_id, mode in efs if mode == "rw"})
+    if writable:
+        out.append(iam.PolicyStatement(sid="WriteSpecFileSystems", actions=["elasticfilesystem:ClientWrite"],
+                                       resources=writable))
     return out
 
 

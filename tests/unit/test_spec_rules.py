@@ -395,14 +395,14 @@ def test_warm_start_only_for_bayesian_and_random(make: object) -> None:
 # --- hyperparameters and algorithm ----------------------------------------------------------
 
 def test_static_and_tuned_names_disjoint() -> None:
-    err = only_error(custom_spec(hyperparameters={"lr": 0.1, "batch_size": 64}))
+    err = only_error(custom_spec(hyperparameters={"lr": "0.1", "batch_size": 64}))
     assert err.path == "hyperparameters.lr"
     assert "static or tuned" in err.message
 
 
 def test_static_hyperparameters_become_strings() -> None:
-    spec = parse(custom_spec(hyperparameters={"a": 1, "b": 0.5, "c": True, "d": "x"}))
-    assert spec.hyperparameters == {"a": "1", "b": "0.5", "c": "true", "d": "x"}
+    spec = parse(custom_spec(hyperparameters={"a": 1, "b": "0.50", "c": True, "d": "x"}))
+    assert spec.hyperparameters == {"a": "1", "b": "0.50", "c": "true", "d": "x"}
 
 
 def test_custom_image_needs_metric_definitions() -> None:
@@ -523,12 +523,12 @@ def test_budget_exceeded_by_worst_case() -> None:
     assert parse(setin(doc, "budget.max_instance_hours", 20)).budget.max_instance_hours == 20  # type: ignore[union-attr]
 
 
-def test_budget_worst_case_on_spot_uses_max_wait() -> None:
-    # 10 jobs x 1 instance x 3h (max_wait) = 30.
-    err = only_error(custom_spec(budget={"max_instance_hours": 29}, spot={"enabled": True, "max_wait": "3h"}))
+def test_budget_worst_case_on_spot_counts_billable_runtime_not_max_wait() -> None:
+    # 10 jobs x 1 instance x 1h (max_runtime_per_job) = 10; the 3h max_wait includes unbilled waiting.
+    err = only_error(custom_spec(budget={"max_instance_hours": 9}, spot={"enabled": True, "max_wait": "3h"}))
     assert err.path == "budget.max_instance_hours"
-    assert "30 instance-hours" in err.message and "29" in err.message
-    parse(custom_spec(budget={"max_instance_hours": 30}, spot={"enabled": True, "max_wait": "3h"}))
+    assert "10 instance-hours" in err.message and "9" in err.message
+    parse(custom_spec(budget={"max_instance_hours": 10}, spot={"enabled": True, "max_wait": "3h"}))
 
 
 def test_budget_of_a_grid_counts_its_combinations() -> None:
@@ -606,7 +606,7 @@ def test_network_ids_format() -> None:
 # --- all at once ----------------------------------------------------------------------------
 
 def test_all_errors_of_a_file_are_reported_at_once() -> None:
-    doc = custom_spec(hyperparameters={"lr": 0.1}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
+    doc = custom_spec(hyperparameters={"lr": "0.1"}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
     setin(doc, "resources.max_parallel_jobs", 20)
     paths = sorted(e.path for e in errors_of(doc))
     assert paths == ["hyperparameters.lr", "network", "resources.max_parallel_jobs", "spot.max_wait"]
@@ -629,7 +629,7 @@ def test_framework_image_needs_metric_definitions() -> None:
     # pytorch/tensorflow/mxnet images run the user's script: SageMaker knows none of its metrics.
     from amt.images import catalog_info, versions
 
-    framework = catalog_info()["frameworks"][0]
+    framework = next(f for f in catalog_info()["frameworks"] if f != "huggingface")  # needs base_framework too
     version = next(v for v in reversed(versions(framework)) if not check_framework(framework, v))
     doc = builtin_spec(algorithm={"builtin": framework, "version": version})
     err = only_error(doc)
@@ -725,10 +725,22 @@ def test_at_most_100_hyperparameters_including_sagemakers_own() -> None:
     assert "100" in err.message and "99" in err.message
 
 
-def test_underscore_hyperparameters_are_reserved() -> None:
-    err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
-    assert err.path == "hyperparameters._tuning_objective_metric"
+@pytest.mark.parametrize("where", ["hyperparameters", "ranges"])
+def test_the_hyperparameter_sagemaker_sets_is_reserved(where: str) -> None:
+    doc = custom_spec()
+    doc[where]["_tuning_objective_metric"] = "x" if where == "hyperparameters" else {
+        "type": "categorical", "values": ["a", "b"]}
+    err = only_error(doc)
+    assert err.path == f"{where}._tuning_objective_metric"
     assert "reserved" in err.message
+
+
+def test_underscore_hyperparameters_of_algorithms_are_allowed() -> None:
+    # AWS's Object2Vec tuning example sends these static hyperparameters (issue 8, bug 3).
+    spec = parse(custom_spec(hyperparameters={"_num_gpus": "auto", "_num_kv_servers": "auto", "_kvstore": "device"},
+                             ranges={"_lr": {"type": "continuous", "min": 0.01, "max": 0.1}}))
+    assert set(spec.hyperparameters) == {"_num_gpus", "_num_kv_servers", "_kvstore"}
+    assert set(spec.ranges) == {"_lr"}
 
 
 @pytest.mark.parametrize("path", ["resources.max_jobs", "resources.max_parallel_jobs", "resources.instance_count",
@@ -751,8 +763,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
     (setin(custom_spec(), "ranges", {}), "ranges", ["at least one hyperparameter range"]),
     (setin(custom_spec(), "ranges.depth.scaling", "reverse_log"), "ranges.depth.scaling",
      ["reverse_log is only for continuous"]),
-    (custom_spec(hyperparameters={"_x": 1}), "hyperparameters._x",
-     ["names starting with '_'", "reserved by SageMaker"]),
+    (custom_spec(hyperparameters={"_tuning_objective_metric": 1}), "hyperparameters._tuning_objective_metric",
+     ["reserved", "SageMaker sets this hyperparameter itself"]),
     # A grid with a non-categorical range and a max_jobs: the type is the problem, not the count.
     (setin(setin(grid_spec(), "ranges.width", cont(1, 2)), "resources.max_jobs", 4), "ranges.width.type",
      ["grid search tunes only categorical"]),
@@ -761,7 +773,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
      ["required", "epochs, numepochs, n-epochs, n_epochs, num_epochs"]),
     (hyperband_spec(hyperband=None, hyperparameters={"epochs": "ten"}), "hyperparameters.epochs",
      ["must be a whole number"]),
-    (custom_spec(algorithm={"metrics": _MX["metrics"]}), "algorithm", ["give exactly one of builtin", "or image"]),
+    (custom_spec(algorithm={"metrics": _MX["metrics"]}), "algorithm",
+     ["give exactly one of builtin", "image, or name"]),
     (custom_spec(algorithm={"image": IMAGE, "version": "1", "metrics": _MX["metrics"]}), "algorithm.version",
      ["only with builtin", "tag"]),
     (custom_spec(algorithm={"image": IMAGE}), "algorithm.metrics", ["a custom image needs metric definitions"]),
@@ -776,17 +789,19 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
      ["ml.inf1.xlarge: Inferentia"]),
     (custom_spec(completion={}), "completion", ["sets nothing", "give target, max_jobs_not_improving or "
                                                                "stop_on_convergence"]),
-    # The worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h; spot: x 1.5 h wait).
+    # The worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h); Spot's waiting is not
+    # billed, so a Spot study's billable worst case is the same.
     (custom_spec(budget={"max_instance_hours": 5}), "budget.max_instance_hours",
-     ["one round may use 10 instance-hours", "max_jobs 10 x instance_count 1 x max_runtime_per_job 1h", "budget of 5"]),
+     ["one round may bill 10 instance-hours", "max_jobs 10 x instance_count 1 x max_runtime_per_job 1h",
+      "budget of 5"]),
     (custom_spec(budget={"max_instance_hours": 5}, spot={"enabled": True, "max_wait": "90m"}),
-     "budget.max_instance_hours", ["one round may use 15 instance-hours", "x spot.max_wait 1.5h"]),
-    (grid_spec(rounds={"max": 2}), "rounds.max", ["must be 1 for grid", "SageMaker allows for bayesian and random "
-                                                                        "search only"]),
+     "budget.max_instance_hours", ["one round may bill 10 instance-hours", "x max_runtime_per_job 1h"]),
+    (grid_spec(rounds={"max": 2}), "rounds.max", ["must be 1 for grid", "SageMaker allows for bayesian and random"]),
     (custom_spec(kms_key_id="my-key"), "kms_key_id", ["expected a KMS key id, key ARN, alias/NAME or alias ARN"]),
     (custom_spec(schedule="every day"), "schedule", ["expected an EventBridge expression"]),
     (custom_spec(tags={"aws:x": "1"}), "tags.aws:x", ["the aws: and amt: prefixes are reserved"]),
-    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb", ["tags may use letters, digits, spaces"]),
+    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb",
+     ["the tag's key: expected letters, digits, spaces", "at character 2 is not allowed"]),
     (custom_spec(network={"subnets": ["subnet-0a"]}), "network", ["a VPC needs both subnets and security_groups"]),
 ])
 def test_each_rule_names_the_field_and_says_why(doc: dict[str, Any], path: str, says: list[str]) -> None:
