@@ -762,7 +762,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
 @pytest.mark.parametrize(("doc", "path", "says"), [
     (setin(custom_spec(), "ranges", {}), "ranges", ["at least one hyperparameter range"]),
     (setin(custom_spec(), "ranges.depth.scaling", "reverse_log"), "ranges.depth.scaling", ["only for continuous"]),
-    (custom_spec(hyperparameters={"_x": 1}), "hyperparameters._x", ["'_'", "reserved by SageMaker"]),
+    (custom_spec(hyperparameters={"_tuning_objective_metric": 1}), "hyperparameters._tuning_objective_metric",
+     ["reserved", "SageMaker sets this hyperparameter itself"]),
     # A grid with a non-categorical range and a max_jobs: the type is the problem, not the count.
     (setin(setin(grid_spec(), "ranges.width", cont(1, 2)), "resources.max_jobs", 4), "ranges.width.type",
      ["only categorical"]),
@@ -770,7 +771,7 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
     (hyperband_spec(hyperband={"min_resource": 1}), "hyperband.max_resource",
      ["required", "epochs, numepochs, n-epochs, n_epochs, num_epochs"]),
     (hyperband_spec(hyperband=None, hyperparameters={"epochs": "ten"}), "hyperparameters.epochs", ["whole number"]),
-    (custom_spec(algorithm={"metrics": _MX["metrics"]}), "algorithm", ["exactly one of builtin", "or image"]),
+    (custom_spec(algorithm={"metrics": _MX["metrics"]}), "algorithm", ["exactly one of builtin", "image, or name"]),
     (custom_spec(algorithm={"image": IMAGE, "version": "1", "metrics": _MX["metrics"]}), "algorithm.version",
      ["only with builtin", "tag"]),
     (custom_spec(algorithm={"image": IMAGE}), "algorithm.metrics", ["a custom image needs metric definitions"]),
@@ -783,16 +784,18 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
     (setin(custom_spec(**_XGB), "resources.instance_type", "ml.inf1.xlarge"), "algorithm", ["Inferentia"]),
     (custom_spec(completion={}), "completion", ["sets nothing", "give target, max_jobs_not_improving or "
                                                                "stop_on_convergence"]),
-    # The worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h; spot: x 1.5 h wait).
+    # The billable worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h), Spot or not:
+    # waiting for Spot capacity is not billed.
     (custom_spec(budget={"max_instance_hours": 5}), "budget.max_instance_hours",
      ["max_jobs 10 x instance_count 1 x max_runtime_per_job 1h", "budget of 5"]),
     (custom_spec(budget={"max_instance_hours": 5}, spot={"enabled": True, "max_wait": "90m"}),
-     "budget.max_instance_hours", ["x spot.max_wait 1.5h"]),
+     "budget.max_instance_hours", ["may bill 10 instance-hours", "x max_runtime_per_job 1h"]),
     (grid_spec(rounds={"max": 2}), "rounds.max", ["must be 1 for grid", "SageMaker allows for bayesian and random"]),
     (custom_spec(kms_key_id="my-key"), "kms_key_id", ["expected a KMS key id, key ARN, alias/NAME or alias ARN"]),
     (custom_spec(schedule="every day"), "schedule", ["expected an EventBridge expression"]),
     (custom_spec(tags={"aws:x": "1"}), "tags.aws:x", ["aws: and amt: prefixes are reserved"]),
-    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb", ["tags may use letters, digits, spaces"]),
+    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb", ["the tag's key", "expected letters, digits, spaces",
+                                                      "'\\t' at character 2"]),
     (custom_spec(network={"subnets": ["subnet-0a"]}), "network", ["a VPC needs both subnets and security_groups"]),
 ])
 def test_each_rule_names_the_field_and_says_why(doc: dict[str, Any], path: str, says: list[str]) -> None:
