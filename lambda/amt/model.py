@@ -351,8 +351,9 @@ class Definition(_Strict):
 
 
 def _algorithm_optional(schema: dict[str, Any]) -> None:
-    # Required unless `algorithms` is given (the validator below); editors should not demand them then.
+    # algorithm and ranges are required unless `algorithms` is given (the validator below): so say editors.
     schema["required"] = [f for f in schema.get("required", []) if f not in ("algorithm", "ranges")]
+    schema["anyOf"] = [{"required": ["algorithm", "ranges"]}, {"required": ["algorithms"]}]
 
 
 class Spec(_Strict):

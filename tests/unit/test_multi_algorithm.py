@@ -181,5 +181,10 @@ def test_schema_accepts_a_spec_without_top_level_algorithm() -> None:
 
     schema = json_schema()
     assert "algorithms" in schema["properties"] and not {"algorithm", "ranges"} & set(schema["required"])
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(schema)
+    doc = multi_spec()
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    assert not validator.is_valid({k: v for k, v in doc.items() if k != "algorithms"})
     assert {"name", "algorithm", "ranges", "objective", "data", "resources"} <= set(
         schema["$defs"]["Definition"]["properties"])
