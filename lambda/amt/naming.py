@@ -37,7 +37,9 @@ def max_study_name_length(max_round: int | None = None) -> int:
 
 def spec_hash(spec: Spec) -> str:
     """A short, stable digest of everything in the spec."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # `priority` orders the admission queue and changes nothing SageMaker runs: it renames no job.
+    canonical = json.dumps(spec.model_dump(mode="json", exclude={"priority"}), sort_keys=True,
+                           separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

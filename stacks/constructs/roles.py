@@ -8,7 +8,7 @@ actions AWS cannot scope to a resource are isolated in their own statements and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -89,12 +89,15 @@ def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[ia
     return out
 
 
-def describe_jobs_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
-    """Read tuning jobs of known studies and list their training jobs (adoption, resume, reports)."""
+def describe_jobs_statement(stack: Stack, scope: StudyScope, *, list_training_jobs: bool = False
+                            ) -> iam.PolicyStatement:
+    """Read tuning jobs of known studies (adoption, resume) and, for reports, list their training jobs."""
+    actions = ["sagemaker:DescribeHyperParameterTuningJob"]
+    if list_training_jobs:
+        actions.append("sagemaker:ListTrainingJobsForHyperParameterTuningJob")
     return iam.PolicyStatement(
         sid="DescribeJobsOfKnownStudies",
-        actions=["sagemaker:DescribeHyperParameterTuningJob",
-                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
+        actions=actions,
         resources=tuning_job_arns(stack, scope.job_prefixes),
     )
 
@@ -102,18 +105,31 @@ def describe_jobs_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatem
 def stop_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid="StopTuningJobsOfKnownStudies",
-        actions=["sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
+        actions=["sagemaker:StopHyperParameterTuningJob"],
         resources=tuning_job_arns(stack, scope.job_prefixes),
     )
 
 
-def registry_statement(table_arn: str) -> iam.PolicyStatement:
-    """The four item operations amt.registry uses, on the table and its indexes (no Scan, no Delete)."""
+def registry_statement(table_arn: str, actions: Sequence[str]) -> iam.PolicyStatement:
+    """The item operations a handler makes on the registry, on the table and its indexes (never Scan)."""
     return iam.PolicyStatement(
         sid="UseRegistry",
-        actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+        actions=sorted(actions),
         resources=[table_arn, f"{table_arn}/index/*"],
     )
+
+
+def read_specs_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Read spec objects (the version a run started from) under the configs prefix."""
+    # Runs always name the version (S3 events carry it; the registry keeps it), so GetObjectVersion only.
+    return iam.PolicyStatement(sid="ReadSpecVersions", actions=["s3:GetObjectVersion"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+
+
+def write_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Write report objects under the reports prefix (nothing else in the artifacts bucket)."""
+    return iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
 def pass_execution_role_statement(role: iam.IRole) -> iam.PolicyStatement:
@@ -126,11 +142,12 @@ def pass_execution_role_statement(role: iam.IRole) -> iam.PolicyStatement:
     )
 
 
-def task_response_statement(state_machine_arn: str) -> iam.PolicyStatement:
-    """Resume (or fail) a waiting Launch task of our state machine."""
+def task_response_statement(state_machine_arn: str, *, failure: bool = True) -> iam.PolicyStatement:
+    """Resume a waiting task of our state machine (a Launch whose job ended, a round admitted from the
+    queue), and with `failure`, fail it."""
     return iam.PolicyStatement(
-        sid="ResumeWaitingLaunch",
-        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+        sid="ResumeWaitingTasks",
+        actions=["states:SendTaskSuccess", *(["states:SendTaskFailure"] if failure else [])],
         resources=[state_machine_arn],
     )
 
