@@ -64,7 +64,7 @@ def used(w: World) -> dict[str, int]:
 
 
 def test_a_round_that_fits_is_admitted_at_once_and_holds_its_instances(world: World) -> None:
-    p, out = submit(world, study(world, "alpha"), "run-a")
+    _, out = submit(world, study(world, "alpha"), "run-a")
     assert out["admitted"] is True
     # SPEC: max_parallel_jobs 2 x instance_count 1 on ml.m5.xlarge.
     assert used(world) == {"tuning-jobs": 1, "instances#ml.m5.xlarge": 2}
@@ -135,8 +135,8 @@ def test_a_round_waiting_for_its_instance_type_blocks_only_that_type(world: Worl
     limit(world, tuning_jobs=10, ml_m5_xlarge=3, ml_c5_xlarge=4)
     big, _ = submit(world, study(world, "alpha"), "run-a")  # 2 x m5
     start_job(world, big)
-    m5, out_m5 = submit(world, study(world, "beta"), "run-b")  # 2 more m5: 4 > 3, waits
-    c5, out_c5 = submit(world, study(world, "gamma", resources={**spec_doc()["resources"],
+    _, out_m5 = submit(world, study(world, "beta"), "run-b")  # 2 more m5: 4 > 3, waits
+    _, out_c5 = submit(world, study(world, "gamma", resources={**spec_doc()["resources"],
                                                                 "instance_type": "ml.c5.xlarge"}), "run-c")
     small = {**spec_doc()["resources"], "max_parallel_jobs": 1}
     submit(world, study(world, "delta", resources=small), "run-d")  # 1 m5 would fit, but beta is first
