@@ -40,8 +40,9 @@ class TemplateError(Exception):
     """The template cannot be simulated (missing state machine, unsupported token, failed synth)."""
 
 
-def synthesize(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """Run the project's `app.py` into a temporary cloud assembly; returns the workflow's template."""
+def synthesize(project_root: Path = PROJECT_ROOT, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the project's `app.py` into a temporary cloud assembly (with `context` over cdk.json's);
+    returns the workflow's template."""
     app = project_root / "app.py"
     if not app.exists():
         raise TemplateError(f"{app}: no CDK app to synthesize")
@@ -49,7 +50,7 @@ def synthesize(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
         env = {**os.environ, "CDK_OUTDIR": out, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                # The built-in CloudFormation validation costs ~3 s and `amt validate`/tests cover it.
                "CDK_VALIDATION": "false",
-               "CDK_CONTEXT_JSON": json.dumps(_context(project_root, Path(out)))}
+               "CDK_CONTEXT_JSON": json.dumps({**_context(project_root, Path(out)), **(context or {})})}
         proc = subprocess.run([sys.executable, str(app)], cwd=project_root, env=env, capture_output=True,
                               text=True, check=False)
         if proc.returncode != 0:
