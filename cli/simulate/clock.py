@@ -121,12 +121,15 @@ class Coordinator:
         self._lock = threading.Condition()
         self._active = 0  # executions running (not parked)
         self._waiters: list[_Waiter] = []
-        self._threads: set[int] = set()
+        self._coordinator = threading.get_ident()  # the thread that drives time (see `run`)
         self.started = 0
         self.ended = 0
+        self.end_times: list[float] = []  # simulated time each execution ended
 
     def is_execution_thread(self) -> bool:
-        return threading.get_ident() in self._threads
+        # moto runs each state of an execution in threads of its own (a task body, its timeout), all
+        # started from the execution's worker: any thread but the coordinating one belongs to an execution.
+        return threading.get_ident() != self._coordinator
 
     def execution_started(self) -> None:
         """Called synchronously by StartExecution, before the worker thread exists."""
@@ -136,15 +139,13 @@ class Coordinator:
 
     def run_execution(self, body: Callable[[], None]) -> None:
         """The worker thread's body: registered as an execution thread until it ends."""
-        with self._lock:
-            self._threads.add(threading.get_ident())
         try:
             body()
         finally:
             with self._lock:
-                self._threads.discard(threading.get_ident())
                 self._active -= 1
                 self.ended += 1
+                self.end_times.append(self.clock.now)
                 self._lock.notify_all()
 
     def wait(self, deadline: float, stop: Callable[[], bool] | None) -> bool:
@@ -166,6 +167,7 @@ class Coordinator:
         """Drive the clock until `done()`; False if the wall-clock timeout passed first."""
         import time
 
+        self._coordinator = threading.get_ident()
         deadline = time.monotonic() + wall_timeout_s
         while True:
             with self._lock:
