@@ -63,7 +63,7 @@ def _placeholders(stack: Stack, finding: str) -> str:
     pseudo parameters they stand for, so one pattern fits an environment-agnostic and an explicit synth."""
     for value, placeholder in ((stack.account, "<AWS::AccountId>"), (stack.region, "<AWS::Region>")):
         if not Token.is_unresolved(value):
-            finding = finding.replace(f":{value}:", f":{placeholder}:")
+            finding = re.sub(rf"(?<![0-9a-z]){re.escape(value)}(?![0-9a-z])", placeholder, finding)
     return finding
 
 

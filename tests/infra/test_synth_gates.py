@@ -136,3 +136,12 @@ def test_fifty_studies_synthesize_nag_clean_with_policies_overflowing(tmp_path: 
     from infra.invariants import role_violations
 
     assert role_violations(synth.json) == []
+
+
+def test_an_explicit_account_and_region_synthesize_nag_clean(synth_factory: Any) -> None:
+    # docs/operations.md documents amt:account/amt:region; the acknowledgements must not hard-code the
+    # placeholder account and region of an environment-agnostic synth.
+    synth = synth_factory({"amt:account": "111122223333", "amt:region": "eu-west-1",
+                           "amt:kmsKeyAccounts": "123456789012"})
+    assert synth.nag_error is None, synth.nag_error
+    assert "111122223333" in json.dumps(synth.nested)  # the study roles were built for that account
