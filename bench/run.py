@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import datetime as dt
+import json
 import sys
 from typing import Any
 

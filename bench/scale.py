@@ -58,8 +58,8 @@ def generate_specs(folder: Path, count: int) -> None:
                              "content_type": "text/csv"} for ch in ("train", "validation", "test")}
         if i % 7 == 6:
             spec["algorithm"] = {"image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/team-{i}/train:1.0",
-                                 "metrics": vision["algorithm"]["metrics"][:1] + [
-                                     {"name": "validation:auc", "regex": "auc=([0-9.]+)"}]}
+                                 "metrics": [*vision["algorithm"]["metrics"][:1],
+                                             {"name": "validation:auc", "regex": "auc=([0-9.]+)"}]}
         if i % 5 == 4:
             spec["kms_key_id"] = KMS_KEY
             spec["network"] = {"subnets": [f"subnet-{i:017x}", f"subnet-{i + 1:017x}"],

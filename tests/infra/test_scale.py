@@ -25,7 +25,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory, synth_factory: Any) -> tuple
 
 
 def test_three_hundred_studies_synthesize_nag_clean(scale: tuple[Any, dict[str, Path]]) -> None:
-    synth, templates = scale
+    synth, _ = scale
     assert synth.nag_error is None, synth.nag_error[:3000]
     roles = [r for t in synth.all_templates() for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Role"
              and str(r["Properties"].get("Path", "")).startswith("/amt/")]
