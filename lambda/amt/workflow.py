@@ -70,6 +70,18 @@ class Runtime:
     def sns(self) -> Any:
         return self.client("sns")
 
+    def sagemaker_as(self, role_arn: str | None, session_name: str) -> Any:
+        """A SageMaker client acting as `role_arn` (a guarded study's launcher role), or our own."""
+        if not role_arn:
+            return self.sagemaker
+        with transient_errors(f"AssumeRole {role_arn}"):
+            creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64],
+                                                   DurationSeconds=900)["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=self.region,
+        ).client("sagemaker", config=BOTO_CONFIG)
+
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.client("dynamodb"), self.settings.registry_table)
@@ -153,7 +165,10 @@ def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         logger.info("this task token was already resumed; nothing to do")
         return {"job_name": job, "status": "Resumed", "adopted": True}
     rt.registry.set_run_job(run_id, job_name=job, round_no=round_no)
-    launched = sagemaker_ops.create_tuning_job(rt.sagemaker, p["request"])
+    # A guarded study's job is created as its launcher role, whose Denies hold the request to the
+    # reviewed spec's KMS key and network (amt.access).
+    sagemaker = rt.sagemaker_as(p.get("launcher_role_arn"), f"amt-launch-{job}")
+    launched = sagemaker_ops.create_tuning_job(sagemaker, p["request"])
     rt.registry.set_round(study, round_no, RoundStatus.IN_PROGRESS, only_if=RoundStatus.LAUNCHING)
     if launched.adopted:
         logger.info("adopted the existing tuning job", extra={"status": launched.status})
