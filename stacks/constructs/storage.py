@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -162,7 +162,9 @@ class Storage(Construct):
             log_group=log_group,
             memory_limit=256,
         )
-        deployment.node.add_dependency(manifest)
+        # Only the two copy operations are ordered (their constructs share CDK's singleton handler and layer:
+        # a dependency between the constructs themselves would be a cycle).
+        _copy_of(deployment).node.add_dependency(_copy_of(manifest))
         allow_wildcards(role, [
             (r"Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*",
              "CDK's BucketDeployment grant groups (read the staged asset, write the configs bucket); limited to "
@@ -208,6 +210,11 @@ def deployed_manifest(configs_dir: Path, configs_prefix: str) -> dict[str, dict[
         out[spec.name] = {"key": f"{configs_prefix}{path.relative_to(configs_dir).as_posix()}",
                           "body": path.read_text(encoding="utf-8")}
     return out
+
+
+def _copy_of(deployment: s3deploy.BucketDeployment) -> CustomResource:
+    (copy,) = [c for c in deployment.node.children if isinstance(c, CustomResource)]
+    return copy
 
 
 def _spec_files(folder: Path) -> list[Path]:
