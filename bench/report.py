@@ -209,6 +209,10 @@ def write(results: dict[str, Any]) -> None:
             lines.append(_row([n, r["succeeded"], r["failed"], r["makespan_h"], r["ideal_makespan_h"],
                                r["transitions_per_round"], r["lambda_invocations_per_round"],
                                r["registry_reads_per_reconcile_tick_max"], r["refused_creates"], r["wall_s"]]))
+        if "1000" not in runs:
+            lines += ["", "1,000 studies were not run here: fleet mode spends about 6 s of wall time per study on "
+                      "this shared machine (one moto execution each, every state on its own thread), so 1,000 take "
+                      "well over an hour; `AMT_BENCH_RUNS=10,100,1000 make bench` runs them."]
         lines.append("")
     suite = results.get("suite")
     if suite:
