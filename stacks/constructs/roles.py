@@ -118,6 +118,14 @@ def read_specs_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement
                                resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
+def read_deployed_statement(bucket: s3.IBucket, key: str, *, latest: bool) -> iam.PolicyStatement:
+    """Read the deployed specs' manifest: a given version (what a run recorded) and, with `latest`, the
+    current one (Prepare: a schedule's spec, an upload's deployed code)."""
+    return iam.PolicyStatement(sid="ReadDeployedSpecs",
+                               actions=["s3:GetObjectVersion", *(["s3:GetObject"] if latest else [])],
+                               resources=[bucket.arn_for_objects(key)])
+
+
 def write_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
     """Write report objects under the reports prefix (nothing else in the artifacts bucket)."""
     return iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],

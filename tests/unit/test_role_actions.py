@@ -108,6 +108,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
 
 def exercise_every_handler(w: World, c: Calls) -> None:
     """Each handler's paths: the happy ones and the ones that fail, stop or adopt."""
+    w.put_deployed(spec_doc())  # what cdk deploy wrote: schedules run it, uploads keep its code
     loc = w.put_spec(spec_doc())
     c.run(w, "start", w.s3_event(loc))
     c.run(w, "start", w.s3_event(loc))  # duplicate: ExecutionAlreadyExists
