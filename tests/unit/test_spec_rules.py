@@ -801,8 +801,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
     (setin(custom_spec(**_XGB), "resources.instance_type", "ml.inf1.xlarge"), "algorithm", ["Inferentia"]),
     (custom_spec(completion={}), "completion", ["sets nothing", "give target, max_jobs_not_improving or "
                                                                "stop_on_convergence"]),
-    # The worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h); Spot's waiting is not
-    # billed, so a Spot study's billable worst case is the same.
+    # The billable worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h), Spot or not:
+    # waiting for Spot capacity is not billed.
     (custom_spec(budget={"max_instance_hours": 5}), "budget.max_instance_hours",
      ["max_jobs 10 x instance_count 1 x max_runtime_per_job 1h", "budget of 5"]),
     (custom_spec(budget={"max_instance_hours": 5}, spot={"enabled": True, "max_wait": "90m"}),
@@ -811,8 +811,8 @@ _XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
     (custom_spec(kms_key_id="my-key"), "kms_key_id", ["expected a KMS key id, key ARN, alias/NAME or alias ARN"]),
     (custom_spec(schedule="every day"), "schedule", ["expected an EventBridge expression"]),
     (custom_spec(tags={"aws:x": "1"}), "tags.aws:x", ["aws: and amt: prefixes are reserved"]),
-    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb",
-     ["expected letters, digits, spaces", "at character 2 is not allowed"]),
+    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb", ["the tag's key", "expected letters, digits, spaces",
+                                                      "'\\t' at character 2"]),
     (custom_spec(network={"subnets": ["subnet-0a"]}), "network", ["a VPC needs both subnets and security_groups"]),
 ])
 def test_each_rule_names_the_field_and_says_why(doc: dict[str, Any], path: str, says: list[str]) -> None:
