@@ -26,6 +26,8 @@ NEXT_STEPS = {
     "TuningJobMissing": "SageMaker has no record of the job; upload the spec again to rerun the round.",
     "States.Timeout": "The job did not finish within the wait timeout; the workflow stopped it. Check "
                       "resources.max_runtime_per_job and max_tuning_runtime, then upload again.",
+    "CapacityNeverFits": "Lower resources.max_parallel_jobs (or instance_count), or raise the account's quota and "
+                         "the amt:quotaInstances context key (cdk deploy), then upload the spec again.",
     "Transient": "AWS kept throttling or refusing capacity (e.g. ResourceLimitExceeded) after retries; "
                  "request a quota increase or lower resources.max_parallel_jobs, then upload again.",
 }
