@@ -7,6 +7,7 @@ No CloudFormation parameters: everything that varies is decided here, from conte
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from amt.access import MAX_PREFIX_LENGTH
 from amt.forms import parse_s3_uri
+from amt.settings import DEFAULT_INSTANCE_QUOTA, DEFAULT_TUNING_JOB_QUOTA, Quotas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,12 +89,19 @@ class ContextKeys:
     ACCOUNT = "amt:account"
     REGION = "amt:region"
     NOTIFY_EMAILS = "amt:notifyEmails"
-    CHAT_WEBHOOK_URL = "amt:chatWebhookUrl"
+    CHAT_WEBHOOK_URL = "amt:chatWebhookUrl"  # refused: a URL in context would be a literal in the template
+    CHAT_WEBHOOK_SECRET = "amt:chatWebhookSecret"
+    KMS_KEY_ACCOUNTS = "amt:kmsKeyAccounts"
     STUDY_PREFIXES = "amt:studyPrefixes"
     DATA_PREFIXES = "amt:dataPrefixes"
     CONFIGS_DIR = "amt:configsDir"
     LAYER_DIR = "amt:layerDir"
     RECONCILE_MINUTES = "amt:reconcileMinutes"
+    # Account limits admission keeps within (docs/operations.md, Quotas and the queue).
+    QUOTA_TUNING_JOBS = "amt:quotaTuningJobs"
+    QUOTA_INSTANCES = "amt:quotaInstances"
+    QUOTA_DEFAULT_INSTANCES = "amt:quotaDefaultInstances"
+    QUEUE_TIMEOUT_HOURS = "amt:queueTimeoutHours"
 
 
 @dataclass(frozen=True)
@@ -102,12 +112,15 @@ class AppSettings:
     account: str | None = None
     region: str | None = None
     notify_emails: tuple[str, ...] = ()
-    chat_webhook_url: str | None = None
+    chat_webhook_secret: str | None = None
+    kms_key_accounts: tuple[str, ...] = ()
     study_prefixes: tuple[str, ...] = ()
     data_prefixes: tuple[str, ...] = ()
     configs_dir: Path = field(default=ROOT / "configs")
     layer_dir: Path = field(default=ROOT / "build" / "layer")
     reconcile_minutes: int = 15
+    quotas: Quotas = field(default_factory=Quotas)
+    queue_timeout_hours: int = 30 * 24
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> AppSettings:
@@ -120,20 +133,31 @@ class AppSettings:
         for e in emails:
             if "@" not in e:
                 raise SynthError(f"context {ContextKeys.NOTIFY_EMAILS}: {e!r} is not an email address")
-        webhook = get(ContextKeys.CHAT_WEBHOOK_URL) or None
-        if webhook is not None and not str(webhook).startswith("https://"):
-            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: must be an https:// URL")
+        if get(ContextKeys.CHAT_WEBHOOK_URL):
+            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: a webhook URL is a credential and would be a "
+                             f"literal in the template; store it in Secrets Manager and set "
+                             f"{ContextKeys.CHAT_WEBHOOK_SECRET}=SECRET_NAME[:JSON_FIELD]")
+        webhook = get(ContextKeys.CHAT_WEBHOOK_SECRET) or None
+        if webhook is not None and not re.fullmatch(r"[\w/+=.@-]{1,512}(:[\w.-]+)?", str(webhook)):
+            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_SECRET}: expected a Secrets Manager secret name, "
+                             f"optionally with :json_field (got {webhook!r})")
+        kms_accounts = _strings(get, ContextKeys.KMS_KEY_ACCOUNTS)
+        for acct in kms_accounts:
+            if not re.fullmatch(r"\d{12}", acct):
+                raise SynthError(f"context {ContextKeys.KMS_KEY_ACCOUNTS}: {acct!r} is not a 12-digit account id")
         data = _strings(get, ContextKeys.DATA_PREFIXES)
         for uri in data:
             try:
                 parse_s3_uri(uri)  # the IAM scope is derived from its bucket and prefix
             except ValueError as exc:
                 raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {exc}") from None
+            if "*" in uri or "?" in uri:
+                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r}: IAM would read * and ? as wildcards")
         prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
         for p in prefixes:
-            if not p or "*" in p or not all(c.isalnum() or c == "-" for c in p):
+            if not p or len(p) > MAX_PREFIX_LENGTH or not all(c.islower() or c.isdigit() or c == "-" for c in p):
                 raise SynthError(f"context {ContextKeys.STUDY_PREFIXES}: {p!r} must be a study-name prefix "
-                                 "(letters, digits, '-'; no wildcard)")
+                                 f"(lowercase letters, digits, '-'; at most {MAX_PREFIX_LENGTH}; no wildcard)")
         minutes = get(ContextKeys.RECONCILE_MINUTES) or 15
         try:
             reconcile = int(minutes)
@@ -141,6 +165,8 @@ class AppSettings:
             raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: not a number ({minutes!r})") from None
         if not 1 <= reconcile <= 1440:
             raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: must be 1-1440 (got {reconcile})")
+        quotas = _quotas(get)
+        queue_hours = _int(get, ContextKeys.QUEUE_TIMEOUT_HOURS, 30 * 24, 1, 365 * 24)
         configs = get(ContextKeys.CONFIGS_DIR)
         layer = get(ContextKeys.LAYER_DIR)
         return cls(
@@ -148,13 +174,58 @@ class AppSettings:
             account=get(ContextKeys.ACCOUNT) or None,
             region=get(ContextKeys.REGION) or None,
             notify_emails=emails,
-            chat_webhook_url=webhook,
+            chat_webhook_secret=webhook,
+            kms_key_accounts=kms_accounts,
             study_prefixes=prefixes,
             data_prefixes=data,
             configs_dir=Path(configs) if configs else ROOT / "configs",
             layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
             reconcile_minutes=reconcile,
+            quotas=quotas,
+            queue_timeout_hours=queue_hours,
         )
+
+
+def _int(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+    raw = get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise SynthError(f"context {key}: not a whole number ({raw!r})") from None
+    if not low <= value <= high:
+        raise SynthError(f"context {key}: must be {low}-{high} (got {value})")
+    return value
+
+
+def _quotas(get: Callable[[str], Any]) -> Quotas:
+    """amt:quotaTuningJobs, amt:quotaDefaultInstances, and amt:quotaInstances as a JSON object
+    (`{"ml.p3.2xlarge": 4}`) or `type=n,type=n`."""
+    raw = get(ContextKeys.QUOTA_INSTANCES) or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip().startswith("{") else dict(
+                (k.strip(), v.strip()) for k, v in (pair.split("=", 1) for pair in raw.split(",") if pair.strip()))
+        except ValueError:
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: expected a JSON object or "
+                             "type=count,type=count") from None
+    if not isinstance(raw, dict):
+        raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: expected an object of instance type -> count")
+    instances: dict[str, int] = {}
+    for itype, n in raw.items():
+        if not str(itype).startswith("ml."):
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype!r} is not an instance type (ml.*)")
+        try:
+            instances[str(itype)] = int(n)
+        except (TypeError, ValueError):
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: not a whole number ({n!r})") from None
+        if instances[str(itype)] < 0:
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: must be >= 0")
+    return Quotas(
+        tuning_jobs=_int(get, ContextKeys.QUOTA_TUNING_JOBS, DEFAULT_TUNING_JOB_QUOTA, 1, 100_000),
+        instances=instances,
+        default_instances=_int(get, ContextKeys.QUOTA_DEFAULT_INSTANCES, DEFAULT_INSTANCE_QUOTA, 0, 100_000))
 
 
 def _strings(get: Callable[[str], Any], key: str) -> tuple[str, ...]:

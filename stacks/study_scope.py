@@ -1,19 +1,22 @@
-"""What the studies need, derived once from the specs in configs/ and the context: job-name prefixes,
-data and output locations, images, KMS keys and networks. IAM statements and event patterns are
-scoped to it."""
+"""What each study needs, derived once from the specs in configs/ and the context: its data and output
+locations, images, KMS key, network and schedule. Each study's execution role is built from its own
+`StudyAccess` (and nothing else), so a reviewer reads one study's access in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import contextlib
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
+from amt.access import is_guarded
 from amt.forms import parse_s3_uri
 from amt.instances import local_storage_types
 from amt.model import Spec
 from amt.naming import study_prefix
 
-T = TypeVar("T")
+_ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+                      r"(?P<repo>[^:@]+)")
 
 
 @dataclass(frozen=True)
@@ -29,73 +32,107 @@ class S3Location:
 
 
 @dataclass(frozen=True)
-class StudyScope:
-    """What the specs in configs/ (and the context for uploaded specs) need, and nothing more."""
+class CustomImage:
+    """An image repository a reviewed spec names: exactly this account, region and repository."""
 
-    job_prefixes: tuple[str, ...]
+    account: str
+    region: str
+    repository: str
+
+
+@dataclass(frozen=True)
+class StudyAccess:
+    """One study's (or one context prefix's) access: what its execution role may read, write and pull."""
+
+    name: str                                    # study name, or a context prefix
+    job_prefix: str                              # jobs, training log streams: `<study>-r`, or the prefix
     data: tuple[S3Location, ...]
-    outputs: tuple[S3Location, ...]
-    images: tuple[str, ...]
-    # (name, version, instance type, py_version, base_framework): what picks a built-in's repository
-    builtins: tuple[tuple[str, str | None, str, str | None, str | None], ...]
-    kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
-    networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
-    isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
-    encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+    output: S3Location | None                    # the spec's output_uri; None: the artifacts bucket's training/
+    checkpoints: tuple[S3Location, ...] = ()     # written during training, read back when a job resumes
+    custom_images: tuple[CustomImage, ...] = ()
+    builtins: tuple[tuple[int, str], ...] = ()   # (catalog registry index, repository)
+    kms_key: str | None = None
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    isolation: bool = False
+    encrypted_traffic: bool = False
+    schedule: str | None = None
+    guarded: bool = False                        # launched through its own launcher role (amt.access)
+    from_prefix: bool = False
     file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
-    # (job prefix, instance types) of studies with a KMS key on instances with local NVMe storage, whose jobs
-    # carry no volume key (SageMaker refuses one there)
-    local_storage: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Instance types of a KMS study with local NVMe storage: its jobs carry no volume key (SageMaker refuses one).
+    local_storage_types: tuple[str, ...] = ()
 
     @property
-    def uses_vpc(self) -> bool:
-        return bool(self.networks)
+    def artifacts_prefix(self) -> str:
+        """Its default output prefix in the artifacts bucket (render writes `training/<study>/`)."""
+        return f"training/{self.name}/" if not self.from_prefix else f"training/{self.name}"
 
 
-def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
-                data_prefixes: Iterable[str] = ()) -> StudyScope:
-    """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
-    local_storage = _unique(_local_storage(specs))
-    # A multi-algorithm spec needs what each of its definitions needs.
-    specs = [view for s in specs for view in s.definitions()]
-    prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
-    data += [S3Location.parse(uri) for uri in data_prefixes]
-    # A checkpoint location is written during training and read back when a job resumes.
-    checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
-    # Script mode: the container downloads the code archive as the execution role.
-    data += [S3Location.parse(s.algo.source) for s in specs if s.algo.source is not None]
-    return StudyScope(
-        job_prefixes=_unique(prefixes),
-        data=_unique(data + checkpoints),
-        outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
-        images=_unique(s.algo.image for s in specs if s.algo.image),
-        builtins=_unique((s.algo.builtin, s.algo.version, c.instance_type, s.algo.py_version, s.algo.base_framework)
-                         for s in specs if s.algo.builtin for c in s.instance_choices()),
-        kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
-        networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
-                         for s in specs if s.network is not None and s.network.subnets),
-        isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
-        encrypted_traffic=_unique(study_prefix(s.name) for s in specs
-                                  if s.network is not None and s.network.encrypt_inter_container_traffic),
-        file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
-                             for s in specs for ch in s.data.values() if ch.file_system is not None),
-        local_storage=local_storage,
+def study_access(spec: Spec) -> StudyAccess:
+    """A configs/ study's access: its own declared data, output, image, key and network."""
+    from amt.images import ImageError, builtin_repository
+
+    images: list[CustomImage] = []
+    builtins: list[tuple[int, str]] = []
+    data: list[S3Location] = []
+    checkpoints: list[S3Location] = []
+    file_systems: list[tuple[str, str, str]] = []
+    views = spec.definitions()  # one per algorithm of a multi-algorithm study
+    for view in views:
+        algo = view.algo
+        if algo.image and (m := _ECR_URI.match(algo.image)):
+            images.append(CustomImage(m["account"], m["region"], m["repo"]))
+        elif algo.builtin:
+            for choice in view.instance_choices():
+                # An unknown image is spec validation's to report: no repository is granted.
+                with contextlib.suppress(ImageError):
+                    builtins.append(builtin_repository(algo.builtin, algo.version, choice.instance_type,
+                                                       algo.py_version, algo.base_framework))
+        data += [S3Location.parse(ch.uri) for ch in view.data.values() if ch.uri is not None]
+        if algo.source is not None:  # script mode: the container downloads the code archive as the role
+            data.append(S3Location.parse(algo.source))
+        if view.checkpoint is not None:
+            checkpoints.append(S3Location.parse(view.checkpoint.uri))
+        file_systems += [(ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                         for ch in view.data.values() if ch.file_system is not None]
+    net = spec.network
+    nvme = spec.kms_key_id and any(local_storage_types(v) for v in views)
+    return StudyAccess(
+        name=spec.name,
+        job_prefix=study_prefix(spec.name),
+        data=_unique(data),
+        output=S3Location.parse(spec.output_uri) if spec.output_uri else None,
+        checkpoints=_unique(checkpoints),
+        custom_images=tuple(dict.fromkeys(images)),
+        builtins=tuple(dict.fromkeys(builtins)),
+        kms_key=spec.kms_key_id,
+        subnets=tuple(net.subnets) if net else (),
+        security_groups=tuple(net.security_groups) if net else (),
+        isolation=bool(net and net.isolation),
+        encrypted_traffic=bool(net and net.encrypt_inter_container_traffic),
+        schedule=spec.schedule,
+        guarded=is_guarded(spec),
+        file_systems=tuple(dict.fromkeys(file_systems)),
+        local_storage_types=tuple(dict.fromkeys(c.instance_type for v in views for c in v.instance_choices()))
+        if nvme else (),
     )
 
 
-def _local_storage(specs: Iterable[Spec]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """(job prefix, every instance type of every definition) of studies with a KMS key whose jobs, on some
-    definition, run on local NVMe storage and so carry no volume key."""
-    for s in specs:
-        views = s.definitions()
-        if s.kms_key_id and any(local_storage_types(v) for v in views):
-            yield study_prefix(s.name), tuple(dict.fromkeys(c.instance_type for v in views
-                                                            for c in v.instance_choices()))
+def prefix_access(prefix: str, data_prefixes: Iterable[str]) -> StudyAccess:
+    """The shared role of studies uploaded under a context prefix: the context's data, built-in images only."""
+    from amt.images import all_builtin_repositories
+
+    return StudyAccess(name=prefix, job_prefix=prefix, data=_unique(S3Location.parse(u) for u in data_prefixes),
+                       output=None, builtins=tuple(all_builtin_repositories()), from_prefix=True)
 
 
-def _unique(items: Iterable[T]) -> tuple[T, ...]:
-    seen: dict[T, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return tuple(seen)
+def studies_access(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
+                   data_prefixes: Iterable[str] = ()) -> list[StudyAccess]:
+    """Every role the stack creates: one per configs/ study, one per context prefix."""
+    data = tuple(data_prefixes)
+    return [study_access(s) for s in specs] + [prefix_access(p, data) for p in study_prefixes]
+
+
+def _unique(items: Iterable[S3Location]) -> tuple[S3Location, ...]:
+    return tuple(dict.fromkeys(items))

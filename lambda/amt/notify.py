@@ -26,6 +26,8 @@ NEXT_STEPS = {
     "TuningJobMissing": "SageMaker has no record of the job; upload the spec again to rerun the round.",
     "States.Timeout": "The job did not finish within the wait timeout; the workflow stopped it. Check "
                       "resources.max_runtime_per_job and max_tuning_runtime, then upload again.",
+    "CapacityNeverFits": "Lower resources.max_parallel_jobs (or instance_count), or raise the account's quota and "
+                         "the amt:quotaInstances context key (cdk deploy), then upload the spec again.",
     "Transient": "AWS kept throttling or refusing capacity (e.g. ResourceLimitExceeded) after retries; "
                  "request a quota increase or lower resources.max_parallel_jobs, then upload again.",
 }
@@ -120,10 +122,15 @@ def record_failure(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     err = event.get("error") or {}
     error = str(err.get("Error") or "Unknown")
     cause_type, message = cause_text(err.get("Cause"))
+    # The state machine passes the execution's own name; `prepared` counts only if Prepare made it for
+    # this run (an execution's input could carry another run's `prepared`, to fail its round).
+    run_id = event.get("run_id") or (state.get("prepared") or {}).get("run_id") or state.get("run_id")
     p = state.get("prepared") or {}
+    if not isinstance(p, dict) or p.get("run_id") != run_id:
+        p = {}
     study = p.get("study") or state.get("study")
     round_no = p.get("round")
-    job, run_id = p.get("job_name"), p.get("run_id") or state.get("run_id")
+    job = p.get("job_name")
     source = p.get("spec_location") or state.get("source") or {}
     spec_uri = f"s3://{source['bucket']}/{source['key']}" if source.get("bucket") else None
     stage = event.get("state") or ("Report" if "launch" in state else "Launch" if p else "Prepare")
@@ -133,6 +140,13 @@ def record_failure(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         else True
     if study and round_no is not None:
         rt.registry.set_round(study, int(round_no), RoundStatus.FAILED, failure_reason=reason[:4000])
+    if job:
+        # Whatever failed, the round holds no capacity any more (and waits in no queue). The workflow's own
+        # functions wake nobody: the next job end or the reconciler admits who fits.
+        from amt import admission
+
+        admission.leave_queue(rt, (rt.registry.run(run_id) or {}).get("queue_key") if run_id else None)
+        admission.release(rt, job, wake=False)
     if job and error in ("States.Timeout", "States.HeartbeatTimeout"):
         # The wait gave up but SageMaker is still running (and billing) the job.
         rt.registry.abandon_token(job)

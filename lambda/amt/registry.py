@@ -209,9 +209,10 @@ class Registry:
         """The study's META item: spec_location, goal, schedule, latest_round, best_* (None if unknown)."""
         return self.get(study_key(study))
 
-    def put_study_spec(self, study: str, *, spec_location: dict[str, Any], goal: str,
+    def put_study_spec(self, study: str, *, spec_location: dict[str, Any] | None, goal: str,
                        schedule: str | None) -> None:
-        """Point the study at its current spec (the one schedules and later rounds load)."""
+        """Record the study; `spec_location` (the deployed spec a scheduled run loaded) is kept as it was
+        when None (an upload never re-points the study)."""
         self._update(study_key(study), {"study": study, "spec_location": spec_location, "goal": goal,
                                         "schedule": schedule or "", "updated_at": self.now(),
                                         "latest_round": 0}, if_not_exists=("latest_round",))
@@ -254,10 +255,10 @@ class Registry:
             return self.run(run_id) or item
         return _from_dynamo(_to_dynamo(item))
 
-    def set_run_job(self, run_id: str, *, job_name: str, round_no: int) -> None:
-        """Remember the run's in-flight job (what the stop handler stops)."""
+    def set_run_job(self, run_id: str, *, job_name: str, round_no: int, queue_key: str | None = None) -> None:
+        """Remember the run's in-flight job (what the stop handler stops) and its queue entry, if queued."""
         self._update(run_key(run_id), {"current_job": job_name, "current_round": round_no,
-                                       "updated_at": self.now()})
+                                       "queue_key": queue_key, "updated_at": self.now()})
 
     def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
                    error: str | None = None) -> bool:
@@ -355,10 +356,11 @@ class Registry:
                             values={":waiting": TokenStatus.WAITING})
         return done is not None
 
-    def touch_token(self, job_name: str) -> None:
-        """Mark a still-running job as checked, so the reconciler looks again only after the quiet period."""
-        self._update(token_key(job_name), {K.INFLIGHT_SK: self.now()}, condition="#status = :waiting",
-                     values={":waiting": TokenStatus.WAITING})
+    def touch_token(self, job_name: str, at: datetime | None = None) -> None:
+        """Mark a still-running job as checked, so the reconciler looks again only after the quiet period
+        (`at` in the past: at its next tick)."""
+        self._update(token_key(job_name), {K.INFLIGHT_SK: iso(at) if at else self.now()},
+                     condition="#status = :waiting", values={":waiting": TokenStatus.WAITING})
 
     def quiet_tokens(self, older_than: datetime) -> list[dict[str, Any]]:
         """WAITING tokens not updated since `older_than` (from the sparse `inflight` index)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from amt import deployed
 from amt.errors import SpecError
 from amt.observability import bind, logger
 from amt.registry import MAX_LINEAGE_PARENTS, rank_rounds
@@ -41,6 +42,14 @@ def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
     missing, too large or invalid."""
     from amt.loader import MAX_SPEC_BYTES, parse_spec
 
+    if location.get("study"):  # a study of the deployed manifest
+        found = deployed.entry(rt, location)
+        if found is None:
+            raise SpecInvalid(f"study {location['study']}: not in the deployed specs ({spec_uri(location)})")
+        try:
+            return parse_spec(found[0], found[1])
+        except SpecError as err:
+            raise SpecInvalid("\n".join(err.lines())) from None
     kwargs = {"Bucket": location["bucket"], "Key": location["key"]}
     if location.get("version_id"):
         kwargs["VersionId"] = location["version_id"]
@@ -60,44 +69,77 @@ def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
         raise SpecInvalid("\n".join(err.lines())) from None
 
 
-def _check_in_scope(rt: Runtime, study: str, source: dict[str, Any]) -> None:
-    """A study outside the job prefixes the stack's IAM and event rules cover would fail at launch with
-    AccessDenied, or never resume: say so up front, naming the field and the fix."""
-    from amt.naming import study_prefix
+def study_roles(rt: Runtime, spec: Spec) -> tuple[str, str | None]:
+    """The execution role the round passes and the launcher role to assume first (or None): the
+    study's own roles in a deployed stack (amt.access), else the one configured role (tests, CLI)."""
+    from amt.access import roles_for
 
-    allowed = rt.settings.study_prefixes
-    if allowed and not any(study_prefix(study).startswith(p) for p in allowed):
-        raise SpecInvalid(f"{source.get('key', study)}: name: study {study!r} is outside the studies this stack may "
-                          f"run (job-name prefixes {', '.join(allowed)}); add its spec to configs/ or a prefix of "
-                          "its name to the amt:studyPrefixes context, then cdk deploy")
+    s = rt.settings
+    if not s.role_arn_base:
+        return s.execution_role_arn, None
+    roles = roles_for(spec, role_arn_base=s.role_arn_base, key=s.stack_key, region=rt.region,
+                      prefixes=s.study_prefixes)
+    return roles.execution_role_arn, roles.launcher_role_arn
+
+
+def _refuse_code_changes(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
+    """An uploaded spec of a deployed study keeps the deployed code (issue 9, finding 2): the image, entry
+    point and code source were reviewed with `cdk deploy`, and the study's roles were built for them."""
+    loc = deployed.location(rt, spec.name)
+    if loc is None:
+        return  # not deployed from configs/: a study under an amt:studyPrefixes prefix (built-in images only)
+    ours = load_spec(rt, loc)
+    changed = deployed.code_changes(spec, ours)
+    if changed:
+        raise SpecInvalid("\n".join(
+            f"{source.get('key', spec.name)}: {path}: differs from the deployed spec of study {spec.name} "
+            f"({getattr(ours.algorithm, path.split('.')[1])!r}); code changes ship with `cdk deploy` (change "
+            f"configs/ and deploy), not with an upload" for path in changed))
+
+
+def run_identity(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(run id, the state's input). The state machine sends `{"input": <state>, "run_id": <execution
+    name>}`: the run id is the execution's own, so an input naming another run's id claims nothing.
+    A flat event (tests, direct invocation) carries its own `run_id`."""
+    if isinstance(event.get("input"), dict):
+        run_id, body = str(event.get("run_id") or ""), event["input"]
+    else:
+        run_id, body = str(event.get("run_id") or ""), event
+    if not run_id:
+        raise ValueError("prepare needs run_id (the execution name)")
+    return run_id, body
 
 
 def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
     check the budget, pick compatible warm-start parents, render the request; records the round
     as LAUNCHING and returns the `prepared` state."""
+    from amt.admission import queue_fields
     from amt.budget import wait_timeout_seconds, worst_case_instance_hours
     from amt.naming import job_name
     from amt.render import render_request
 
     reg = rt.registry
+    run_id, event = run_identity(event)
     trigger = str(event.get("trigger") or ("s3" if event.get("source") else "schedule"))
     source = event.get("source")
     if not source:
-        meta = reg.study(str(event.get("study")))
-        if not meta or not meta.get("spec_location"):
-            raise SpecInvalid(f"study {event.get('study')}: no spec on record; upload the study's spec first")
-        source = meta["spec_location"]
+        # A scheduled run runs the deployed spec, never one uploaded since (issue 9, finding 6).
+        source = deployed.location(rt, str(event.get("study")))
+        if source is None:
+            raise SpecInvalid(f"study {event.get('study')}: no deployed spec; a schedule runs the spec deployed "
+                              "from configs/ (cdk deploy)")
     spec = load_spec(rt, source)
     study = spec.name
-    _check_in_scope(rt, spec.name, source)
-    run_id = str(event.get("run_id") or event.get("execution_name") or "")
-    if not run_id:
-        raise ValueError("prepare needs run_id (the execution name) in its input")
     bind(study=study, run_id=run_id)
     first_prepare = "round" not in event
+    uploaded = not source.get("study")
+    if first_prepare and uploaded:
+        _refuse_code_changes(rt, spec, source)
     if first_prepare:
-        reg.put_study_spec(study, spec_location=source, goal=spec.objective.goal, schedule=spec.schedule)
+        # An upload runs its own version only: it never re-points the study's spec on record.
+        reg.put_study_spec(study, spec_location=None if uploaded else source, goal=spec.objective.goal,
+                           schedule=spec.schedule)
     run = reg.claim_run(run_id, study=study, trigger=trigger, spec_location=source)
     base_round = int(run["base_round"])
     round_no = int(event.get("round") or base_round)
@@ -121,14 +163,18 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                                  source_key=str(source.get("key", spec.name)))
     name = job_name(spec, round_no)
     bind(job_name=name)
-    request = render_request(spec, region=rt.region, role_arn=rt.settings.execution_role_arn,
-                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents)
+    role_arn, launcher_arn = study_roles(rt, spec)
+    request = render_request(spec, region=rt.region, role_arn=role_arn,
+                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents,
+                             stack_key=rt.settings.stack_key, default_kms_key=rt.settings.kms_key_arn)
     reg.claim_round(study, round_no, run_id=run_id, job_name=name, parents=parents, spec_location=source,
                     worst_case_hours=worst)
     logger.info("prepared round", extra={"parents": parents, "worst_case_hours": worst, "spent_hours": spent})
     return {"study": study, "round": round_no, "base_round": base_round, "run_id": run_id, "job_name": name,
-            "request": request, "parents": parents, "timeout_seconds": wait_timeout_seconds(spec),
-            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger}
+            "request": request, "launcher_role_arn": launcher_arn, "parents": parents,
+            "timeout_seconds": wait_timeout_seconds(spec),
+            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger,
+            "queue": queue_fields(spec, str(run["created_at"]))}
 
 
 def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,

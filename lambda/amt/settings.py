@@ -7,8 +7,9 @@ parse them once per cold start with `Settings.from_env()`.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class EnvKeys:
@@ -19,12 +20,20 @@ class EnvKeys:
     CONFIGS_BUCKET = "AMT_CONFIGS_BUCKET"
     CONFIGS_PREFIX = "AMT_CONFIGS_PREFIX"
     TOPIC_ARN = "AMT_TOPIC_ARN"
+    # One role for every study (tests, CLI); a deployed stack sets ROLE_ARN_BASE and STACK_KEY instead and
+    # each study runs as its own role (amt.access).
     EXECUTION_ROLE_ARN = "AMT_EXECUTION_ROLE_ARN"
+    ROLE_ARN_BASE = "AMT_ROLE_ARN_BASE"
+    STACK_KEY = "AMT_STACK_KEY"
+    # The stack's KMS key: outputs of specs without kms_key_id are encrypted with it.
+    KMS_KEY_ARN = "AMT_KMS_KEY_ARN"
     STATE_MACHINE_ARN = "AMT_STATE_MACHINE_ARN"
     REPORTS_PREFIX = "AMT_REPORTS_PREFIX"
     QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
-    # Comma-separated job-name prefixes the stack's IAM policies and event rules cover.
+    # Comma-separated study-name prefixes of uploaded studies (amt:studyPrefixes): they run as the prefix's role.
     STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
+    # The account's SageMaker limits admission keeps within (JSON, `Quotas.to_env`).
+    QUOTAS = "AMT_QUOTAS"
     # Powertools reads these two itself.
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -43,9 +52,41 @@ class RegistrySchema:
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_CONFIGS_PREFIX = "configs/"
+# The specs deployed from configs/, written by the stack's deployment only (amt.deployed).
+DEPLOYED_SPECS_KEY = "deployed/specs.json"
 DEFAULT_REPORTS_PREFIX = "reports/"
 DEFAULT_QUIET_MINUTES = 30
 METRICS_NAMESPACE = "AmtConductor"
+
+
+# AWS's default SageMaker quotas, used unless the amt:quota* context keys say otherwise: 100 concurrent
+# hyperparameter tuning jobs per account and region; training instances per instance type vary by type and
+# account (new accounts often have 0 GPU instances), so 20 is only a starting point: set yours.
+DEFAULT_TUNING_JOB_QUOTA = 100
+DEFAULT_INSTANCE_QUOTA = 20
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Concurrent tuning jobs, and training instances per instance type, our runs may hold at once."""
+
+    tuning_jobs: int = DEFAULT_TUNING_JOB_QUOTA
+    instances: dict[str, int] = field(default_factory=dict)
+    default_instances: int = DEFAULT_INSTANCE_QUOTA
+
+    def instance_limit(self, instance_type: str) -> int:
+        return int(self.instances.get(instance_type, self.default_instances))
+
+    def to_env(self) -> str:
+        return json.dumps({"tuning_jobs": self.tuning_jobs, "instances": self.instances,
+                           "default_instances": self.default_instances}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_env(cls, text: str) -> Quotas:
+        doc = json.loads(text) if text else {}
+        return cls(tuning_jobs=int(doc.get("tuning_jobs", DEFAULT_TUNING_JOB_QUOTA)),
+                   instances={str(k): int(v) for k, v in (doc.get("instances") or {}).items()},
+                   default_instances=int(doc.get("default_instances", DEFAULT_INSTANCE_QUOTA)))
 
 
 @dataclass(frozen=True)
@@ -62,6 +103,10 @@ class Settings:
     reports_prefix: str
     quiet_minutes: int
     study_prefixes: tuple[str, ...] = ()
+    quotas: Quotas = field(default_factory=Quotas)
+    role_arn_base: str = ""
+    stack_key: str = ""
+    kms_key_arn: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -78,6 +123,10 @@ class Settings:
             reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
             study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
+            quotas=Quotas.from_env(e.get(EnvKeys.QUOTAS, "")),
+            role_arn_base=e.get(EnvKeys.ROLE_ARN_BASE, ""),
+            stack_key=e.get(EnvKeys.STACK_KEY, ""),
+            kms_key_arn=e.get(EnvKeys.KMS_KEY_ARN, ""),
         )
 
 

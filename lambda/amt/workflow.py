@@ -14,25 +14,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from amt import sagemaker_ops
+from amt import admission, sagemaker_ops
+from amt.capacity import Capacity
 from amt.observability import bind, count, gauge, logger
-from amt.registry import Registry, RoundStatus, RunStatus
+from amt.registry import Registry, RoundStatus, RunStatus, TokenStatus
 from amt.sagemaker_ops import TERMINAL, error_code, transient_errors
 from amt.settings import SPEC_SUFFIXES, Settings
-
-if TYPE_CHECKING:
-    pass
 
 BOTO_CONFIG = Config(retries={"mode": "standard"})
 # Step Functions' answers for a token nobody waits on any more (run ended, task retried, timed out).
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 CAUSE_MAX = 32_768
+QUIET_SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Runtime:
@@ -73,6 +72,18 @@ class Runtime:
     def sns(self) -> Any:
         return self.client("sns")
 
+    def sagemaker_as(self, role_arn: str | None, session_name: str) -> Any:
+        """A SageMaker client acting as `role_arn` (a guarded study's launcher role), or our own."""
+        if not role_arn:
+            return self.sagemaker
+        with transient_errors(f"AssumeRole {role_arn}"):
+            creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64],
+                                                   DurationSeconds=900)["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=self.region,
+        ).client("sagemaker", config=BOTO_CONFIG)
+
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.client("dynamodb"), self.settings.registry_table)
@@ -94,7 +105,7 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         # duplicates of one tick still collide.
         tick = str(event.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
         name = execution_name(study, f"schedule:{tick}")
-        payload: dict[str, Any] = {"study": study, "trigger": "schedule", "run_id": name}
+        payload: dict[str, Any] = {"study": study, "trigger": "schedule"}
         trigger = "schedule"
         bind(study=study, run_id=name)
     else:
@@ -113,8 +124,9 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         # The spec is not read here (Prepare validates it): the file name keys the execution name only.
         file_stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         name = execution_name(file_stem, f"{bucket}/{key}@{version}")
+        # No run id in the input: the workflow takes it from the execution's name ($$.Execution.Name).
         payload = {"source": {"bucket": bucket, "key": key, "version_id": obj.get("version-id")},
-                   "trigger": "s3", "run_id": name}
+                   "trigger": "s3"}
         trigger = "s3"
         bind(spec_key=key, run_id=name)
     try:
@@ -146,7 +158,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Store the task token under the job name, then create the job (adopting it on ResourceInUse);
-    an adopted job that already ended resumes the execution at once."""
+    an adopted job that already ended is left to the reconciler's next tick."""
     token, p = event["token"], event["prepared"]
     job, study, round_no, run_id = p["job_name"], p["study"], int(p["round"]), p["run_id"]
     bind(study=study, job_name=job, round=round_no, run_id=run_id)
@@ -155,12 +167,18 @@ def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         logger.info("this task token was already resumed; nothing to do")
         return {"job_name": job, "status": "Resumed", "adopted": True}
     rt.registry.set_run_job(run_id, job_name=job, round_no=round_no)
-    launched = sagemaker_ops.create_tuning_job(rt.sagemaker, p["request"])
+    # A guarded study's job is created as its launcher role, whose Denies hold the request to the
+    # reviewed spec's KMS key and network (amt.access).
+    sagemaker = rt.sagemaker_as(p.get("launcher_role_arn"), f"amt-launch-{job}")
+    launched = sagemaker_ops.create_tuning_job(sagemaker, p["request"])
     rt.registry.set_round(study, round_no, RoundStatus.IN_PROGRESS, only_if=RoundStatus.LAUNCHING)
     if launched.adopted:
         logger.info("adopted the existing tuning job", extra={"status": launched.status})
         if launched.status in TERMINAL:
-            resume_job(rt, job, launched.status, launched.failure_reason)
+            # Its end event came before this token was stored. Launch runs inside the workflow, whose
+            # functions may not send task tokens (their roles cannot name the state machine: a cycle), so
+            # the token is marked long quiet and the reconciler's next tick resumes the run.
+            rt.registry.touch_token(job, at=QUIET_SINCE_EVER)
     else:
         count("TuningJobsLaunched", study=study)
         logger.info("created the tuning job")
@@ -173,6 +191,8 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
     resumed | duplicate | unknown (not our job) | stale (nobody waits any more) | not-terminal."""
     if status not in TERMINAL:
         return "not-terminal"
+    # The job's capacity is free again: give it back and admit whoever waits for it.
+    admission.release(rt, job_name, wake=True)
     claimed = rt.registry.claim_token(job_name)
     if claimed is None:
         outcome = "duplicate" if rt.registry.token(job_name) else "unknown"
@@ -194,19 +214,32 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
 
 
 def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
-    """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job."""
+    """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job, with the status
+    SageMaker reports when asked: the event only says which job to look at."""
     detail = _mapping(_mapping(event).get("detail"))
     job = str(detail.get("HyperParameterTuningJobName", ""))
     status = str(detail.get("HyperParameterTuningJobStatus", ""))
     bind(job_name=job)
     if status not in TERMINAL:
         return "not-terminal"
-    reason = ""
-    if status != "Completed":
-        # The event carries no FailureReason; the describe does.
-        found = sagemaker_ops.status_of(rt.sagemaker, job)
-        reason = found[1] if found else ""
-    return resume_job(rt, job, status, reason)
+    waiting = rt.registry.token(job) if job else None
+    if waiting is None:
+        # Not a job a run of ours waits on (the rule may hear every tuning job of the account): no describe,
+        # which the function may not even be allowed for someone else's job.
+        logger.info("not resuming: unknown", extra={"job_name": job, "status": status})
+        return "unknown"
+    if waiting.get("status") != TokenStatus.WAITING:
+        return "duplicate"
+    # Anyone who may put events on a bus could claim a job ended; SageMaker's own answer decides.
+    found = sagemaker_ops.status_of(rt.sagemaker, job)
+    if found is None:
+        logger.warning("event for a job SageMaker does not know; ignored", extra={"job_name": job})
+        return "unknown"
+    described, reason = found
+    if described != status:
+        logger.warning("the event's status differs from SageMaker's; using SageMaker's",
+                       extra={"event_status": status, "described_status": described})
+    return resume_job(rt, job, described, reason)
 
 
 def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
@@ -224,12 +257,27 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
             # One job's failure (its token is re-armed) must not keep the others waiting.
             logger.exception("could not reconcile the job", extra={"job_name": item["job_name"]})
             errors.append(err)
+    counts["released"] = _release_orphaned_holds(rt)
+    cap = Capacity(rt.registry)
+    counts["admitted"] = admission.pump(rt, cap)  # backstop: a wake-up lost with an event or a crash
     gauge("TuningJobsInFlight", rt.registry.inflight_count())
+    gauge("QueueDepth", admission.depth(cap))
     count("JobsReconciled", counts["resumed"])
     logger.info("reconciled", extra={**counts, "errors": len(errors)})
     if errors:
         raise errors[0]  # the invocation fails visibly (Errors metric); the next tick retries
     return counts
+
+
+def _release_orphaned_holds(rt: Runtime) -> int:
+    """Capacity held for runs that ended without giving it back (a crash between steps); reads grow
+    with the holds, which never outnumber the tuning-job quota."""
+    released = 0
+    for hold in Capacity(rt.registry).holds():
+        run = rt.registry.run(str(hold.get("run_id"))) if hold.get("run_id") else None
+        if run is not None and run.get("status") != RunStatus.RUNNING:
+            released += admission.release(rt, str(hold["job_name"]), wake=False)
+    return released
 
 
 def _reconcile_one(rt: Runtime, job: str, counts: dict[str, int]) -> None:
@@ -304,7 +352,9 @@ def stop_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         return {"stopped": False, "reason": "no tuning job recorded for this run"}
     bind(study=run.get("study"), job_name=job)
     rt.registry.abandon_token(job)
+    admission.leave_queue(rt, run.get("queue_key"))  # it may have been waiting for capacity
     stopped = sagemaker_ops.stop_tuning_job(rt.sagemaker, job)
+    admission.release(rt, job, wake=True)
     rt.registry.finish_run(run_id, status, reason=f"execution {status}")
     if run.get("current_round") is not None:
         rt.registry.set_round(run["study"], int(run["current_round"]), RoundStatus.STOPPED,

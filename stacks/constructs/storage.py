@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -12,15 +12,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from amt.settings import DEFAULT_CONFIGS_PREFIX, SPEC_SUFFIXES
+from amt.settings import DEFAULT_CONFIGS_PREFIX, DEPLOYED_SPECS_KEY, SPEC_SUFFIXES
 from stacks.config import EnvSettings
-from stacks.nag import acknowledge, allow_wildcards
+from stacks.nag import acknowledge, allow_wildcards, checkov_skip
 
 
 class Storage(Construct):
     """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets."""
 
-    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path) -> None:
+    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path, stack_key: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.configs_prefix = DEFAULT_CONFIGS_PREFIX
@@ -40,13 +40,23 @@ class Storage(Construct):
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                     f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
-        # Alarms publish to the encrypted topic; EventBridge writes to the encrypted dead-letter queue.
+        # Alarms publish to the encrypted topic (CloudWatch documents no source ARN for this grant: this
+        # account's alarms).
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("events.amazonaws.com")],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        # EventBridge writes to the encrypted dead-letter queue: only for this stack's rules (all named
+        # amt-<stack key>-..., see Triggers), by source ARN.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
+                                                     f"rule/amt-{stack_key}-*"}},
         ))
 
         # Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
@@ -67,6 +77,8 @@ class Storage(Construct):
         )
         acknowledge(self.access_logs, "AwsSolutions-S1",
                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
+        checkov_skip(self.access_logs, "CKV_AWS_18",
+                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
 
         self.configs = self._data_bucket("ConfigsBucket", env, event_bridge=True)
         self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
@@ -136,6 +148,23 @@ class Storage(Construct):
             log_group=log_group,
             memory_limit=256,
         )
+        # The deployed specs for the handlers (amt.deployed): outside the configs prefix, so writing them
+        # starts no run; written first, so a run the configs' new versions start compares with them.
+        manifest = s3deploy.BucketDeployment(
+            self, "DeployedSpecs",
+            sources=[s3deploy.Source.json_data(DEPLOYED_SPECS_KEY.rsplit("/", 1)[1],
+                                               deployed_manifest(configs_dir, self.configs_prefix))],
+            destination_bucket=self.configs,
+            destination_key_prefix=DEPLOYED_SPECS_KEY.rsplit("/", 1)[0] + "/",
+            prune=True,
+            retain_on_delete=True,
+            role=role,
+            log_group=log_group,
+            memory_limit=256,
+        )
+        # Only the two copy operations are ordered (their constructs share CDK's singleton handler and layer:
+        # a dependency between the constructs themselves would be a cycle).
+        _copy_of(deployment).node.add_dependency(_copy_of(manifest))
         allow_wildcards(role, [
             (r"Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*",
              "CDK's BucketDeployment grant groups (read the staged asset, write the configs bucket); limited to "
@@ -153,7 +182,39 @@ class Storage(Construct):
         if singleton is not None:
             acknowledge(singleton, "AwsSolutions-L1",
                         "CDK's BucketDeployment handler: its runtime is pinned by aws-cdk-lib and upgraded with it.")
+            for check, reason in (
+                ("CKV_AWS_116", "CDK's BucketDeployment handler is invoked synchronously by CloudFormation, which "
+                                "fails the deployment on an error: there is no event to dead-letter."),
+                ("CKV_AWS_117", "CDK's BucketDeployment handler copies between two S3 buckets at deploy time; "
+                                "it has no network resources to reach in a VPC."),
+                ("CKV_AWS_115", "CDK's BucketDeployment handler runs once per deployment; reserved concurrency "
+                                "would only take capacity from the account."),
+                ("CKV_AWS_173", "CDK's BucketDeployment handler's environment holds no secret (aws-cdk-lib sets "
+                                "it); Lambda encrypts it at rest."),
+            ):
+                checkov_skip(singleton, check, reason)
         return deployment
+
+
+def deployed_manifest(configs_dir: Path, configs_prefix: str) -> dict[str, dict[str, str]]:
+    """{study: {"key": its configs/ key, "body": the file as written}} for the specs of configs/."""
+    from amt.errors import SpecError
+    from amt.loader import load_spec
+
+    out: dict[str, dict[str, str]] = {}
+    for path in _spec_files(configs_dir):
+        try:
+            spec = load_spec(path)
+        except SpecError:
+            continue  # the app refuses to synthesize an invalid spec before this matters
+        out[spec.name] = {"key": f"{configs_prefix}{path.relative_to(configs_dir).as_posix()}",
+                          "body": path.read_text(encoding="utf-8")}
+    return out
+
+
+def _copy_of(deployment: s3deploy.BucketDeployment) -> CustomResource:
+    (copy,) = [c for c in deployment.node.children if isinstance(c, CustomResource)]
+    return copy
 
 
 def _spec_files(folder: Path) -> list[Path]:

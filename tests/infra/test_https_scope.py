@@ -12,17 +12,17 @@ from aws_cdk import App, Environment, Stack
 
 from amt.loader import parse_spec
 from stacks.constructs.roles import read_data_statements, write_output_statements
-from stacks.study_scope import study_scope
+from stacks.study_scope import study_access
 
 
 def _statements(data_uri: str, output_uri: str) -> list[dict[str, Any]]:
     doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "churn-xgb.yaml").read_text())
     doc["data"] = {"train": {"uri": data_uri}}
     doc["output_uri"] = output_uri
-    scope = study_scope([parse_spec(yaml.safe_dump(doc), "churn-xgb.yaml")])
+    access = study_access(parse_spec(yaml.safe_dump(doc), "churn-xgb.yaml"))
     stack = Stack(App(builtin_cloud_formation_validation=False), "Throwaway",
                   env=Environment(account="123456789012", region="us-east-1"))
-    built = read_data_statements(stack, scope.data) + write_output_statements(stack, scope.outputs)
+    built = read_data_statements(stack, access.data) + write_output_statements(stack, access, "arn:aws:s3:::art")
     return [stack.resolve(s.to_statement_json()) for s in built]
 
 
@@ -45,4 +45,4 @@ def test_https_urls_scope_iam_like_the_s3_uris_of_the_same_objects(data: str, ou
     assert _flat(by_sid["ReadData0"]["Resource"]) == "arn:aws:s3:::sample-files/datasets/tabular/*"
     assert _flat(by_sid["ListData0"]["Resource"]) == "arn:aws:s3:::sample-files"
     assert by_sid["ListData0"]["Condition"] == {"StringLike": {"s3:prefix": ["datasets/tabular/*"]}}
-    assert _flat(by_sid["WriteSpecOutputs"]["Resource"]) == "arn:aws:s3:::out-bucket/tuning/run/*"
+    assert _flat(by_sid["WriteOwnOutput"]["Resource"]) == "arn:aws:s3:::out-bucket/tuning/run/*"

@@ -32,7 +32,7 @@ def test_first_round_of_a_new_study(world: World) -> None:
     assert out["request"]["TrainingJobDefinition"]["RoleArn"].endswith("role/amt-sagemaker")
     item = world.rt.registry.round("churn", 1)
     assert item["status"] == "LAUNCHING" and item["job_name"] == name and item["run_id"] == "run-1"
-    assert world.rt.registry.study("churn")["spec_location"] == loc
+    assert "spec_location" not in world.rt.registry.study("churn")  # an upload points the study nowhere
 
 
 def test_a_retried_prepare_returns_the_same_round(world: World) -> None:
@@ -101,16 +101,47 @@ def test_explicit_parents_are_used_for_an_uploaded_spec(world: World) -> None:
     }
 
 
-def test_a_scheduled_run_loads_the_study_spec_on_record(world: World) -> None:
-    loc = world.put_spec(spec_doc())
-    run(world, loc, "run-1")
-    out = world.call(prepare, {"study": "churn", "run_id": "run-2", "trigger": "schedule"})
-    assert out["spec_location"] == loc and out["round"] == 2
+def test_a_scheduled_run_runs_the_deployed_spec_not_the_last_upload(world: World) -> None:
+    """Issue 9, finding 6: an upload runs its own version only; the schedule keeps running what was deployed."""
+    world.put_deployed(spec_doc())
+    uploaded = world.put_spec(spec_doc(rounds={"max": 1}, ranges={
+        "eta": {"type": "continuous", "min": 0.2, "max": 0.3}, "max_depth": {"type": "integer", "min": 2, "max": 3}}))
+    first = run(world, uploaded, "run-1")
+    assert first["spec_location"] == uploaded
+    out = world.call(prepare, {"input": {"study": "churn", "trigger": "schedule"}, "run_id": "run-2"})
+    assert out["spec_location"]["key"] == "deployed/specs.json" and out["spec_location"]["study"] == "churn"
+    ranges = out["request"]["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"]
+    assert ranges[0]["MinValue"] == "0.01"  # the deployed range, not the upload's 0.2
+    assert world.rt.registry.study("churn")["spec_location"] == out["spec_location"]  # the deployed one
 
 
-def test_a_scheduled_run_of_an_unknown_study_fails_clearly(world: World) -> None:
-    with pytest.raises(SpecInvalid, match="no spec on record"):
+def test_a_scheduled_run_of_a_study_that_was_not_deployed_fails_clearly(world: World) -> None:
+    with pytest.raises(SpecInvalid, match="study ghost: no deployed spec; a schedule runs the spec deployed"):
         world.call(prepare, {"study": "ghost", "run_id": "run-1", "trigger": "schedule"})
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("image", "999999999999.dkr.ecr.us-east-1.amazonaws.com/mine:latest"),
+    ("entry_point", "other.py"),
+])
+def test_an_upload_may_not_change_a_deployed_studys_code(world: World, field: str, value: str) -> None:
+    """Issue 9, finding 2: code (image, entry point, code source) ships with `cdk deploy`, not with an upload."""
+    world.put_deployed(spec_doc())
+    changed = spec_doc()
+    changed["algorithm"] = {**changed["algorithm"], field: value}
+    if field == "entry_point":
+        changed["algorithm"]["source"] = "s3://my-data-bucket/code/train.tar.gz"
+    loc = world.put_spec(changed)
+    with pytest.raises(SpecInvalid, match=rf"configs/churn.yaml: algorithm.{field}: differs from the deployed "
+                                          r"spec of study churn .*code changes ship with `cdk deploy`"):
+        run(world, loc)
+    assert world.rt.registry.run("run-1") is None  # refused before anything is recorded
+
+
+def test_an_upload_may_change_what_is_not_code(world: World) -> None:
+    world.put_deployed(spec_doc())
+    loc = world.put_spec(spec_doc(rounds={"max": 1}, hyperparameters={"num_round": 50}))
+    assert run(world, loc)["round"] == 1
 
 
 def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) -> None:
@@ -122,24 +153,40 @@ def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) 
     assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
 
 
-def test_a_study_outside_the_stacks_prefixes_is_refused_before_anything_is_recorded(world: World) -> None:
-    # The launcher's IAM and the resume rule cover these prefixes only: say so instead of AccessDenied later.
+BASE = "arn:aws:iam::123456789012:role/amt/AmtConductor/"
+
+
+def _deployed(world: World, prefixes: tuple[str, ...] = ()) -> None:
     from dataclasses import replace
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "team-a-"))
-    with pytest.raises(SpecInvalid) as exc:
-        run(world, world.put_spec(spec_doc()))
-    message = str(exc.value)
-    assert message.startswith("configs/churn.yaml: name: study 'churn' is outside")
-    assert "fraud-r, team-a-" in message and "amt:studyPrefixes" in message
-    assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+    world.rt.settings = replace(world.rt.settings, role_arn_base=BASE, stack_key="k1", study_prefixes=prefixes,
+                                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/stack")
 
 
-def test_a_study_under_a_configured_prefix_is_prepared(world: World) -> None:
-    from dataclasses import replace
+def test_a_deployed_study_runs_as_its_own_role_tagged_with_the_stack(world: World) -> None:
+    _deployed(world)
+    prepared = run(world, world.put_spec(spec_doc()))
+    definition = prepared["request"]["TrainingJobDefinition"]
+    assert definition["RoleArn"] == f"{BASE}open/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] is None
+    assert {"Key": "amt:stack", "Value": "k1"} in prepared["request"]["Tags"]
+    # Issue 9 item 7: outputs without kms_key_id are encrypted with the stack's key, not S3's managed key.
+    assert definition["OutputDataConfig"]["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/stack"
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "chu"))
-    assert run(world, world.put_spec(spec_doc()))["study"] == "churn"
+
+def test_a_guarded_study_is_launched_through_its_launcher_role(world: World) -> None:
+    _deployed(world)
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    prepared = run(world, world.put_spec(spec_doc(kms_key_id=key)))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}guarded/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] == f"{BASE}launch/churn.k1.us-east-1"
+    assert prepared["request"]["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == key
+
+
+def test_a_study_under_a_context_prefix_runs_as_the_prefix_role(world: World) -> None:
+    _deployed(world, prefixes=("team-a-", "chu"))
+    prepared = run(world, world.put_spec(spec_doc()))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}open/chu.k1.us-east-1"
 
 
 def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:
@@ -165,6 +212,29 @@ def test_overlapping_runs_cannot_share_a_round(world: World) -> None:
         world.call(prepare, {"study": "churn", "round": 1, "run_id": "run-2", "source": loc})
 
 
+def test_an_input_claiming_another_runs_id_cannot_get_its_round_or_token(world: World) -> None:
+    """Issue 9, finding 5: the state machine sends the execution's own name as `run_id` beside the input;
+    an execution whose input names a waiting run's id (and round) gets RoundTaken, and the waiting run's
+    token stays where it was."""
+    victim = world.launch_round(world.put_spec(spec_doc()), run_id="victim-run")
+    forged = {"input": {"source": victim["spec_location"], "run_id": "victim-run", "round": victim["round"],
+                        "trigger": "s3", "prepared": victim},
+              "run_id": "attacker-run"}
+    with pytest.raises(RoundTaken):
+        world.call(prepare, forged)
+    token = world.rt.registry.token(victim["job_name"])
+    assert (token["token"], token["run_id"], token["status"]) == (f"token-{victim['job_name']}", "victim-run",
+                                                                  "WAITING")
+    assert world.rt.registry.run("attacker-run")["base_round"] == victim["round"] + 1
+
+
+def test_the_wrapped_input_from_the_state_machine_is_prepared(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    out = world.call(prepare, {"input": {"source": loc, "trigger": "s3", "run_id": "ignored"}, "run_id": "exec-1"})
+    assert out["run_id"] == "exec-1"
+    assert world.rt.registry.run("exec-1") is not None and world.rt.registry.run("ignored") is None
+
+
 def test_a_minimize_study_warm_starts_from_its_lowest_rounds(world: World) -> None:
     """Issue 14, item 2: for `goal: minimize` the best rounds are the lowest; with six completed rounds the
     five parents must leave out the highest (ranked as if maximizing, they would leave out the best)."""
@@ -187,6 +257,7 @@ def test_a_scheduled_run_warm_starts_from_the_lineage_not_the_specs_explicit_par
     """Issue 14, item 3: explicit warm_start.parents apply to an uploaded run only (docs/architecture.md);
     a scheduled run of the same spec continues from the study's own best rounds."""
     doc = spec_doc(rounds={"max": 1}, warm_start={"type": "transfer_learning", "parents": ["legacy-tuning-job"]})
+    world.put_deployed(doc)
     loc = world.put_spec(doc)
     first = world.launch_round(loc, "run-1")
     assert first["parents"] == ["legacy-tuning-job"]

@@ -23,7 +23,8 @@ def test_an_upload_starts_one_run_named_after_its_version(world: World) -> None:
     assert execution["executionArn"] == out["execution_arn"]
     payload = json.loads(world.sfn.describe_execution(executionArn=out["execution_arn"])["input"])
     assert payload["source"] == loc
-    assert payload["run_id"] == execution["name"]  # the stop handler finds the run by execution name
+    # No run id in the input: the workflow takes the execution's own name ($$.Execution.Name).
+    assert "run_id" not in payload
     newer = world.put_spec(spec_doc(rounds={"max": 2}))
     assert world.call(start, world.s3_event(newer))["execution_arn"] != out["execution_arn"]
 
@@ -59,8 +60,9 @@ def test_schedule_ticks_start_one_run_per_tick(world: World) -> None:
     world.call(start, {**tick, "time": "2026-11-30T03:00:00Z"})
     assert len(executions(world)) == 2
     payload = json.loads(world.sfn.describe_execution(executionArn=first["execution_arn"])["input"])
-    # docs/architecture.md: the input of a scheduled run; run_id is the execution's own name.
-    assert payload == {"study": "churn", "trigger": "schedule", "run_id": first["execution_arn"].rsplit(":", 1)[1]}
+    # docs/architecture.md: the input of a scheduled run; no run id in it (the workflow takes the execution's
+    # own name, $$.Execution.Name: issue 9, finding 5).
+    assert payload == {"study": "churn", "trigger": "schedule"}
 
 
 def test_throttling_is_transient(world: World) -> None:

@@ -125,12 +125,12 @@ def test_environment_counts_once_per_definition() -> None:
 
 
 def test_execution_role_scope_covers_every_definition() -> None:
-    from stacks.study_scope import study_scope
+    from stacks.study_scope import study_access
 
     own = {**XGB, "data": {"train": {"uri": "s3://other-bucket/xgb/"}}}
-    scope = study_scope([parse(multi_spec(own, LINEAR))])
-    assert {loc.bucket for loc in scope.data} == {"other-bucket", "example-bucket"}
-    assert {b[0] for b in scope.builtins} == {"xgboost", "linear-learner"}
+    access = study_access(parse(multi_spec(own, LINEAR)))
+    assert {loc.bucket for loc in access.data} == {"other-bucket", "example-bucket"}
+    assert {repo for _, repo in access.builtins} == {"sagemaker-xgboost", "linear-learner"}
 
 
 # --- reports: the leaderboard grouped by definition --------------------------------------------

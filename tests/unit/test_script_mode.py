@@ -86,10 +86,9 @@ def test_bad_script_mode_fields_are_named(algorithm: dict[str, Any], path: str) 
 
 
 def test_script_source_is_readable_by_the_execution_role() -> None:
-    from stacks.study_scope import S3Location, study_scope
+    from stacks.study_scope import S3Location, study_access
 
-    scope = study_scope([parse(script_spec())])
-    assert S3Location.parse(SDK["code_archive"]) in scope.data
+    assert S3Location.parse(SDK["code_archive"]) in study_access(parse(script_spec())).data
 
 
 # --- the attack: a built-in image made to run code from a data channel -------------------------
@@ -174,8 +173,8 @@ def test_framework_images_are_granted_by_their_repository_not_any() -> None:
     from aws_cdk import App, Stack
 
     from stacks.constructs.roles import pull_images_statements
-    from stacks.study_scope import study_scope
+    from stacks.study_scope import study_access
 
-    statements = pull_images_statements(Stack(App(), "S"), study_scope([parse(hf_spec())]), None)
+    statements = pull_images_statements(Stack(App(), "S"), study_access(parse(hf_spec())), lambda _: "123456789012")
     [pull] = [s for s in statements if s.sid == "PullImages"]
     assert [r.rsplit(":", 1)[-1] for r in pull.resources] == ["repository/huggingface-pytorch-training"]
