@@ -9,7 +9,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+)
 
 from amt.durations import parse_duration
 
@@ -87,6 +97,9 @@ class MetricDefinition(_Strict):
 
     name: str = Field(min_length=1, max_length=255)
     regex: str = Field(min_length=1, max_length=500)
+    example: str | None = Field(
+        default=None, min_length=1, max_length=10_000,
+        description="A real log line the regex must capture a number from (checked by amt validate).")
 
     @field_validator("regex")
     @classmethod
@@ -98,6 +111,21 @@ class MetricDefinition(_Strict):
         if compiled.groups < 1:
             raise ValueError("needs a capture group around the value, e.g. 'loss=([0-9.]+)'")
         return v
+
+    @field_validator("example")
+    @classmethod
+    def _one_log_line(cls, v: str | None) -> str | None:
+        if v is not None and any(c in v for c in "\n\r"):
+            raise ValueError("must be one log line: SageMaker applies the regex to each line on its own")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _without_unset_example(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Job names hash the dumped spec: a metric without an example dumps as it did before the field existed.
+        data: dict[str, Any] = handler(self)
+        if data.get("example") is None:
+            data.pop("example", None)
+        return data
 
 
 class Algorithm(_Strict):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
+from amt.metrics import metrics_rule, runs_user_code
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
 
@@ -156,7 +157,7 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
         except ImageError as exc:
             yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
             return
-        if algo.builtin in catalog_info()["frameworks"]:
+        if algo.builtin in catalog_info()["frameworks"] or runs_user_code(algo.builtin):
             # A framework image runs the user's script: SageMaker knows none of its metrics.
             yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
 
@@ -236,5 +237,5 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, metrics_rule,
 )
