@@ -15,6 +15,7 @@ from pathlib import Path
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
+from amt_cli import check_metrics
 from amt_cli.args import bucket_name, positive_int, region_name, role_arn
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
@@ -34,8 +35,12 @@ def _print_errors(errors: list[SpecError]) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     good, bad = load_specs(args.paths)
     _print_errors(bad)
+    from amt.metrics import metric_warnings
+
     for path, spec in good:
         print(f"{path}: ok ({spec.name}, {spec.strategy}, {len(spec.ranges)} ranges)")
+        for warning in metric_warnings(spec):
+            print(f"{path}: warning: {warning}", file=sys.stderr)
     total = len(good) + len(bad)
     print(f"{len(good)} of {total} spec(s) valid", file=sys.stderr)
     return 1 if bad else 0
@@ -137,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="summarize search space, worst-case cost and warnings")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.set_defaults(func=cmd_plan)
+
+    check_metrics.add_parser(sub)
 
     p = sub.add_parser("schema", help="print the spec's JSON Schema")
     p.set_defaults(func=cmd_schema)

@@ -47,6 +47,14 @@ def as_number(text: str | None) -> float | None:
     return float(stripped) if NUMBER.fullmatch(stripped) else None
 
 
+def example_value(metric: MetricDefinition) -> float | None:
+    """The number SageMaker would read from `metric.example`, or None (no example, or it gives none)."""
+    if metric.example is None:
+        return None
+    match = capture(re.compile(metric.regex), metric.example)
+    return as_number(match.group(1)) if match else None
+
+
 def example_problem(metric: MetricDefinition) -> str | None:
     """Why `metric.regex` would not give a number from `metric.example`, or None when it does (or no example)."""
     if metric.example is None:
@@ -152,6 +160,14 @@ def builtin_source(builtin: str) -> str:
     return str(_catalog()["algorithms"][builtin]["source"])
 
 
+def objective_source(builtin: str, metric: str) -> str:
+    """Where `metric` is listed as a tunable metric of `builtin`: its AWS page, or the container's source."""
+    entry = _catalog()["algorithms"][builtin]
+    if metric in entry["metrics"]:
+        return f"documented at {entry['source']}"
+    return f"registered by its container: {entry['container_metrics']['source']}"
+
+
 def runs_user_code(builtin: str) -> bool:
     """True for built-in images that run the user's script, whose metrics the spec must declare."""
     return builtin in _catalog()["user_metrics"]
@@ -177,11 +193,11 @@ def metrics_rule(spec: Spec) -> Iterator[FieldError]:
     objectives = builtin_objectives(builtin)
     if objectives is None or spec.objective.metric in objectives:
         return
-    metric = spec.objective.metric
-    close = difflib.get_close_matches(metric, list(objectives), n=1, cutoff=0.6)
+    wanted = spec.objective.metric
+    close = difflib.get_close_matches(wanted, list(objectives), n=1, cutoff=0.6)
     documented = list(_catalog()["algorithms"][builtin]["metrics"])
     hint = f"did you mean {close[0]!r}? " if close else ""
-    yield FieldError("objective.metric", f"{metric!r} is not a tunable metric of {builtin}; {hint}"
+    yield FieldError("objective.metric", f"{wanted!r} is not a tunable metric of {builtin}; {hint}"
                                          f"documented: {', '.join(documented)} ({builtin_source(builtin)})")
 
 

@@ -30,6 +30,7 @@ class Plan:
     worst_case_hours_total: float
     worst_case_round_time: str
     warnings: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         rows = [
@@ -43,8 +44,9 @@ class Plan:
                            f"{self.worst_case_round_time} per round; {self.worst_case_hours_total:g} "
                            "instance-hours in all"),
         ]
+        rows += [("metrics" if i == 0 else "", m) for i, m in enumerate(self.metrics)]
         width = max(len(k) for k, _ in rows)
-        out = [f"{k.ljust(width)}  {v}" for k, v in rows]
+        out = [f"{k.ljust(width)}  {v}".rstrip() for k, v in rows]
         out += [f"warning: {w}" for w in self.warnings] or ["no warnings"]
         return out
 
@@ -91,11 +93,33 @@ def make_plan(spec: Spec) -> Plan:
         worst_case_hours_total=round(per_round * rounds, 2),
         worst_case_round_time=format_duration(worst_case_round_seconds(spec)),
         warnings=warnings,
+        metrics=metric_lines(spec),
     )
 
 
+def metric_lines(spec: Spec) -> list[str]:
+    """One line per metric: its regex, and whether it was checked against an example log line."""
+    from amt.metrics import builtin_objectives, example_value, objective_source
+
+    metrics = spec.algorithm.metrics
+    names = [m.name + (" (objective)" if m.name == spec.objective.metric else "") for m in metrics]
+    name_width = max((len(n) for n in names), default=0)
+    regex_width = max((len(m.regex) for m in metrics), default=0)
+    lines = [f"{name.ljust(name_width)}  {m.regex.ljust(regex_width)}  "
+             + (f"checked: reads {example_value(m):g} from {m.example!r}" if m.example is not None
+                else "not checked (no example)")
+             for name, m in zip(names, metrics, strict=True)]
+    builtin = spec.algorithm.builtin
+    if not lines and builtin and spec.objective.metric in (builtin_objectives(builtin) or {}):
+        lines.append(f"{spec.objective.metric} (objective): emitted by the {builtin} algorithm itself "
+                     f"({objective_source(builtin, spec.objective.metric)})")
+    return lines
+
+
 def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
-    out: list[str] = []
+    from amt.metrics import metric_warnings
+
+    out: list[str] = metric_warnings(spec)
     jobs, par = spec.max_jobs_effective(), spec.resources.max_parallel_jobs
     if spec.strategy == "bayesian" and jobs and par / jobs > BAYESIAN_PARALLEL_SHARE:
         out.append(f"max_parallel_jobs {par} is {par / jobs:.0%} of max_jobs {jobs}: Bayesian search learns "
