@@ -121,6 +121,7 @@ def log_lines(path: Path) -> Iterator[str]:
                 for message in events:
                     yield from message.splitlines()
                 return
+            fh.seek(0)
         for line in fh:
             yield line.rstrip("\n")
 
