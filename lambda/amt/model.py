@@ -39,11 +39,18 @@ Scaling = Literal["auto", "linear", "log", "reverse_log"]
 
 
 def _stringify(value: Any) -> Any:
-    """Hyperparameter and categorical values are strings to SageMaker; YAML may give numbers."""
+    """Text fields (hyperparameter, categorical, tag and environment values, versions) as SageMaker takes them.
+
+    The loaders hand over the text written in the file (see amt.sourcetext), so a number only arrives here
+    from a document built in code: an integer or a boolean has one obvious text, a float has not (1.10 and
+    1.1 are the same float), so it is refused rather than changed."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        raise ValueError(f"sent to SageMaker as text, but the text of this number is unknown (1.10 and 1.1 are "
+                         f"the same number): quote it as it should be sent, e.g. '{value!r}'")
     return value
 
 
@@ -274,7 +281,8 @@ class Spec(_Strict):
     network: Network | None = None
     kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
     environment: dict[Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)], Annotated[
-        str, Field(max_length=512)
+        str, BeforeValidator(_stringify), Field(max_length=512),
+        WithJsonSchema({"type": ["string", "number", "boolean"], "maxLength": 512}),
     ]] = Field(default_factory=dict, max_length=48)
     schedule: str | None = None
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[

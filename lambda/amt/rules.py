@@ -18,6 +18,9 @@ from amt.naming import ROUND_HORIZON, max_study_name_length
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
+# Hyperparameters SageMaker sets itself on every training job of a tuning job. Other `_` names are the
+# algorithm's own (Object2Vec's `_num_gpus`, `_kvstore`, `_num_kv_servers` in AWS's tuning example).
+SAGEMAKER_HYPERPARAMETERS = ("_tuning_objective_metric",)
 MAX_JOBS = {"random": 10_000}
 MAX_JOBS_DEFAULT = 750
 MAX_HYPERBAND_RESOURCE = 20_000
@@ -69,9 +72,10 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
     if total > MAX_HYPERPARAMETERS:
         yield FieldError("hyperparameters", f"{total - 1} static + tuned hyperparameters; at most "
                                             f"{MAX_HYPERPARAMETERS - 1} (SageMaker adds one of its own)")
-    for name in spec.hyperparameters:
-        if name.startswith("_"):
-            yield FieldError(f"hyperparameters.{name}", "names starting with '_' are reserved by SageMaker")
+    for where, names in (("hyperparameters", spec.hyperparameters), ("ranges", spec.ranges)):
+        for name in names:
+            if name in SAGEMAKER_HYPERPARAMETERS:
+                yield FieldError(f"{where}.{name}", "reserved: SageMaker sets this hyperparameter itself")
 
 
 def strategy_rule(spec: Spec) -> Iterator[FieldError]:

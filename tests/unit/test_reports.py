@@ -55,7 +55,8 @@ def test_report_counts_billable_instance_hours_and_strips_sagemaker_keys() -> No
     assert r["billable_instance_hours"] == 4 * 0.5 * 2  # 4 jobs x 30 min x 2 instances
     assert r["best"] == {"training_job": "j-002", "objective": 0.9,
                          "hyperparameters": {"eta": "2", "num_round": "100"}}
-    assert clean_hyperparameters({"_x": 1, "b": 2, "a": "3"}) == {"a": "3", "b": "2"}
+    assert clean_hyperparameters({"_tuning_objective_metric": "m", "_num_gpus": 1, "b": 2, "a": "3"}) == {
+        "_num_gpus": "1", "a": "3", "b": "2"}
 
 
 def test_markdown_has_summary_best_and_leaderboard() -> None:

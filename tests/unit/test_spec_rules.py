@@ -388,14 +388,14 @@ def test_warm_start_only_for_bayesian_and_random(make: object) -> None:
 # --- hyperparameters and algorithm ----------------------------------------------------------
 
 def test_static_and_tuned_names_disjoint() -> None:
-    err = only_error(custom_spec(hyperparameters={"lr": 0.1, "batch_size": 64}))
+    err = only_error(custom_spec(hyperparameters={"lr": "0.1", "batch_size": 64}))
     assert err.path == "hyperparameters.lr"
     assert "static or tuned" in err.message
 
 
 def test_static_hyperparameters_become_strings() -> None:
-    spec = parse(custom_spec(hyperparameters={"a": 1, "b": 0.5, "c": True, "d": "x"}))
-    assert spec.hyperparameters == {"a": "1", "b": "0.5", "c": "true", "d": "x"}
+    spec = parse(custom_spec(hyperparameters={"a": 1, "b": "0.50", "c": True, "d": "x"}))
+    assert spec.hyperparameters == {"a": "1", "b": "0.50", "c": "true", "d": "x"}
 
 
 def test_custom_image_needs_metric_definitions() -> None:
@@ -599,7 +599,7 @@ def test_network_ids_format() -> None:
 # --- all at once ----------------------------------------------------------------------------
 
 def test_all_errors_of_a_file_are_reported_at_once() -> None:
-    doc = custom_spec(hyperparameters={"lr": 0.1}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
+    doc = custom_spec(hyperparameters={"lr": "0.1"}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
     setin(doc, "resources.max_parallel_jobs", 20)
     paths = sorted(e.path for e in errors_of(doc))
     assert paths == ["hyperparameters.lr", "network", "resources.max_parallel_jobs", "spot.max_wait"]
@@ -718,10 +718,22 @@ def test_at_most_100_hyperparameters_including_sagemakers_own() -> None:
     assert "100" in err.message and "99" in err.message
 
 
-def test_underscore_hyperparameters_are_reserved() -> None:
-    err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
-    assert err.path == "hyperparameters._tuning_objective_metric"
+@pytest.mark.parametrize("where", ["hyperparameters", "ranges"])
+def test_the_hyperparameter_sagemaker_sets_is_reserved(where: str) -> None:
+    doc = custom_spec()
+    doc[where]["_tuning_objective_metric"] = "x" if where == "hyperparameters" else {
+        "type": "categorical", "values": ["a", "b"]}
+    err = only_error(doc)
+    assert err.path == f"{where}._tuning_objective_metric"
     assert "reserved" in err.message
+
+
+def test_underscore_hyperparameters_of_algorithms_are_allowed() -> None:
+    # AWS's Object2Vec tuning example sends these static hyperparameters (issue 8, bug 3).
+    spec = parse(custom_spec(hyperparameters={"_num_gpus": "auto", "_num_kv_servers": "auto", "_kvstore": "device"},
+                             ranges={"_lr": {"type": "continuous", "min": 0.01, "max": 0.1}}))
+    assert set(spec.hyperparameters) == {"_num_gpus", "_num_kv_servers", "_kvstore"}
+    assert set(spec.ranges) == {"_lr"}
 
 
 @pytest.mark.parametrize("path", ["resources.max_jobs", "resources.max_parallel_jobs", "resources.instance_count",
