@@ -39,6 +39,7 @@ class StudyScope:
     networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
     encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+    file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
 
     @property
     def uses_vpc(self) -> bool:
@@ -49,21 +50,25 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                 data_prefixes: Iterable[str] = ()) -> StudyScope:
     """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
     prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
+    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values() if ch.uri is not None]
     data += [S3Location.parse(uri) for uri in data_prefixes]
+    # A checkpoint location is written during training and read back when a job resumes.
+    checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
-        data=_unique(data),
-        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
+        data=_unique(data + checkpoints),
+        outputs=_unique([*(S3Location.parse(s.output_uri) for s in specs if s.output_uri), *checkpoints]),
         images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
-                         for s in specs if s.algorithm.builtin),
+        builtins=_unique((s.algorithm.builtin, s.algorithm.version, c.instance_type)
+                         for s in specs if s.algorithm.builtin for c in s.instance_choices()),
         kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
         networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
                          for s in specs if s.network is not None and s.network.subnets),
         isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
         encrypted_traffic=_unique(study_prefix(s.name) for s in specs
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
+        file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                             for s in specs for ch in s.data.values() if ch.file_system is not None),
     )
 
 

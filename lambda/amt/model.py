@@ -15,10 +15,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
-    model_serializer,
+    model_validator,
 )
 
 from amt.durations import parse_duration
@@ -60,6 +59,12 @@ def _one_line(value: str) -> str:
     if any(c in value for c in "\n\r\x85\u2028\u2029"):
         raise ValueError("must be on one line (SageMaker refuses line breaks here)")
     return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path, starting with / (got {value!r})")
+    return _one_line(value)
 
 
 ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
@@ -126,14 +131,6 @@ class MetricDefinition(_Strict):
             raise ValueError("must be one log line: SageMaker applies the regex to each line on its own")
         return v
 
-    @model_serializer(mode="wrap")
-    def _without_unset_example(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Job names hash the dumped spec: a metric without an example dumps as it did before the field existed.
-        data: dict[str, Any] = handler(self)
-        if data.get("example") is None:
-            data.pop("example", None)
-        return data
-
 
 class Algorithm(_Strict):
     """A built-in algorithm or framework by name and version, or a custom image with metric regexes."""
@@ -147,6 +144,10 @@ class Algorithm(_Strict):
         default=None, pattern=r"^py\d+$", description="Python version of a framework image, e.g. 'py310'."
     )
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=170,
+        description="An algorithm resource's name or ARN (yours, or an AWS Marketplace subscription).",
+    )
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
@@ -182,32 +183,96 @@ Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discr
 RANGE_TYPES = ("continuous", "integer", "categorical")
 
 
-class Channel(_Strict):
-    """An S3 input channel."""
+class FileSystem(_Strict):
+    """An EFS or FSx for Lustre directory mounted as a channel (the jobs run in the spec's VPC)."""
 
-    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    type: Literal["efs", "fsx_lustre"]
+    id: str = Field(pattern=r"^fs-[0-9a-f]{8,}$", min_length=11, max_length=21, description="fs-0123456789abcdef0")
+    path: Annotated[str, AfterValidator(_absolute_path)] = Field(
+        max_length=4096, description="The directory: '/' or '/<dir>' on EFS, '/<mount name>/<dir>' on FSx.")
+    access_mode: Literal["ro", "rw"] = "ro"
+
+
+class Channel(_Strict):
+    """An input channel: an S3 location (`uri`) or a file system directory (`file_system`)."""
+
+    uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    file_system: FileSystem | None = None
     content_type: str | None = Field(default=None, max_length=256)
     compression: Literal["None", "Gzip"] | None = None
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
     input_mode: Literal["File", "Pipe", "FastFile"] | None = None
+    attribute_names: list[Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]] | None = (
+        Field(default=None, min_length=1, max_length=16, description="JSON attributes of an augmented manifest."))
+    shuffle_seed: Int | None = Field(default=None, ge=0, le=2**63 - 1, description="ShuffleConfig.Seed.")
+    record_wrapper: Literal["None", "RecordIO"] | None = None
+
+
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+
+
+class InstanceConfig(_Strict):
+    """One instance choice of several, tried in the order given (HyperParameterTuningInstanceConfig)."""
+
+    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    instance_count: Int = Field(default=1, ge=1)
+    volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+
+
+def _instance_type_optional(schema: dict[str, Any]) -> None:
+    # Required unless instance_configs is given (the validator below); editors should not demand it.
+    schema["required"] = [f for f in schema.get("required", []) if f != "instance_type"]
 
 
 class Resources(_Strict):
     """Instances per training job and the tuning job's limits."""
 
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    model_config = ConfigDict(json_schema_extra=_instance_type_optional)
+
+    # Required (so a spec without it is told so with its other missing fields), except beside instance_configs.
+    instance_type: str | None = Field(pattern=INSTANCE_TYPE_PATTERN)
     instance_count: Int = Field(default=1, ge=1)
     volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+    instance_configs: list[InstanceConfig] | None = Field(
+        default=None, min_length=1, max_length=6,
+        description="Instead of instance_type/count/volume: up to 6 choices SageMaker tries in order.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_replace_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("instance_configs") is not None and "instance_type" not in data:
+            return {**data, "instance_type": None}
+        return data
     max_jobs: Int | None = Field(default=None, ge=1)
     max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
     max_tuning_runtime: Seconds | None = Field(default=None, ge=120, le=15_768_000)
+    # botocore's StoppingCondition.MaxPendingTimeInSeconds bounds: 30 min to 28 days.
+    max_pending: Seconds | None = Field(
+        default=None, ge=1800, le=2_419_200,
+        description="Longest a training job may wait for accelerated (ml.p/g/trn) capacity before it is stopped.",
+    )
 
 
 class Spot(_Strict):
     enabled: bool = False
     max_wait: Seconds | None = Field(default=None, description="Default: twice max_runtime_per_job.")
+
+
+class Checkpoint(_Strict):
+    """Where training jobs save checkpoints, so a Spot interruption or a retry resumes instead of restarting."""
+
+    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/ for checkpoints.")
+    local_path: Annotated[str, AfterValidator(_absolute_path)] | None = Field(
+        default=None, max_length=4096, description="Path in the container; SageMaker's default /opt/ml/checkpoints/.")
+
+
+class Retry(_Strict):
+    """Retries of a training job that fails with an internal server error."""
+
+    max_attempts: Int = Field(ge=1, le=30, description="RetryStrategy.MaximumRetryAttempts (1-30).")
 
 
 class Completion(_Strict):
@@ -270,8 +335,12 @@ class Spec(_Strict):
         min_length=1, max_length=20
     )
     output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
+    output_compression: Literal["gzip", "none"] | None = Field(
+        default=None, description="Compression of the model artifact; SageMaker's default is gzip.")
     resources: Resources
     spot: Spot = Field(default_factory=Spot)
+    checkpoint: Checkpoint | None = None
+    retry: Retry | None = None
     early_stopping: Annotated[Literal["auto", "off"], BeforeValidator(_early_stopping)] = "off"
     completion: Completion | None = None
     random_seed: Int | None = Field(default=None, ge=0)
@@ -301,6 +370,20 @@ class Spec(_Strict):
         if self.resources.max_jobs is not None:
             return self.resources.max_jobs
         return self.grid_size() if self.strategy == "grid" else 0
+
+    def instance_choices(self) -> list[InstanceConfig]:
+        """The instance configurations jobs may run on: `resources.instance_configs`, else the single one."""
+        res = self.resources
+        if res.instance_configs:
+            return list(res.instance_configs)
+        if res.instance_type is None:  # refused by the rules; an empty list keeps callers total
+            return []
+        return [InstanceConfig(instance_type=res.instance_type, instance_count=res.instance_count,
+                               volume_size_gb=res.volume_size_gb)]
+
+    def max_instance_count(self) -> int:
+        """Instances per training job in the costliest choice (the budget's worst case)."""
+        return max((c.instance_count for c in self.instance_choices()), default=1)
 
     def spot_max_wait(self) -> int | None:
         if not self.spot.enabled:

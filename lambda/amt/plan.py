@@ -116,6 +116,10 @@ def metric_lines(spec: Spec) -> list[str]:
     return lines
 
 
+def _accelerated(instance_type: str) -> bool:
+    return instance_type.split(".")[1].startswith(("p", "g", "trn"))
+
+
 def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
     from amt.metrics import metric_warnings
 
@@ -135,6 +139,13 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
+    if spec.spot.enabled and spec.checkpoint is None:
+        out.append("spot is on without a checkpoint: a training job interrupted by Spot restarts from zero "
+                   "(set checkpoint.uri, and save checkpoints to checkpoint.local_path in the training code)")
+    types = [c.instance_type for c in spec.instance_choices()]
+    if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
+        out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
+                   "to accelerated instance types only (ml.p, ml.g, ml.trn)")
     if spec.early_stopping == "off" and spec.strategy in ("bayesian", "random") and jobs >= 50:
         out.append("early_stopping is off: with many jobs, auto early stopping usually saves instance-hours")
     return out

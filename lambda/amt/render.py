@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
@@ -14,15 +14,19 @@ TAG_STUDY = "amt:study"
 TAG_ROUND = "amt:round"
 
 
+FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
+
+
 def training_image(spec: Spec, region: str) -> str:
     """The training image: the custom image, or the built-in algorithm's image in `region`."""
     if spec.algorithm.image is not None:
         return spec.algorithm.image
     from amt.images import resolve_image
 
-    assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
+    assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
+    # With several instance choices, the rules check that every one resolves to this same image.
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.resources.instance_type, py_version=spec.algorithm.py_version)
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version)
 
 
 def render_request(
@@ -123,18 +127,27 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
-    algo: dict[str, Any] = {
-        "TrainingImage": training_image(spec, region),
-        "TrainingInputMode": spec.algorithm.input_mode,
-    }
+    algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
+    if spec.algorithm.name is not None:
+        algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
+    else:
+        algo["TrainingImage"] = training_image(spec, region)
     if spec.algorithm.metrics:
         algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
-    resources: dict[str, Any] = {
-        "InstanceType": spec.resources.instance_type,
-        "InstanceCount": spec.resources.instance_count,
-        "VolumeSizeInGB": spec.resources.volume_size_gb,
-    }
+    if spec.output_compression is not None:
+        output["CompressionType"] = spec.output_compression.upper()
+    resources: dict[str, Any]
+    if spec.resources.instance_configs:
+        resources = {"InstanceConfigs": [{"InstanceType": c.instance_type, "InstanceCount": c.instance_count,
+                                          "VolumeSizeInGB": c.volume_size_gb} for c in spec.resources.instance_configs],
+                     "AllocationStrategy": "Prioritized"}
+    else:
+        resources = {
+            "InstanceType": spec.resources.instance_type,
+            "InstanceCount": spec.resources.instance_count,
+            "VolumeSizeInGB": spec.resources.volume_size_gb,
+        }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
         resources["VolumeKmsKeyId"] = spec.kms_key_id
@@ -142,15 +155,24 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     wait = spec.spot_max_wait()
     if wait is not None:
         stopping["MaxWaitTimeInSeconds"] = wait
+    if spec.resources.max_pending is not None:
+        stopping["MaxPendingTimeInSeconds"] = spec.resources.max_pending
     definition: dict[str, Any] = {
         "AlgorithmSpecification": algo,
         "RoleArn": role_arn,
         "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
         "OutputDataConfig": output,
-        "ResourceConfig": resources,
+        # Instance choices live in HyperParameterTuningResourceConfig, which replaces ResourceConfig.
+        ("HyperParameterTuningResourceConfig" if spec.resources.instance_configs else "ResourceConfig"): resources,
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": spec.spot.enabled,
     }
+    if spec.checkpoint is not None:
+        definition["CheckpointConfig"] = {"S3Uri": spec.checkpoint.uri}
+        if spec.checkpoint.local_path is not None:
+            definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
+    if spec.retry is not None:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     if spec.hyperparameters:
         definition["StaticHyperParameters"] = dict(spec.hyperparameters)
     if spec.network is not None:
@@ -164,15 +186,29 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _channel(name: str, ch: Any, spec: Spec) -> dict[str, Any]:
-    source = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri, "S3DataDistributionType": ch.distribution}
-    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
+    source: dict[str, Any]
+    if ch.file_system is not None:
+        fs = ch.file_system
+        source = {"FileSystemDataSource": {"FileSystemId": fs.id, "FileSystemAccessMode": fs.access_mode,
+                                           "FileSystemType": FILE_SYSTEM[fs.type], "DirectoryPath": fs.path}}
+    else:
+        s3: dict[str, Any] = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri,
+                              "S3DataDistributionType": ch.distribution}
+        if ch.attribute_names:
+            s3["AttributeNames"] = list(ch.attribute_names)
+        source = {"S3DataSource": s3}
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": source}
     if ch.content_type:
         out["ContentType"] = ch.content_type
     if ch.compression:
         out["CompressionType"] = ch.compression
+    if ch.record_wrapper:
+        out["RecordWrapperType"] = ch.record_wrapper
     if ch.input_mode:
         out["InputMode"] = ch.input_mode
+    if ch.shuffle_seed is not None:
+        out["ShuffleConfig"] = {"Seed": ch.shuffle_seed}
     return out
 
 

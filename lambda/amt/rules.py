@@ -34,6 +34,9 @@ _KMS = re.compile(
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
     r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))$"
 )
+# botocore's AlgorithmName pattern: a name, or an algorithm ARN (yours or an AWS Marketplace one).
+_ALGORITHM_NAME = re.compile(r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?"
+                             r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)$")
 _IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?$")
 
 Rule = Callable[[Spec], Iterator[FieldError]]
@@ -133,13 +136,23 @@ def _hyperband(spec: Spec) -> Iterator[FieldError]:
 
 def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
     algo = spec.algorithm
-    if (algo.image is None) == (algo.builtin is None):
-        yield FieldError("algorithm", "give exactly one of builtin (with version) or image")
+    if sum(x is not None for x in (algo.image, algo.builtin, algo.name)) != 1:
+        yield FieldError("algorithm", "give exactly one of builtin (with version), image, or name (an algorithm "
+                                      "resource)")
         return
     names = [m.name for m in algo.metrics]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         yield FieldError("algorithm.metrics", f"metric {dup!r} is defined twice")
-    if algo.image is not None:
+    if algo.name is not None:
+        # The algorithm resource declares its image, metrics and tunable objectives; SageMaker checks them.
+        if algo.version is not None or algo.py_version is not None:
+            yield FieldError("algorithm.version" if algo.version is not None else "algorithm.py_version",
+                             "only with builtin; an algorithm resource has its own image")
+        if not _ALGORITHM_NAME.fullmatch(algo.name):
+            yield FieldError("algorithm.name", "expected an algorithm resource name (letters, digits, hyphens, at "
+                                               "most 63) or its ARN, arn:aws:sagemaker:REGION:ACCOUNT:algorithm/NAME "
+                                               f"(got {algo.name!r})")
+    elif algo.image is not None:
         if algo.version is not None:
             yield FieldError("algorithm.version", "only with builtin; a custom image carries its version in its tag")
         if not _IMAGE.fullmatch(algo.image):
@@ -156,11 +169,15 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
             return
         try:
             # us-east-1 carries every built-in image; this checks instance type and py_version offline.
-            resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=spec.resources.instance_type,
-                          py_version=algo.py_version)
+            images = {resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=c.instance_type,
+                                    py_version=algo.py_version) for c in spec.instance_choices()}
         except ImageError as exc:
             yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
             return
+        if len(images) > 1:
+            yield FieldError("resources.instance_configs", f"{algo.builtin} has different images for these instance "
+                                                           "types (cpu and gpu); one tuning job has one image, so "
+                                                           "choose instance types of one kind")
         if algo.builtin in catalog_info()["frameworks"] or runs_user_code(algo.builtin):
             # A framework image runs the user's script: SageMaker knows none of its metrics.
             yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
@@ -192,9 +209,46 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
             per_job = "spot.max_wait" if spec.spot.enabled else "max_runtime_per_job"
             yield FieldError("budget.max_instance_hours",
                              f"one round may use {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {res.instance_count} x {per_job} "
+                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x {per_job} "
                              f"{(wait or res.max_runtime_per_job) / 3600:g}h), more than the budget of "
                              f"{spec.budget.max_instance_hours:g}")
+
+
+def instances_rule(spec: Spec) -> Iterator[FieldError]:
+    res = spec.resources
+    if res.instance_configs is None:
+        if res.instance_type is None:
+            yield FieldError("resources.instance_type", "required (or give resources.instance_configs)")
+        return
+    if res.instance_type is not None:
+        yield FieldError("resources.instance_type", "not with instance_configs: give it in each of "
+                                                    "resources.instance_configs")
+    for field in ("instance_count", "volume_size_gb"):
+        if field in res.model_fields_set:
+            yield FieldError(f"resources.{field}", "not with instance_configs: give it in each of "
+                                                   "resources.instance_configs")
+    types = [c.instance_type for c in res.instance_configs]
+    for dup in sorted({t for t in types if types.count(t) > 1}):
+        yield FieldError("resources.instance_configs", f"{dup} is listed twice")
+
+
+def channels_rule(spec: Spec) -> Iterator[FieldError]:
+    for name, ch in spec.data.items():
+        where = f"data.{name}"
+        if (ch.uri is None) == (ch.file_system is None):
+            yield FieldError(where, "give exactly one of uri (S3) or file_system (EFS or FSx for Lustre)")
+            continue
+        if ch.file_system is not None:
+            s3_only = [f for f in ("distribution", "s3_data_type", "attribute_names") if f in ch.model_fields_set]
+            for field in s3_only:
+                yield FieldError(f"{where}.{field}", "only with an S3 uri, not with file_system")
+            if spec.network is None or not spec.network.subnets:
+                yield FieldError(f"{where}.file_system", "a file system is reached through a VPC: set "
+                                                         "network.subnets and network.security_groups")
+        mode = ch.input_mode or spec.algorithm.input_mode
+        if ch.record_wrapper == "RecordIO" and mode != "Pipe":
+            yield FieldError(f"{where}.record_wrapper", f"RecordIO wrapping needs Pipe input mode (the channel's "
+                                                        f"input mode is {mode}); in File mode leave it unset")
 
 
 def naming_rule(spec: Spec) -> Iterator[FieldError]:
@@ -240,6 +294,7 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 RULES: tuple[Rule, ...] = (
-    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
+    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
+    channels_rule,
     naming_rule, warm_start_rule, rounds_rule, settings_rule, metrics_rule,
 )

@@ -89,7 +89,7 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
         out.append(Problem(p, "hyperparameters", f"{len(changes)} static changes; at most {MAX_STATIC_CHANGES}: "
                                                  + "; ".join(changes)))
     if kind == "identical_data_and_algorithm":
-        if {k: v.uri for k, v in child.data.items()} != {k: v.uri for k, v in parent.data.items()}:
+        if _data_of(child) != _data_of(parent):
             out.append(Problem(p, "data", "changed; identical_data_and_algorithm needs the same input data "
                                           "(use transfer_learning)"))
         if _image_of(child) != _image_of(parent):
@@ -105,9 +105,13 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
     return out
 
 
-def _image_of(spec: Spec) -> tuple[str | None, str | None, str | None]:
+def _image_of(spec: Spec) -> tuple[str | None, ...]:
     # A built-in algorithm's version picks its image as surely as a custom image's tag does.
-    return spec.algorithm.image, spec.algorithm.builtin, spec.algorithm.version
+    return spec.algorithm.image, spec.algorithm.builtin, spec.algorithm.version, spec.algorithm.name
+
+
+def _data_of(spec: Spec) -> dict[str, object]:
+    return {k: v.uri if v.file_system is None else v.file_system.model_dump() for k, v in spec.data.items()}
 
 
 def describe_changes(child: Spec, parent: Spec) -> list[str]:

@@ -215,6 +215,7 @@ class SageMakerExecutionRole(Construct):
         out.extend(spec_keys_statements(stack, study))
         if study.uses_vpc:
             out.extend(vpc_statements(stack, study))
+        out.extend(mount_file_systems_statements(stack, study))
         return out
 
 
@@ -301,6 +302,22 @@ def spec_keys_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStat
             resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": sorted(aliases)}},
         ))
+    return out
+
+
+def mount_file_systems_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
+    """Mount the EFS file systems specs read (and write, for `rw` channels) when their policy requires IAM
+    authorization; FSx for Lustre has no IAM mount permission (the VPC's security groups govern it)."""
+    arn = f"arn:{stack.partition}:elasticfilesystem:{stack.region}:{stack.account}:file-system/"
+    efs = [(fs_id, mode) for kind, fs_id, mode in study.file_systems if kind == "efs"]
+    out = []
+    if efs:
+        out.append(iam.PolicyStatement(sid="MountSpecFileSystems", actions=["elasticfilesystem:ClientMount"],
+                                       resources=sorted({arn + fs_id for fs_id, _ in efs})))
+    writable = sorted({arn + fs_id for fs_id, mode in efs if mode == "rw"})
+    if writable:
+        out.append(iam.PolicyStatement(sid="WriteSpecFileSystems", actions=["elasticfilesystem:ClientWrite"],
+                                       resources=writable))
     return out
 
 

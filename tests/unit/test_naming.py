@@ -126,6 +126,12 @@ CHANGES: list[tuple[str, Any]] = [
     ("environment", {"A": "1"}),
     ("schedule", "rate(1 day)"),
     ("tags", {"team": "ml"}),
+    ("checkpoint", {"uri": "s3://example-bucket/ckpt/"}),
+    ("retry", {"max_attempts": 2}),
+    ("resources.max_pending", "1h"),
+    ("output_compression", "none"),
+    ("data.train.shuffle_seed", 3),
+    ("algorithm", {"name": "my-algorithm"}),
 ]
 
 
