@@ -15,6 +15,8 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from amt.forms import parse_s3_uri
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Powertools for AWS Lambda (Python) v3 layer, published by AWS in every commercial region.
@@ -123,8 +125,10 @@ class AppSettings:
             raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: must be an https:// URL")
         data = _strings(get, ContextKeys.DATA_PREFIXES)
         for uri in data:
-            if not uri.startswith("s3://") or len(uri) <= len("s3://"):
-                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r} is not an s3://bucket/prefix URI")
+            try:
+                parse_s3_uri(uri)  # the IAM scope is derived from its bucket and prefix
+            except ValueError as exc:
+                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {exc}") from None
         prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
         for p in prefixes:
             if not p or "*" in p or not all(c.isalnum() or c == "-" for c in p):

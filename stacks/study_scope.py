@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from amt.forms import parse_s3_uri
 from amt.model import Spec
 from amt.naming import study_prefix
 
@@ -21,9 +22,9 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        rest = uri.removeprefix("s3://")
-        bucket, _, prefix = rest.partition("/")
-        return cls(bucket, prefix)
+        """The bucket and prefix of an s3:// URI or an S3 https:// URL (path-style or virtual-hosted)."""
+        ref = parse_s3_uri(uri)
+        return cls(ref.bucket, ref.key)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
     data += [S3Location.parse(uri) for uri in data_prefixes]
     # A checkpoint location is written during training and read back when a job resumes.
     checkpoints = [S3Location.parse(s.checkpoint.uri) for s in specs if s.checkpoint is not None]
+    # Script mode: the container downloads the code archive as the execution role.
+    data += [S3Location.parse(s.algorithm.source) for s in specs if s.algorithm.source is not None]
     return StudyScope(
         job_prefixes=_unique(prefixes),
         data=_unique(data + checkpoints),

@@ -308,6 +308,9 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
     if kind in ("too_long", "string_too_long") and isinstance(err.get("input"), str):
         # A long text is described by its length; echoing it helps nobody.
         return f"at most {err['ctx']['max_length']:,} characters (got {len(err['input']):,})"
+    if kind == "string_pattern_mismatch":
+        # Fields use amt.forms for messages in words; never show a person a raw regular expression.
+        return f"does not have the form this field takes (see the spec reference) (got {_short(err.get('input'))})"
     if kind == "union_tag_invalid":
         return f"type must be one of {', '.join(RANGE_TYPES)} (got {err.get('input', {}).get('type')!r})" \
             if isinstance(err.get("input"), dict) else msg

@@ -20,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from amt import forms
 from amt.durations import parse_duration
+from amt.forms import S3_URI_CHECK, S3_URI_SCHEMA
 
-# SageMaker's name pattern for tuning jobs (the study name is its prefix).
-NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
-S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+S3Uri = Annotated[str, S3_URI_SCHEMA, S3_URI_CHECK]
 
 # The JSON Schema describes what a user may write (editors check files against it), not the
 # validated value: durations as text, hyperparameter values as numbers or booleans.
@@ -140,14 +140,20 @@ class Algorithm(_Strict):
                        WithJsonSchema({"type": ["string", "number", "null"]})] = Field(
         default=None, description="Version of the built-in algorithm (e.g. '1.7-1')."
     )
-    py_version: str | None = Field(
-        default=None, pattern=r"^py\d+$", description="Python version of a framework image, e.g. 'py310'."
+    py_version: Annotated[str, forms.PY_VERSION.schema(), forms.PY_VERSION.check] | None = Field(
+        default=None, description="Python version of a framework image, e.g. 'py310'."
     )
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
     name: str | None = Field(
         default=None, min_length=1, max_length=170,
         description="An algorithm resource's name or ARN (yours, or an AWS Marketplace subscription).",
     )
+    entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
+    source: str | None = Field(
+        default=None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$", max_length=1024,
+        description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's sourcedir.tar.gz).")
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
@@ -187,7 +193,8 @@ class FileSystem(_Strict):
     """An EFS or FSx for Lustre directory mounted as a channel (the jobs run in the spec's VPC)."""
 
     type: Literal["efs", "fsx_lustre"]
-    id: str = Field(pattern=r"^fs-[0-9a-f]{8,}$", min_length=11, max_length=21, description="fs-0123456789abcdef0")
+    id: Annotated[str, forms.FILE_SYSTEM_ID.schema(min_length=11, max_length=21, description="fs-0123456789abcdef0"),
+                  forms.FILE_SYSTEM_ID.check]
     path: Annotated[str, AfterValidator(_absolute_path)] = Field(
         max_length=4096, description="The directory: '/' or '/<dir>' on EFS, '/<mount name>/<dir>' on FSx.")
     access_mode: Literal["ro", "rw"] = "ro"
@@ -196,7 +203,7 @@ class FileSystem(_Strict):
 class Channel(_Strict):
     """An input channel: an S3 location (`uri`) or a file system directory (`file_system`)."""
 
-    uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    uri: S3Uri | None = None
     file_system: FileSystem | None = None
     content_type: str | None = Field(default=None, max_length=256)
     compression: Literal["None", "Gzip"] | None = None
@@ -209,13 +216,12 @@ class Channel(_Strict):
     record_wrapper: Literal["None", "RecordIO"] | None = None
 
 
-INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 
 
 class InstanceConfig(_Strict):
     """One instance choice of several, tried in the order given (HyperParameterTuningInstanceConfig)."""
 
-    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN)
+    instance_type: Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check]
     instance_count: Int = Field(default=1, ge=1)
     volume_size_gb: Int = Field(default=30, ge=1, le=16384)
 
@@ -231,7 +237,7 @@ class Resources(_Strict):
     model_config = ConfigDict(json_schema_extra=_instance_type_optional)
 
     # Required (so a spec without it is told so with its other missing fields), except beside instance_configs.
-    instance_type: str | None = Field(pattern=INSTANCE_TYPE_PATTERN)
+    instance_type: Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check] | None = Field()
     instance_count: Int = Field(default=1, ge=1)
     volume_size_gb: Int = Field(default=30, ge=1, le=16384)
     instance_configs: list[InstanceConfig] | None = Field(
@@ -264,7 +270,7 @@ class Spot(_Strict):
 class Checkpoint(_Strict):
     """Where training jobs save checkpoints, so a Spot interruption or a retry resumes instead of restarting."""
 
-    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/ for checkpoints.")
+    uri: S3Uri = Field(description="s3://bucket/prefix/ (or an S3 https:// URL) for checkpoints.")
     local_path: Annotated[str, AfterValidator(_absolute_path)] | None = Field(
         default=None, max_length=4096, description="Path in the container; SageMaker's default /opt/ml/checkpoints/.")
 
@@ -283,7 +289,7 @@ class Completion(_Strict):
 
 class WarmStart(_Strict):
     type: Literal["identical_data_and_algorithm", "transfer_learning"]
-    parents: list[Annotated[str, Field(pattern=NAME_PATTERN.replace("a-z0-9", "a-zA-Z0-9"), max_length=32)]] = (
+    parents: list[Annotated[str, forms.TUNING_JOB_NAME.schema(max_length=32), forms.TUNING_JOB_NAME.check]] = (
         Field(min_length=1, max_length=5)
     )
 
@@ -298,10 +304,10 @@ class Budget(_Strict):
 
 
 class Network(_Strict):
-    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+    subnets: list[Annotated[str, forms.SUBNET.schema(), forms.SUBNET.check]] = Field(
         default_factory=list, max_length=16
     )
-    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")]] = Field(
+    security_groups: list[Annotated[str, forms.SECURITY_GROUP.schema(), forms.SECURITY_GROUP.check]] = Field(
         default_factory=list, max_length=5
     )
     isolation: bool = False
@@ -321,7 +327,7 @@ class Spec(_Strict):
     """A tuning study: everything needed to create its tuning jobs, round after round."""
 
     spec_version: Literal[1] = 1
-    name: str = Field(min_length=1, max_length=32, pattern=NAME_PATTERN)
+    name: Annotated[str, forms.STUDY_NAME.schema(min_length=1, max_length=32), forms.STUDY_NAME.check]
     description: str | None = Field(default=None, max_length=1024)
     objective: Objective
     strategy: Literal["bayesian", "random", "grid", "hyperband"]
@@ -331,10 +337,10 @@ class Spec(_Strict):
         ParamValue, Field(max_length=2500)
     ]] = Field(default_factory=dict)
     ranges: dict[ParamName, Range]
-    data: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_]+$", max_length=64)], Channel] = Field(
+    data: dict[Annotated[str, forms.CHANNEL_NAME.schema(max_length=64), forms.CHANNEL_NAME.check], Channel] = Field(
         min_length=1, max_length=20
     )
-    output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
+    output_uri: S3Uri | None = None
     output_compression: Literal["gzip", "none"] | None = Field(
         default=None, description="Compression of the model artifact; SageMaker's default is gzip.")
     resources: Resources
@@ -349,7 +355,7 @@ class Spec(_Strict):
     budget: Budget | None = None
     network: Network | None = None
     kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
-    environment: dict[Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)], Annotated[
+    environment: dict[Annotated[str, forms.ENV_NAME.schema(max_length=512), forms.ENV_NAME.check], Annotated[
         str, BeforeValidator(_stringify), Field(max_length=512),
         WithJsonSchema({"type": ["string", "number", "boolean"], "maxLength": 512}),
     ]] = Field(default_factory=dict, max_length=48)

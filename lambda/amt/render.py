@@ -6,6 +6,7 @@ from typing import Any
 
 from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
+from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
@@ -173,8 +174,17 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
             definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
-    if spec.hyperparameters:
-        definition["StaticHyperParameters"] = dict(spec.hyperparameters)
+    static = dict(spec.hyperparameters)
+    if spec.algorithm.entry_point is not None and spec.algorithm.source is not None:
+        static.update(script_hyperparameters(spec.algorithm.entry_point, spec.algorithm.source, region,
+                                             isolated=_isolated(spec)))
+        if _isolated(spec):
+            # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
+            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algorithm.source,
+                    "S3DataDistributionType": "FullyReplicated"}
+            definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
+    if static:
+        definition["StaticHyperParameters"] = static
     if spec.network is not None:
         if spec.network.subnets:
             definition["VpcConfig"] = {"Subnets": list(spec.network.subnets),
@@ -184,6 +194,10 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.environment:
         definition["Environment"] = dict(spec.environment)
     return definition
+
+
+def _isolated(spec: Spec) -> bool:
+    return spec.network is not None and spec.network.isolation
 
 
 def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:

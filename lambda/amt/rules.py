@@ -12,9 +12,22 @@ from collections.abc import Callable, Iterator
 
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
+from amt.forms import Form, excerpt
 from amt.metrics import metrics_rule, runs_user_code
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
+from amt.scriptmode import (
+    CODE_CHANNEL,
+    LOG_LEVEL,
+    PROGRAM,
+    REGION,
+    SCRIPT_MODE_BUILTINS,
+    SUBMIT_DIRECTORY,
+    control_environment_reason,
+    is_control_hyperparameter,
+)
+
+SCRIPT_HYPERPARAMETERS = (PROGRAM, SUBMIT_DIRECTORY, REGION, LOG_LEVEL)
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
@@ -29,15 +42,17 @@ EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*\S+(\s+\S+){5}\s*\)$")
 # AWS tags: letters, numbers, separators (\p{Z}: spaces, not tabs or line breaks) and _ . : / = + - @
-_TAG = re.compile(r"^(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])*$")
-_KMS = re.compile(
-    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
-    r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))$"
-)
+_TAG_CHAR = r"(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])"
+_TAG = Form("letters, digits, spaces and _ . : / = + - @", f"{_TAG_CHAR}*", _TAG_CHAR)
+_KMS = Form("a KMS key id, key ARN, alias/NAME or alias ARN",
+            r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
+            r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))", r"[\w:/\-]")
+_IMAGE = Form("an ECR image URI like 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag",
+              r"\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?",
+              r"[\w.:/@\-]")
 # botocore's AlgorithmName pattern: a name, or an algorithm ARN (yours or an AWS Marketplace one).
 _ALGORITHM_NAME = re.compile(r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?"
                              r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)$")
-_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?$")
 
 Rule = Callable[[Spec], Iterator[FieldError]]
 
@@ -71,14 +86,54 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
     for name in both:
         yield FieldError(f"hyperparameters.{name}", "is also tuned in ranges; a hyperparameter is static or "
                                                    "tuned, not both")
-    total = len(set(spec.hyperparameters) | set(spec.ranges)) + 1
+    # Script mode adds the SDK's four control hyperparameters to the request.
+    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algorithm.entry_point is not None else 0)
+    total = len(set(spec.hyperparameters) | set(spec.ranges)) + added
     if total > MAX_HYPERPARAMETERS:
-        yield FieldError("hyperparameters", f"{total - 1} static + tuned hyperparameters; at most "
-                                            f"{MAX_HYPERPARAMETERS - 1} (SageMaker adds one of its own)")
+        yield FieldError("hyperparameters", f"{total - added} static + tuned hyperparameters; at most "
+                                            f"{MAX_HYPERPARAMETERS - added} (SageMaker adds one of its own"
+                                            + (", script mode four" if added > 1 else "") + ")")
     for where, names in (("hyperparameters", spec.hyperparameters), ("ranges", spec.ranges)):
         for name in names:
             if name in SAGEMAKER_HYPERPARAMETERS:
                 yield FieldError(f"{where}.{name}", "reserved: SageMaker sets this hyperparameter itself")
+            elif is_control_hyperparameter(name):
+                yield FieldError(f"{where}.{name}", "sagemaker_* hyperparameters control which code the SageMaker "
+                                                    "containers run and are never written by hand; for script "
+                                                    "mode give algorithm.entry_point and algorithm.source")
+
+
+def environment_rule(spec: Spec) -> Iterator[FieldError]:
+    for name in spec.environment:
+        reason = control_environment_reason(name)
+        if reason:
+            yield FieldError(f"environment.{name}", f"may not be set by a spec: {reason}")
+
+
+def script_mode_rule(spec: Spec) -> Iterator[FieldError]:
+    algo = spec.algorithm
+    if (algo.entry_point is None) != (algo.source is None):
+        missing = "source" if algo.source is None else "entry_point"
+        yield FieldError(f"algorithm.{missing}", "script mode needs both entry_point and source (the S3 URI of "
+                                                 "the code archive)")
+        return
+    if algo.entry_point is None:
+        return
+    if algo.entry_point.startswith("/") or ".." in algo.entry_point.split("/"):
+        yield FieldError("algorithm.entry_point", "a path inside the source archive, like train.py or "
+                                                  f"src/train.py (got {algo.entry_point!r})")
+    if algo.name is not None or (algo.builtin is not None and algo.builtin not in SCRIPT_MODE_BUILTINS):
+        what = f"builtin {algo.builtin}" if algo.builtin else "an algorithm resource"
+        yield FieldError("algorithm.entry_point", f"script mode runs on the framework containers "
+                                                  f"({', '.join(sorted(SCRIPT_MODE_BUILTINS))}) or a custom image "
+                                                  f"built on them, not on {what}")
+    elif not (algo.builtin in catalog_frameworks() or algo.image is not None):
+        # A framework image's metrics are already checked by the algorithm rule; xgboost and sklearn in script
+        # mode print what the script prints, which SageMaker knows nothing of.
+        yield from _objective_among_metrics(spec, f"{algo.builtin} in script mode")
+    if spec.network is not None and spec.network.isolation and CODE_CHANNEL in spec.data:
+        yield FieldError(f"data.{CODE_CHANNEL}", "with network isolation, script mode passes the code archive as "
+                                                 f"the {CODE_CHANNEL!r} channel; rename this channel")
 
 
 def strategy_rule(spec: Spec) -> Iterator[FieldError]:
@@ -155,9 +210,9 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
     elif algo.image is not None:
         if algo.version is not None:
             yield FieldError("algorithm.version", "only with builtin; a custom image carries its version in its tag")
-        if not _IMAGE.fullmatch(algo.image):
-            yield FieldError("algorithm.image", f"expected an ECR image URI like 123456789012.dkr.ecr.us-east-1."
-                                                f"amazonaws.com/repo:tag (got {algo.image!r})")
+        problem = _IMAGE.problem(algo.image)
+        if problem:
+            yield FieldError("algorithm.image", problem)
         yield from _objective_among_metrics(spec, "a custom image")
     else:
         from amt.images import ImageError, catalog_info, check_builtin, resolve_image
@@ -232,6 +287,13 @@ def instances_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("resources.instance_configs", f"{dup} is listed twice")
 
 
+def catalog_frameworks() -> list[str]:
+    from amt.images import catalog_info
+
+    frameworks: list[str] = catalog_info()["frameworks"]
+    return frameworks
+
+
 def channels_rule(spec: Spec) -> Iterator[FieldError]:
     for name, ch in spec.data.items():
         where = f"data.{name}"
@@ -277,17 +339,20 @@ def rounds_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def settings_rule(spec: Spec) -> Iterator[FieldError]:
-    if spec.kms_key_id is not None and not _KMS.fullmatch(spec.kms_key_id):
-        yield FieldError("kms_key_id", "expected a KMS key id, key ARN, alias/NAME or alias ARN "
-                                       f"(got {spec.kms_key_id!r})")
+    problem = _KMS.problem(spec.kms_key_id) if spec.kms_key_id is not None else None
+    if problem:
+        yield FieldError("kms_key_id", problem)
     if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
-                                     f"'cron(0 3 ? * MON *)' (got {spec.schedule!r})")
+                                     f"'cron(0 3 ? * MON *)' (got {excerpt(spec.schedule)})")
     for key, value in spec.tags.items():
         if key.lower().startswith("aws:") or key.startswith("amt:"):
             yield FieldError(f"tags.{key}", "the aws: and amt: prefixes are reserved")
-        elif not _TAG.fullmatch(key) or not _TAG.fullmatch(value):
-            yield FieldError(f"tags.{key}", "tags may use letters, digits, spaces and _ . : / = + - @")
+        else:
+            for part, text in (("key", key), ("value", value)):
+                problem = _TAG.problem(text)
+                if problem:
+                    yield FieldError(f"tags.{key}", f"the tag's {part}: {problem}")
     net = spec.network
     if net is not None and bool(net.subnets) != bool(net.security_groups):
         yield FieldError("network", "a VPC needs both subnets and security_groups")
@@ -295,6 +360,6 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
 
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
-    channels_rule,
+    channels_rule, environment_rule, script_mode_rule,
     naming_rule, warm_start_rule, rounds_rule, settings_rule, metrics_rule,
 )
