@@ -169,11 +169,6 @@ def objective_source(builtin: str, metric: str) -> str:
     return f"registered by its container: {entry['container_metrics']['source']}"
 
 
-def runs_user_code(builtin: str) -> bool:
-    """True for built-in images that run the user's script, whose metrics the spec must declare."""
-    return builtin in _catalog()["user_metrics"]
-
-
 def metrics_rule(spec: Spec) -> Iterator[FieldError]:
     """Each metric's example must give a number; a built-in's objective must be one it emits for tuning."""
     for i, metric in enumerate(spec.algorithm.metrics):
@@ -181,8 +176,8 @@ def metrics_rule(spec: Spec) -> Iterator[FieldError]:
         if problem:
             yield FieldError(f"algorithm.metrics.{i}.regex", f"{metric.name!r} {problem}")
     builtin = spec.algorithm.builtin
-    if builtin is None or spec.algorithm.image is not None:
-        return
+    if builtin is None or spec.algorithm.image is not None or spec.algorithm.entry_point is not None:
+        return  # script mode runs the user's code: the script-mode rule wants declared metrics instead
     from amt.images import check_builtin
 
     if check_builtin(builtin, spec.algorithm.version):
@@ -205,7 +200,8 @@ def metrics_rule(spec: Spec) -> Iterator[FieldError]:
 def metric_warnings(spec: Spec) -> list[str]:
     """Advice on a built-in's objective: a goal against its documented direction, or a channel it needs."""
     builtin = spec.algorithm.builtin
-    objectives = builtin_objectives(builtin) if builtin and spec.algorithm.image is None else None
+    user_code = spec.algorithm.image is not None or spec.algorithm.entry_point is not None
+    objectives = builtin_objectives(builtin) if builtin and not user_code else None
     if not objectives or spec.objective.metric not in objectives:
         return []
     out = []

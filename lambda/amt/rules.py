@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.forms import Form, excerpt
-from amt.metrics import metrics_rule, runs_user_code
+from amt.metrics import metrics_rule
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
 from amt.scriptmode import (
@@ -233,7 +233,7 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
             yield FieldError("resources.instance_configs", f"{algo.builtin} has different images for these instance "
                                                            "types (cpu and gpu); one tuning job has one image, so "
                                                            "choose instance types of one kind")
-        if algo.builtin in catalog_info()["frameworks"] or runs_user_code(algo.builtin):
+        if algo.builtin in catalog_info()["frameworks"]:
             # A framework image runs the user's script: SageMaker knows none of its metrics.
             yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
 

@@ -3,6 +3,7 @@ built-in algorithms' objectives against AWS's documented tunable metrics."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import defaultdict
@@ -224,10 +225,16 @@ def test_pca_cannot_be_tuned() -> None:
     assert [e.path for e in errors_of(doc)] == ["algorithm.builtin"]
 
 
-def test_sklearn_runs_user_code_and_needs_declared_metrics() -> None:
-    doc = setin(_builtin("sklearn", "val:loss", "minimize"), "algorithm.version", versions("sklearn")[-1])
-    assert only_error(doc).path == "algorithm.metrics"
-    parse(setin(doc, "algorithm.metrics", [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]))
+def test_script_mode_objectives_are_the_scripts_not_the_algorithms() -> None:
+    # xgboost with entry_point runs the user's script: its objective is a declared metric, not a built-in one.
+    doc = _builtin("xgboost", "val:loss", "minimize")
+    setin(doc, "algorithm.entry_point", "train.py")
+    setin(doc, "algorithm.source", "s3://example-bucket/code/sourcedir.tar.gz")
+    setin(doc, "algorithm.metrics", [{"name": "val:loss", "regex": "val_loss=([0-9.]+)", "example": "val_loss=0.3"}])
+    assert metric_warnings(parse(doc)) == []
+    sklearn = setin(copy.deepcopy(doc), "algorithm.builtin", "sklearn")
+    setin(sklearn, "algorithm.version", versions("sklearn")[-1])
+    parse(sklearn)
 
 
 def test_an_unknown_builtin_is_reported_once() -> None:
