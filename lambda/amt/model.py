@@ -67,6 +67,12 @@ def _absolute_path(value: str) -> str:
     return _one_line(value)
 
 
+def _relative_folder(value: str) -> str:
+    if value.startswith(("/", "~")) or "\\" in value or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"a folder relative to the spec file, with / between names (got {value!r})")
+    return _one_line(value)
+
+
 ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
                        WithJsonSchema({"type": ["string", "number", "boolean"]})]
 ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
@@ -154,6 +160,12 @@ class Algorithm(_Strict):
     source: str | None = Field(
         default=None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$", max_length=1024,
         description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's sourcedir.tar.gz).")
+    source_dir: Annotated[str, AfterValidator(_relative_folder)] | None = Field(
+        default=None, min_length=1, max_length=1024,
+        description="Script mode: a folder relative to the spec file, packaged and shipped by cdk deploy.")
+    source_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$",
+        description="Written by amt: the sha256 of source_dir's archive (part of the job names).")
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
