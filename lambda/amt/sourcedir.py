@@ -136,3 +136,26 @@ def source_dir_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("algorithm.source_dir", "the folder was not at hand: a spec with source_dir ships its code "
                                                  "with cdk deploy from configs/ (amt reads the folder beside the "
                                                  "spec file); upload specs that name an S3 archive as source")
+
+
+def deployable_spec(path: Path) -> bytes:
+    """The spec file as the stack deploys it: unchanged, or, when it names a source_dir, as JSON with
+    `algorithm.source_sha256` written in (the deployed runtime has no folder to read; JSON is YAML too)."""
+    import json
+
+    from amt.errors import SpecError
+    from amt.sourcetext import apply_source_text
+    from amt.yamlsafe import load_yaml
+
+    body = path.read_bytes()
+    if b"source_dir" not in body:
+        return body
+    # Text fields keep the text written (`version: 2.10` stays "2.10"), as the loader reads them.
+    doc = apply_source_text(*load_yaml(body.decode("utf-8-sig")))
+    problems = resolve_document(doc, path.parent)
+    if problems:
+        raise SpecError(str(path), problems)
+    algo = doc.get("algorithm") if isinstance(doc, dict) else None
+    if not isinstance(algo, dict) or "source_sha256" not in algo:
+        return body
+    return json.dumps(doc, indent=2).encode()
