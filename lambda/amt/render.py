@@ -38,16 +38,15 @@ def render_request(
     output_bucket: str,
     round_no: int = 1,
     parents: list[str] | None = None,
-    code_bucket: str | None = None,
 ) -> dict[str, Any]:
     """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start.
-    `code_bucket` holds source_dir archives (default: the CDK bootstrap's file-asset bucket of the role's account)."""
+    `output_bucket` (the stack's artifacts bucket) also holds the archives of `source_dir` specs."""
     name = job_name(spec, round_no)
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": _tuning_config(spec),
         "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
-                                                      output_bucket=output_bucket, code_bucket=code_bucket),
+                                                      output_bucket=output_bucket),
     }
     warm = _warm_start(spec, parents)
     if warm:
@@ -129,8 +128,7 @@ def _completion(spec: Spec) -> dict[str, Any]:
     return out
 
 
-def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
-                         code_bucket: str | None = None) -> dict[str, Any]:
+def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
     algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
     if spec.algorithm.name is not None:
         algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
@@ -178,7 +176,7 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     static = dict(spec.hyperparameters)
-    source = _code_source(spec, role_arn=role_arn, region=region, code_bucket=code_bucket)
+    source = _code_source(spec, output_bucket)
     if spec.algorithm.entry_point is not None and source is not None:
         static.update(script_hyperparameters(spec.algorithm.entry_point, source, region, isolated=_isolated(spec)))
         if _isolated(spec):
@@ -199,13 +197,13 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _code_source(spec: Spec, *, role_arn: str, region: str, code_bucket: str | None) -> str | None:
-    """The S3 URI of the script-mode archive: `source`, or where the stack stages source_dir's archive."""
+def _code_source(spec: Spec, artifacts_bucket: str) -> str | None:
+    """The S3 URI of the script-mode archive: `source`, or where the stack ships source_dir's archive."""
     algo = spec.algorithm
     if algo.source_dir is not None and algo.source_sha256 is not None:
         from amt.sourcedir import code_uri
 
-        return code_uri(algo.source_sha256, role_arn=role_arn, region=region, bucket=code_bucket)
+        return code_uri(spec.name, algo.source_sha256, bucket=artifacts_bucket)
     return algo.source
 
 

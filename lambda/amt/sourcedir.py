@@ -7,8 +7,8 @@ are left out: a local run writes them and they would change the digest without a
 
 Where the folder is at hand (the CLI, `cdk synth`) the loader writes the archive's sha256 into the spec
 as `algorithm.source_sha256`: it is part of the job-name digest, so changed code is a new study version,
-never a warm start that looks like the old code. The stack stages the archive as a CDK file asset whose
-key is that digest, so rendering knows its S3 URI from the account, region and digest alone.
+never a warm start that looks like the old code. The archive's place in the stack's artifacts bucket
+(`code/<study>/<sha256>/sourcedir.tar.gz`) follows from the study and the digest, so rendering needs nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import re
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -30,9 +29,7 @@ ARCHIVE_NAME = "sourcedir.tar.gz"
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024  # a training script's folder, not a data set
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
-# The CDK bootstrap's default file-asset bucket; a stack with a custom synthesizer qualifier passes its own.
-DEFAULT_QUALIFIER = "hnb659fds"
-_ACCOUNT = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):")
+CODE_PREFIX = "code/"  # in the artifacts bucket, beside training/ outputs and reports/
 
 
 class SourceDirError(ValueError):
@@ -115,14 +112,14 @@ def resolve_document(doc: Any, spec_dir: Path) -> list[FieldError]:
     return []
 
 
-def code_uri(sha256: str, *, role_arn: str, region: str, bucket: str | None = None) -> str:
-    """Where the stack stages the archive: the CDK bootstrap's file-asset bucket, key `<sha256>.tar.gz`."""
-    if bucket is None:
-        account = _ACCOUNT.match(role_arn)
-        if account is None:
-            raise ValueError(f"cannot tell the account from role ARN {role_arn!r}")
-        bucket = f"cdk-{DEFAULT_QUALIFIER}-assets-{account[1]}-{region}"
-    return f"s3://{bucket}/{sha256}.tar.gz"
+def code_key(study: str, sha256: str) -> str:
+    """The archive's key in the stack's artifacts bucket: one object per study and code version."""
+    return f"{CODE_PREFIX}{study}/{sha256}/{ARCHIVE_NAME}"
+
+
+def code_uri(study: str, sha256: str, *, bucket: str) -> str:
+    """Where the stack ships a study's archive: s3://<artifacts bucket>/code/<study>/<sha256>/sourcedir.tar.gz."""
+    return f"s3://{bucket}/{code_key(study, sha256)}"
 
 
 def source_dir_rule(spec: Spec) -> Iterator[FieldError]:

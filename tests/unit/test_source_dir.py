@@ -100,16 +100,13 @@ def test_loading_writes_the_digest_and_a_changed_file_renames_the_jobs(tmp_path:
     assert job_name(changed, 1) != job_name(spec, 1)
 
 
-def test_render_points_the_sdks_hyperparameters_at_the_staged_archive(tmp_path: Path) -> None:
+def test_render_points_the_sdks_hyperparameters_at_the_shipped_archive(tmp_path: Path) -> None:
     spec = load_spec(study(tmp_path))
-    uri = f"s3://cdk-hnb659fds-assets-111122223333-eu-west-1/{spec.algorithm.source_sha256}.tar.gz"
+    uri = f"s3://artifacts/code/study/{spec.algorithm.source_sha256}/sourcedir.tar.gz"
     request = render_request(spec, region="eu-west-1", role_arn=ROLE, output_bucket="artifacts")
     static = request["TrainingJobDefinition"]["StaticHyperParameters"]
     assert static == {"batch_size": "64", **script_hyperparameters("train.py", uri, "eu-west-1", isolated=False)}
     assert json.loads(static["sagemaker_submit_directory"]) == uri
-    other = render_request(spec, region="eu-west-1", role_arn=ROLE, output_bucket="a", code_bucket="my-code")
-    assert json.loads(other["TrainingJobDefinition"]["StaticHyperParameters"]["sagemaker_submit_directory"]) == \
-        f"s3://my-code/{spec.algorithm.source_sha256}.tar.gz"
 
 
 def test_isolated_jobs_get_the_archive_as_the_code_channel(tmp_path: Path) -> None:
@@ -118,7 +115,7 @@ def test_isolated_jobs_get_the_archive_as_the_code_channel(tmp_path: Path) -> No
     code = definition["InputDataConfig"][-1]
     assert code["ChannelName"] == "code"
     assert code["DataSource"]["S3DataSource"]["S3Uri"] == \
-        f"s3://cdk-hnb659fds-assets-111122223333-us-east-1/{spec.algorithm.source_sha256}.tar.gz"
+        f"s3://a/code/study/{spec.algorithm.source_sha256}/sourcedir.tar.gz"
     assert json.loads(definition["StaticHyperParameters"]["sagemaker_submit_directory"]) == CODE_CHANNEL_ARCHIVE
 
 
