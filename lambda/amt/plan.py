@@ -31,6 +31,7 @@ class Plan:
     worst_case_round_time: str
     warnings: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
+    code: str | None = None
 
     def lines(self) -> list[str]:
         rows = [
@@ -44,6 +45,7 @@ class Plan:
                            f"{self.worst_case_round_time} per round; {self.worst_case_hours_total:g} "
                            "instance-hours in all"),
         ]
+        rows += [("code", self.code)] if self.code else []
         rows += [("metrics" if i == 0 else "", m) for i, m in enumerate(self.metrics)]
         width = max(len(k) for k, _ in rows)
         out = [f"{k.ljust(width)}  {v}".rstrip() for k, v in rows]
@@ -94,7 +96,18 @@ def make_plan(spec: Spec) -> Plan:
         worst_case_round_time=format_duration(worst_case_round_seconds(spec)),
         warnings=warnings,
         metrics=metric_lines(spec),
+        code=_code(spec),
     )
+
+
+def _code(spec: Spec) -> str | None:
+    algo = spec.algorithm
+    if algo.source_dir is not None and algo.source_sha256 is not None:
+        return (f"{algo.entry_point} in {algo.source_dir} (sourcedir.tar.gz sha256 {algo.source_sha256[:12]}..., "
+                "shipped by cdk deploy)")
+    if algo.source is not None:
+        return f"{algo.entry_point} in {algo.source}"
+    return None
 
 
 def metric_lines(spec: Spec) -> list[str]:

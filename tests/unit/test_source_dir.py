@@ -20,6 +20,7 @@ from amt.errors import SpecError
 from amt.loader import load_spec, parse_spec
 from amt.metrics import log_lines, scan
 from amt.naming import job_name
+from amt.plan import make_plan
 from amt.render import render_request
 from amt.scriptmode import CODE_CHANNEL_ARCHIVE, script_hyperparameters
 from amt.sourcedir import build_archive, deployable_spec, digest
@@ -98,6 +99,14 @@ def test_loading_writes_the_digest_and_a_changed_file_renames_the_jobs(tmp_path:
     (folder / "train.py").write_text("print('epoch 1 val_loss=0.4')\n")
     changed = load_spec(study(tmp_path))
     assert job_name(changed, 1) != job_name(spec, 1)
+
+
+def test_plan_names_the_code_and_its_digest(tmp_path: Path) -> None:
+    spec = load_spec(study(tmp_path))
+    assert spec.algorithm.source_sha256 is not None
+    (line,) = [line for line in make_plan(spec).lines() if line.startswith("code")]
+    sha = spec.algorithm.source_sha256[:12]
+    assert line.split(maxsplit=1)[1] == f"train.py in code (sourcedir.tar.gz sha256 {sha}..., shipped by cdk deploy)"
 
 
 def test_render_points_the_sdks_hyperparameters_at_the_shipped_archive(tmp_path: Path) -> None:
