@@ -65,6 +65,16 @@ demo: install  ## validate, render and plan the examples, synthesize, then run o
 bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
 	@$(PY) -m bench.run
 
+# mutmut lives in its own extra: `make test` never installs or runs it.
+MUTATE_STAMP := $(VENV)/.mutate-installed
+$(MUTATE_STAMP): $(STAMP)
+	@echo "==> installing mutmut (the [mutate] extra) into $(VENV)"
+	@$(PY) -m pip install -q -e '.[dev,mutate]'
+	@touch $@
+
+mutate: $(MUTATE_STAMP)  ## mutation testing, slow (docs/testing.md): MODULE=render for one part, MUTATE_JOBS=1 children
+	@$(PY) scripts/mutate.py $(MODULE)
+
 catalog: $(STAMP)  ## regenerate lambda/amt/data/image_catalog.json from the installed sagemaker SDK
 	@$(PY) scripts/build_image_catalog.py
 
@@ -74,4 +84,4 @@ deploy: install  ## deploy to the AWS account in your environment
 clean:  ## remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out build .amt-sim
 
-.PHONY: help install synth lint test demo bench catalog deploy clean
+.PHONY: help install synth lint test demo bench mutate catalog deploy clean

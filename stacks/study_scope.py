@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from amt.forms import parse_s3_uri
+from amt.instances import local_storage_types
 from amt.model import Spec
 from amt.naming import study_prefix
 
@@ -41,6 +42,9 @@ class StudyScope:
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
     encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
     file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
+    # (job prefix, instance types) of studies with a KMS key on instances with local NVMe storage, whose jobs
+    # carry no volume key (SageMaker refuses one there)
+    local_storage: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def uses_vpc(self) -> bool:
@@ -72,6 +76,8 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
         file_systems=_unique((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
                              for s in specs for ch in s.data.values() if ch.file_system is not None),
+        local_storage=_unique((study_prefix(s.name), tuple(c.instance_type for c in s.instance_choices()))
+                              for s in specs if s.kms_key_id and local_storage_types(s)),
     )
 
 

@@ -106,8 +106,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
     spec = load_spec(spec_path)
     started = time.monotonic()
     if template is None:
-        say(f"{BANNER}: synthesizing the CDK app...")
-        template = synthesize()
+        say(f"{BANNER}: synthesizing the CDK app for {spec.name}...")
+        template = synthesize(spec=Path(spec_path))
     resolver = Resolver(template)
     functions = functions_from_template(resolver, extra_functions or {})
     runtime = Runtime(functions, base_env=_ENV)

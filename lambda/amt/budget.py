@@ -15,14 +15,16 @@ RETRY_PROVISIONING_SECONDS = 15 * 60
 
 
 def worst_case_instance_hours(spec: Spec) -> float:
-    """max_jobs x instance_count x max_runtime_per_job (spot: max_wait), in instance-hours; with several
+    """Billable worst case: max_jobs x instance_count x max_runtime_per_job, in instance-hours; with several
     `instance_configs`, the largest instance_count (any job may land on it).
 
-    Retries add nothing: "When RetryStrategy is specified in the job request, MaxRuntimeInSeconds
-    specifies the maximum time for all of the attempts in total" (API reference, StoppingCondition).
+    Spot changes nothing here: billable time is training time, bounded by MaxRuntimeInSeconds; the time
+    waiting for Spot capacity (the rest of MaxWaitTimeInSeconds) is not billed. Retries add nothing either:
+    "When RetryStrategy is specified in the job request, MaxRuntimeInSeconds specifies the maximum time
+    for all of the attempts in total" (API reference, StoppingCondition). The wall-clock worst case,
+    which does include Spot waiting, is `job_wall_seconds` / `worst_case_round_seconds`.
     """
-    per_job = spec.spot_max_wait() or spec.resources.max_runtime_per_job
-    return spec.max_jobs_effective() * spec.max_instance_count() * per_job / 3600
+    return spec.max_jobs_effective() * spec.max_instance_count() * spec.resources.max_runtime_per_job / 3600
 
 
 def job_wall_seconds(spec: Spec) -> int:

@@ -87,9 +87,13 @@ TUNING_JOB_NAME = Form("letters, digits and hyphens, starting and ending with a 
 CHANNEL_NAME = Form("letters, digits and . - _", r"[A-Za-z0-9.\-_]+", r"[A-Za-z0-9.\-_]")
 ENV_NAME = Form("letters, digits and _, not starting with a digit", r"[a-zA-Z_][a-zA-Z0-9_]*", r"[a-zA-Z0-9_]",
                 first=r"[a-zA-Z_]")
+# Families may hold a hyphen (ml.p6-b200.48xlarge, ml.c7i-flex.large in botocore's TrainingInstanceType).
 INSTANCE_TYPE = Form("an instance type like ml.m5.xlarge (ml.<family>.<size>, lowercase)",
-                     r"ml\.[a-z0-9]+\.[a-z0-9]+", r"[a-z0-9.]", prefix="ml.")
+                     r"ml\.[a-z0-9][a-z0-9-]*\.[a-z0-9]+", r"[a-z0-9.\-]", prefix="ml.")
 PY_VERSION = Form("a Python version like py310", r"py\d+", r"\d", prefix="py")
+SHA256 = Form("64 lowercase hexadecimal digits, the sha256 amt writes from source_dir", r"[0-9a-f]{64}", r"[0-9a-f]")
+BASE_FRAMEWORK = Form("pytorch or tensorflow followed by its version, e.g. pytorch2.1",
+                      r"(pytorch|tensorflow)\d[\d.]*", r"[a-z0-9.]")
 SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f]", prefix="subnet-")
 FILE_SYSTEM_ID = Form("a file system id like fs-0123456789abcdef0 (at least 8 hex digits)", r"fs-[0-9a-f]{8,}",
                       r"[0-9a-f]", prefix="fs-")
@@ -152,6 +156,24 @@ def _validate_s3(uri: str) -> str:
     parse_s3_uri(uri)
     return uri  # passed to SageMaker unchanged
 
+
+def _validate_code_archive(uri: str) -> str:
+    # The SDK uploads sourcedir.tar.gz and sends its s3:// URI; the training toolkit downloads and unpacks it.
+    if not uri.startswith("s3://"):
+        raise ValueError(f"expected the s3:// URI of a .tar.gz code archive: must start with s3:// (got "
+                         f"{excerpt(uri, 0, 8)})")
+    key = parse_s3_uri(uri).key
+    if not key.endswith(".tar.gz"):
+        raise ValueError(f"expected the s3:// URI of a .tar.gz code archive: must end with .tar.gz (got "
+                         f"{excerpt(uri, max(len(uri) - 7, 0), len(uri))})")
+    return uri
+
+
+CODE_ARCHIVE_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$"
+CODE_ARCHIVE_SCHEMA = Field(json_schema_extra={"pattern": CODE_ARCHIVE_PATTERN}, max_length=1024,
+                            description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's "
+                                        "sourcedir.tar.gz).")
+CODE_ARCHIVE_CHECK = AfterValidator(_validate_code_archive)
 
 S3_URI_SCHEMA = Field(json_schema_extra={"pattern": S3_URI_PATTERN}, max_length=1024,
                       description="s3://bucket/prefix/ or an S3 https:// URL")

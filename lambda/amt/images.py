@@ -6,10 +6,10 @@ The data is `data/image_catalog.json`, derived from the sagemaker SDK's image UR
 py_version=...)`, which tests/unit/test_images.py checks against the installed SDK.
 
 Covered: SageMaker's first-party algorithms (xgboost, linear-learner, kmeans, ..., sklearn) and the
-pytorch, tensorflow and mxnet framework images (cpu/gpu from the instance family: ml.p*/ml.g* are gpu).
+pytorch, tensorflow, mxnet and huggingface framework images (cpu/gpu from the instance family: ml.p*/ml.g*
+are gpu). A huggingface image is chosen by transformers version *and* base framework (`pytorch2.1`, the
+SDK's `base_framework_version`), and its tag carries the base framework as given, as the SDK builds it.
 Left out, each with a clear error:
-- huggingface: its images are keyed by transformers release *and* base framework (pytorch2.1.0), a
-  coordinate that a builtin/version pair cannot carry; use a custom image URI.
 - Inferentia/Trainium (ml.inf*, ml.trn*: neuron images) and Graviton (arm64) instance families.
 - regions outside the commercial `aws` partition (China, GovCloud, ISO, European Sovereign Cloud).
 Deliberately stricter than the SDK: a version is required whenever an algorithm has several (the SDK
@@ -116,20 +116,47 @@ def check_builtin(name: str, version: str | None) -> str | None:
     return None
 
 
+_BASE = re.compile(r"^(pytorch|tensorflow)(\d[\d.]*)$")
+
+
+def _by_base(label: str, entry: dict[str, Any], base_framework: str | None) -> dict[str, Any]:
+    """The entry of a Hugging Face version for `base_framework` (e.g. pytorch2.1)."""
+    aliases: dict[str, str] = entry.get("base_aliases", {})
+    known = ", ".join([*sorted(aliases), *sorted(entry["by_base"])])
+    if base_framework is None:
+        raise ImageError(f"{label} needs base_framework, one of {known}")
+    full = aliases.get(base_framework, base_framework)
+    if full not in entry["by_base"] or not _BASE.match(base_framework):
+        raise ImageError(f"{label} has no base_framework {base_framework!r}; known: {known}")
+    found: dict[str, Any] = entry["by_base"][full]
+    return found
+
+
 def resolve_image(
     name: str,
     version: str | None,
     region: str,
     instance_type: str = "ml.m5.xlarge",
     py_version: str | None = None,
+    base_framework: str | None = None,
 ) -> str:
     """The ECR training image URI of `name` `version` in `region`; raises ImageError saying what would work."""
     catalog = _catalog()
     algo = _algorithm(name)
     requested = _version(name, algo, version)
-    entry: dict[str, Any] = algo["versions"][algo.get("aliases", {}).get(requested, requested)]
+    full_version = algo.get("aliases", {}).get(requested, requested)
+    entry: dict[str, Any] = algo["versions"][full_version]
     label = f"{name} {requested}"
     family = _family(instance_type)
+    tag_prefix = None
+    if "by_base" in entry:
+        entry = _by_base(label, entry, base_framework)
+        # The SDK tags with the base framework's version as given (2.1 for pytorch2.1) and the full release.
+        base_match = _BASE.match(base_framework or "")
+        assert base_match is not None
+        tag_prefix = f"{base_match[2]}-transformers{full_version}"
+    elif base_framework is not None:
+        raise ImageError(f"base_framework is only for huggingface (got {base_framework!r} for {name})")
 
     if "by_py" in entry:
         py = _py_version(label, sorted(entry["by_py"]), py_version)
@@ -160,7 +187,8 @@ def resolve_image(
             raise ImageError(f"{label} has no {processor} image (for {instance_type})")
         container_version = leaf["container_version"][processor]
     tag_processor = processor if leaf.get("processor_in_tag", True) else None
-    tag = "-".join(x for x in (leaf.get("tag_prefix", requested), tag_processor, py, container_version) if x)
+    tag = "-".join(x for x in (tag_prefix or leaf.get("tag_prefix", requested), tag_processor, py, container_version)
+                   if x)
     if family == "p4d" and tag in algo.get("p4d_tag_suffix", {}):
         tag = f"{tag}-{algo['p4d_tag_suffix'][tag]}"
     return _URI.format(account=accounts[region], region=region, domain=catalog["domain"],

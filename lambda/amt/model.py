@@ -149,6 +149,8 @@ class Algorithm(_Strict):
     py_version: Annotated[str, forms.PY_VERSION.schema(), forms.PY_VERSION.check] | None = Field(
         default=None, description="Python version of a framework image, e.g. 'py310'."
     )
+    base_framework: Annotated[str, forms.BASE_FRAMEWORK.schema(), forms.BASE_FRAMEWORK.check] | None = Field(
+        default=None, description="huggingface only: the base framework and its version, e.g. 'pytorch2.1'.")
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
     name: str | None = Field(
         default=None, min_length=1, max_length=170,
@@ -157,15 +159,12 @@ class Algorithm(_Strict):
     entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
         default=None, min_length=1, max_length=256,
         description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
-    source: str | None = Field(
-        default=None, pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$", max_length=1024,
-        description="Script mode: the S3 URI of the code archive (a .tar.gz, like the SDK's sourcedir.tar.gz).")
+    source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
     source_dir: Annotated[str, AfterValidator(_relative_folder)] | None = Field(
         default=None, min_length=1, max_length=1024,
         description="Script mode: a folder relative to the spec file, packaged and shipped by cdk deploy.")
-    source_sha256: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{64}$",
-        description="Written by amt: the sha256 of source_dir's archive (part of the job names).")
+    source_sha256: Annotated[str, forms.SHA256.schema(), forms.SHA256.check] | None = Field(
+        default=None, description="Written by amt: the sha256 of source_dir's archive (part of the job names).")
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 

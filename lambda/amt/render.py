@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amt.instances import local_storage_types
 from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
@@ -27,7 +28,8 @@ def training_image(spec: Spec, region: str) -> str:
     assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
     # With several instance choices, the rules check that every one resolves to this same image.
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version)
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version,
+                         base_framework=spec.algorithm.base_framework)
 
 
 def render_request(
@@ -152,7 +154,9 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
         }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
-        resources["VolumeKmsKeyId"] = spec.kms_key_id
+        # SageMaker refuses a volume key on instances with local NVMe storage (their hardware encrypts it).
+        if not local_storage_types(spec):
+            resources["VolumeKmsKeyId"] = spec.kms_key_id
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:

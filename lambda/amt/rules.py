@@ -227,9 +227,11 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
         try:
             # us-east-1 carries every built-in image; this checks instance type and py_version offline.
             images = {resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=c.instance_type,
-                                    py_version=algo.py_version) for c in spec.instance_choices()}
+                                    py_version=algo.py_version, base_framework=algo.base_framework)
+                      for c in spec.instance_choices()}
         except ImageError as exc:
-            yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
+            field = next((f for f in ("py_version", "base_framework") if f in str(exc)), None)
+            yield FieldError(f"algorithm.{field}" if field else "algorithm", str(exc))
             return
         if len(images) > 1:
             yield FieldError("resources.instance_configs", f"{algo.builtin} has different images for these instance "
@@ -263,11 +265,10 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
     if spec.budget is not None and spec.max_jobs_effective():
         worst = worst_case_instance_hours(spec)
         if worst > spec.budget.max_instance_hours:
-            per_job = "spot.max_wait" if spec.spot.enabled else "max_runtime_per_job"
             yield FieldError("budget.max_instance_hours",
-                             f"one round may use {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x {per_job} "
-                             f"{(wait or res.max_runtime_per_job) / 3600:g}h), more than the budget of "
+                             f"one round may bill {worst:g} instance-hours in the worst case (max_jobs "
+                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x "
+                             f"max_runtime_per_job {res.max_runtime_per_job / 3600:g}h), more than the budget of "
                              f"{spec.budget.max_instance_hours:g}")
 
 
@@ -313,6 +314,16 @@ def channels_rule(spec: Spec) -> Iterator[FieldError]:
         if ch.record_wrapper == "RecordIO" and mode != "Pipe":
             yield FieldError(f"{where}.record_wrapper", f"RecordIO wrapping needs Pipe input mode (the channel's "
                                                         f"input mode is {mode}); in File mode leave it unset")
+        if ch.s3_data_type == "AugmentedManifestFile":
+            # S3DataSource docs: an augmented manifest "can only be used if the Channel's input mode is Pipe",
+            # and AttributeNames says which of each line's attributes the algorithm receives.
+            if mode != "Pipe":
+                yield FieldError(f"{where}.s3_data_type", f"an AugmentedManifestFile is read in Pipe input mode only "
+                                                          f"(the channel's input mode is {mode}): set "
+                                                          f"{where}.input_mode: Pipe")
+            if not ch.attribute_names:
+                yield FieldError(f"{where}.attribute_names", "required with an AugmentedManifestFile: the attributes "
+                                                             "of each manifest line to send, e.g. [source-ref, class]")
 
 
 def naming_rule(spec: Spec) -> Iterator[FieldError]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -53,12 +54,18 @@ def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[ia
     Denies, because an allow with a condition would be overridden by any broader allow."""
     out: list[iam.PolicyStatement] = []
     create = ["sagemaker:CreateHyperParameterTuningJob"]
+    local_storage = dict(scope.local_storage)
     for i, (prefix, key) in enumerate(scope.kms_keys):
         for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
+            conditions: dict[str, Any] = {"StringNotEquals": {cond_key: key}}
+            if cond_key == "sagemaker:VolumeKmsKey" and prefix in local_storage:
+                # SageMaker refuses a volume key on instances with local NVMe storage (amt.instances), so these
+                # jobs carry none: only requests on the spec's own instance types may leave it out.
+                conditions["ForAnyValue:StringNotEquals"] = {"sagemaker:InstanceTypes": list(local_storage[prefix])}
             out.append(iam.PolicyStatement(
                 sid=f"RequireSpecKmsKey{i}{cond_key.split(':')[1]}",
                 effect=iam.Effect.DENY, actions=create, resources=tuning_job_arns(stack, [prefix]),
-                conditions={"StringNotEquals": {cond_key: key}},
+                conditions=conditions,
             ))
     for i, (prefix, subnets, groups) in enumerate(scope.networks):
         arns = tuning_job_arns(stack, [prefix])

@@ -130,3 +130,63 @@ def function_violations(template: dict[str, Any], *, runtime: str = "python3.12"
         elif "RetentionInDays" not in group.get("Properties", {}):
             out.append(f"{lid}: log group {group_id} keeps logs forever")
     return out
+
+
+_CREATE = "sagemaker:CreateHyperParameterTuningJob"
+
+
+def _statements_by_role(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every statement of the policies attached to each role (a role's Allow and Deny may sit in different
+    policies; what counts is what the role ends up with)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for res in _of(template, "AWS::IAM::Policy").values():
+        for role in _list(res["Properties"].get("Roles")):
+            out.setdefault(flatten(role), []).extend(res["Properties"]["PolicyDocument"].get("Statement", []))
+    for lid, res in _of(template, "AWS::IAM::Role").items():
+        for p in res.get("Properties", {}).get("Policies", []) or []:
+            out.setdefault(f"<{lid}>", []).extend(p["PolicyDocument"].get("Statement", []))
+    return out
+
+
+def _normal(condition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A condition block with every value as a sorted list, so ordering and one-element lists compare equal."""
+    return {op: {k: sorted(str(v) for v in _list(val)) for k, val in keys.items()} for op, keys in condition.items()}
+
+
+def required_spec_denies(scope: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(job prefix, condition) of each Deny on CreateHyperParameterTuningJob that the specs' controls need:
+    a KMS key for volumes and outputs, the subnets, the security groups, isolation, traffic encryption. A Deny,
+    because an Allow with a condition is overridden by any broader Allow. Derived from the IAM condition keys
+    SageMaker documents (Service Authorization Reference), not from roles.py: a Bool test on an absent key
+    never matches, so each required flag also needs a Null test."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for prefix, key in scope.kms_keys:
+        out += [(prefix, {"StringNotEquals": {f"sagemaker:{k}KmsKey": key}}) for k in ("Volume", "Output")]
+    for prefix, subnets, groups in scope.networks:
+        out.append((prefix, {"Null": {"sagemaker:VpcSubnets": "true"}}))
+        out.append((prefix, {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(subnets)}}))
+        if groups:
+            out.append((prefix, {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(groups)}}))
+    for prefixes, flag in ((scope.isolation, "NetworkIsolation"),
+                           (scope.encrypted_traffic, "InterContainerTrafficEncryption")):
+        for prefix in prefixes:
+            out.append((prefix, {"Bool": {f"sagemaker:{flag}": "false"}}))
+            out.append((prefix, {"Null": {f"sagemaker:{flag}": "true"}}))
+    return out
+
+
+def spec_control_violations(template: dict[str, Any], scope: Any) -> list[str]:
+    """Every role that may create tuning jobs carries, for each study, the Deny statements its spec's controls
+    need (see `required_spec_denies`), scoped to that study's jobs."""
+    out: list[str] = []
+    for role, statements in _statements_by_role(template).items():
+        if not any(st.get("Effect") == "Allow" and _CREATE in _list(st.get("Action")) for st in statements):
+            continue
+        denies = [(flatten(r), _normal(st.get("Condition", {}))) for st in statements
+                  if st.get("Effect") == "Deny" and _CREATE in _list(st.get("Action"))
+                  for r in _list(st.get("Resource"))]
+        for prefix, condition in required_spec_denies(scope):
+            if not any(res.endswith(f":hyper-parameter-tuning-job/{prefix}*") and cond == _normal(condition)
+                       for res, cond in denies):
+                out.append(f"{role}: no Deny of {_CREATE} on {prefix}* when {condition}")
+    return out

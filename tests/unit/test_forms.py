@@ -75,6 +75,9 @@ BAD_VALUES: dict[str, tuple[Any, str]] = {
     "checkpoint.uri": ("s3://ckpt_bucket/run/", "'ckpt_bucket' is not a bucket name"),
     "data.<value>.file_system.id": ("fs-0123456789abcdefg", "'g' at character 20"),
     "resources.instance_configs.0.instance_type": ("ml.g5.2xlarge ", "a space at character 14"),
+    "algorithm.base_framework": ("pytorch_2.1", "'_' at character 8"),
+    "algorithm.source": ("s3://code-bucket/" + "src/" * 100 + "sourcedir.zip", "must end with .tar.gz"),
+    "algorithm.source_sha256": ("0" * 40 + "G" + "0" * 23, "'G' at character 41"),
 }
 
 
@@ -169,3 +172,10 @@ def test_cross_field_forms_speak_in_words_too(path: str, value: str, offending: 
 
 def test_parse_s3_uri_names_the_bucket_and_key() -> None:
     assert parse_s3_uri("s3://b-1/a/b") == ("b-1", "a/b")
+
+
+@pytest.mark.parametrize("instance_type", ["ml.p6-b200.48xlarge", "ml.c7i-flex.large", "ml.g5.2xlarge"])
+def test_instance_types_with_a_hyphen_in_the_family_are_accepted(instance_type: str) -> None:
+    # botocore's TrainingInstanceType enum has such families.
+    spec = parse(setin(custom_spec(), "resources.instance_type", instance_type))
+    assert spec.resources.instance_type == instance_type

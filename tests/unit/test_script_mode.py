@@ -130,3 +130,40 @@ def test_ordinary_environment_is_accepted(name: str) -> None:
 
 def test_every_refused_environment_entry_says_why() -> None:
     assert all(reason and not reason.endswith(".") for _, reason in CONTROL_ENVIRONMENT)
+
+
+# --- Hugging Face: the catalog's images, chosen with base_framework ----------------------------
+
+HF = {"builtin": "huggingface", "version": "4.36", "base_framework": "pytorch2.1", "py_version": "py310",
+      "metrics": METRICS, "entry_point": "train.py", "source": "s3://example-bucket/code/sourcedir.tar.gz"}
+
+
+def hf_spec(**algorithm: Any) -> dict[str, Any]:
+    return setin(custom_spec(algorithm={**HF, **algorithm}), "resources.instance_type", "ml.g5.xlarge")
+
+
+def test_hugging_face_script_mode_renders_the_sdk_s_image() -> None:
+    pytest.importorskip("sagemaker.core.image_uris")
+    import sagemaker.core.image_uris as iu
+
+    request = render(parse(hf_spec()))
+    assert_valid_request(request)
+    expected = iu.retrieve("huggingface", "us-east-1", "4.36", image_scope="training", instance_type="ml.g5.xlarge",
+                           py_version="py310", base_framework_version="pytorch2.1")
+    assert request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] == expected
+
+
+@pytest.mark.parametrize(("algorithm", "path"), [
+    ({"base_framework": None}, "algorithm.base_framework"),
+    ({"base_framework": "pytorch9.9"}, "algorithm.base_framework"),
+    ({"base_framework": "jax0.4"}, "algorithm.base_framework"),
+])
+def test_hugging_face_base_framework_problems_are_named(algorithm: dict[str, Any], path: str) -> None:
+    doc = hf_spec(**algorithm)
+    doc["algorithm"] = {k: v for k, v in doc["algorithm"].items() if v is not None}
+    assert only_error(doc).path == path
+
+
+def test_base_framework_is_only_for_hugging_face() -> None:
+    doc = custom_spec(algorithm={**PYTORCH, "base_framework": "pytorch2.1"})
+    assert only_error(doc).path == "algorithm.base_framework"

@@ -319,3 +319,68 @@ def test_schema_lets_instance_configs_replace_instance_type() -> None:
 
     resources = json_schema()["$defs"]["Resources"]
     assert "instance_configs" in resources["properties"] and "instance_type" not in resources["required"]
+
+
+# --- every combination of the new optional fields renders a request botocore accepts --------
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_render import feature_specs  # noqa: E402
+
+
+@st.composite
+def new_field_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """The existing feature combinations, plus the issue 8 fields at random."""
+    doc = draw(feature_specs())
+    if draw(st.booleans()):
+        doc["checkpoint"] = {"uri": CKPT, **({"local_path": "/opt/ml/checkpoints"} if draw(st.booleans()) else {})}
+    if draw(st.booleans()):
+        doc["retry"] = {"max_attempts": draw(st.integers(1, 30))}
+    if draw(st.booleans()):
+        doc["resources"]["max_pending"] = draw(st.integers(1800, 2_419_200))
+    if draw(st.booleans()):
+        doc["output_compression"] = draw(st.sampled_from(["gzip", "none"]))
+    if draw(st.booleans()):
+        del doc["resources"]["instance_type"]
+        types = draw(st.lists(st.sampled_from(["ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.xlarge", "ml.g5.xlarge",
+                                               "ml.p3.2xlarge", "ml.r5.large"]), min_size=1, max_size=6, unique=True))
+        doc["resources"]["instance_configs"] = [
+            {"instance_type": t, "instance_count": draw(st.integers(1, 4)), "volume_size_gb": draw(st.integers(1, 500))}
+            for t in types]
+    train = doc["data"]["train"]
+    if draw(st.booleans()):
+        train["shuffle_seed"] = draw(st.integers(0, 2**63 - 1))
+    if draw(st.booleans()):
+        train["attribute_names"] = draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
+                                                 min_size=1, max_size=16))
+    if draw(st.booleans()):
+        doc["algorithm"]["input_mode"] = "Pipe"
+        train["record_wrapper"] = draw(st.sampled_from(["None", "RecordIO"]))
+    if draw(st.booleans()):
+        doc["network"] = {**doc.get("network", {}), **VPC}
+        doc["data"]["fs"] = {"file_system": {**EFS, "type": draw(st.sampled_from(["efs", "fsx_lustre"])),
+                                             "access_mode": draw(st.sampled_from(["ro", "rw"]))}}
+    if draw(st.booleans()):
+        doc["algorithm"] = {**doc["algorithm"], "entry_point": "src/train.py",
+                            "source": "s3://example-bucket/code/sourcedir.tar.gz"}
+    elif draw(st.booleans()):
+        doc["algorithm"] = {"name": draw(st.sampled_from(["my-algorithm", MARKETPLACE])),
+                            "input_mode": doc["algorithm"].get("input_mode", "File")}
+    return doc
+
+
+@settings(max_examples=60, deadline=None)
+@given(doc=new_field_specs())
+def test_any_combination_of_new_fields_renders_a_valid_request(doc: dict[str, Any]) -> None:
+    assume(not errors_of(doc))
+    assert_valid_request(render(parse(doc)))
+
+
+def test_schema_includes_every_new_field() -> None:
+    from amt.model import json_schema
+
+    defs = json_schema()["$defs"]
+    assert {"checkpoint", "retry", "output_compression"} <= set(json_schema()["properties"])
+    assert {"max_pending", "instance_configs"} <= set(defs["Resources"]["properties"])
+    assert {"attribute_names", "shuffle_seed", "record_wrapper", "file_system"} <= set(defs["Channel"]["properties"])
+    assert {"name", "entry_point", "source", "base_framework"} <= set(defs["Algorithm"]["properties"])

@@ -236,6 +236,13 @@ def test_hyperband_at_most_20000_epochs() -> None:
     parse(hyperband_spec(hyperband={"max_resource": 20000}))
 
 
+def test_hyperband_infers_up_to_20000_epochs() -> None:
+    """Issue 14, item 8: the bound of an inferred max_resource is the API's MaxResource bound, inclusive."""
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 20000})).strategy == "hyperband"
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 1})).strategy == "hyperband"
+    assert only_error(hyperband_spec(hyperband=None, hyperparameters={"epochs": 0})).path == "hyperparameters.epochs"
+
+
 def test_hyperband_min_resource_at_most_max() -> None:
     err = only_error(hyperband_spec(hyperband={"min_resource": 28, "max_resource": 27}))
     assert err.path == "hyperband.min_resource"
@@ -516,12 +523,12 @@ def test_budget_exceeded_by_worst_case() -> None:
     assert parse(setin(doc, "budget.max_instance_hours", 20)).budget.max_instance_hours == 20  # type: ignore[union-attr]
 
 
-def test_budget_worst_case_on_spot_uses_max_wait() -> None:
-    # 10 jobs x 1 instance x 3h (max_wait) = 30.
-    err = only_error(custom_spec(budget={"max_instance_hours": 29}, spot={"enabled": True, "max_wait": "3h"}))
+def test_budget_worst_case_on_spot_counts_billable_runtime_not_max_wait() -> None:
+    # 10 jobs x 1 instance x 1h (max_runtime_per_job) = 10; the 3h max_wait includes unbilled waiting.
+    err = only_error(custom_spec(budget={"max_instance_hours": 9}, spot={"enabled": True, "max_wait": "3h"}))
     assert err.path == "budget.max_instance_hours"
-    assert "30 instance-hours" in err.message and "29" in err.message
-    parse(custom_spec(budget={"max_instance_hours": 30}, spot={"enabled": True, "max_wait": "3h"}))
+    assert "10 instance-hours" in err.message and "9" in err.message
+    parse(custom_spec(budget={"max_instance_hours": 10}, spot={"enabled": True, "max_wait": "3h"}))
 
 
 def test_budget_of_a_grid_counts_its_combinations() -> None:
@@ -622,7 +629,7 @@ def test_framework_image_needs_metric_definitions() -> None:
     # pytorch/tensorflow/mxnet images run the user's script: SageMaker knows none of its metrics.
     from amt.images import catalog_info, versions
 
-    framework = catalog_info()["frameworks"][0]
+    framework = next(f for f in catalog_info()["frameworks"] if f != "huggingface")  # needs base_framework too
     version = next(v for v in reversed(versions(framework)) if not check_framework(framework, v))
     doc = builtin_spec(algorithm={"builtin": framework, "version": version})
     err = only_error(doc)
