@@ -20,6 +20,17 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# checkov pins boto3/botocore far below the project's: it gets a virtual environment of its own.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
+$(SCAN_STAMP):
+	@echo "==> installing checkov $(CHECKOV_VERSION) into $(SCAN_VENV) (its own venv: it pins an old boto3)"
+	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install -q --upgrade pip
+	@$(SCAN_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
 $(NPM_STAMP): package.json
 	@echo "==> installing the pinned CDK CLI (npm)"
 	@npm install --no-audit --no-fund --silent
@@ -44,9 +55,9 @@ lint: install  ## ruff + mypy on stacks/, lambda/, cli/
 	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
 	@$(VENV)/bin/mypy stacks lambda/amt lambda/handlers cli app.py
 
-test: install  ## every check: lint, unit, infra (cdk-nag, cfn-lint), end-to-end
+test: install $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end
 	@$(MAKE) --no-print-directory lint
-	@$(VENV)/bin/pytest -q
+	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
 
 demo: install  ## validate, render and plan the examples, synthesize, then run one study end to end in the simulator
 	@echo "==> validating configs/"

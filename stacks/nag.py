@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Acknowledgment, Aspects, CfnResource, IAspect, Stack, Validations
+from aws_cdk import Acknowledgment, Aspects, CfnResource, IAspect, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
@@ -26,6 +26,19 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     if len(reason) < 30:
         raise ValueError(f"{rule}: give a reason a reviewer would accept")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def checkov_skip(scope: IConstruct, check_id: str, reason: str) -> None:
+    """Skip checkov's `check_id` on `scope`'s CloudFormation resource, with the reason in the template
+    (`Metadata.checkov.skip`, which checkov reads) next to the resource, as the cdk-nag acknowledgements are."""
+    if len(reason) < 30:
+        raise ValueError(f"{check_id}: give a reason a reviewer would accept")
+    cfn = scope if isinstance(scope, CfnResource) else scope.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{scope.node.path}: no CloudFormation resource to annotate")
+    current = cfn.get_metadata("checkov") or {"skip": []}
+    current["skip"] = [*current["skip"], {"id": check_id, "comment": reason}]
+    cfn.add_metadata("checkov", current)
 
 
 def allow_wildcards(scope: IConstruct, allowed: Sequence[tuple[str, str]]) -> None:
@@ -50,11 +63,21 @@ class _WildcardAcknowledger:
         # customer-managed "OverflowPolicy" resources, which carry the same wildcards.
         if not isinstance(node, iam.CfnPolicy | iam.CfnRole | iam.CfnManagedPolicy):
             return
+        stack = Stack.of(node)
         for finding in wildcard_findings(node):
             for pattern, reason in self.allowed:
-                if re.fullmatch(pattern, finding):
+                if re.fullmatch(pattern, _placeholders(stack, finding)):
                     Validations.of(node).acknowledge(Acknowledgment(id=f"{IAM5}[{finding}]", reason=reason))
                     break
+
+
+def _placeholders(stack: Stack, finding: str) -> str:
+    """The finding with this stack's literal account and region (`amt:account`/`amt:region`) written as the
+    pseudo parameters they stand for, so one pattern fits an environment-agnostic and an explicit synth."""
+    for value, placeholder in ((stack.account, "<AWS::AccountId>"), (stack.region, "<AWS::Region>")):
+        if not Token.is_unresolved(value):
+            finding = re.sub(rf"(?<![0-9a-z]){re.escape(value)}(?![0-9a-z])", placeholder, finding)
+    return finding
 
 
 def wildcard_findings(node: CfnResource) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 _INSTANCE = re.compile(r"^ml\.([a-z0-9-]+)\.\w+$")
 _ARM64 = re.compile(r"^[a-z]+\d+g[a-z]*$")  # Graviton families: m6g, c7gn, r6gd, x2gd, g5g ...
+REFERENCE_REGION = "us-east-1"  # carries every built-in image
 _URI = "{account}.dkr.ecr.{region}.{domain}/{repository}:{tag}"
 
 
@@ -141,6 +142,39 @@ def resolve_image(
     base_framework: str | None = None,
 ) -> str:
     """The ECR training image URI of `name` `version` in `region`; raises ImageError saying what would work."""
+    return _resolve(name, version, region, instance_type, py_version, base_framework)[0]
+
+
+def builtin_repository(name: str, version: str | None, instance_type: str = "ml.m5.xlarge",
+                       py_version: str | None = None, base_framework: str | None = None) -> tuple[int, str]:
+    """(registry index, repository) of a built-in image: the repository is the same in every region, the
+    registry (AWS's account per region, `registry_accounts`) is not. Raises ImageError."""
+    leaf = _resolve(name, version, REFERENCE_REGION, instance_type, py_version, base_framework)[1]
+    return int(leaf["registry"]), str(leaf["repository"])
+
+
+def all_builtin_repositories() -> list[tuple[int, str]]:
+    """Every (registry index, repository) the catalog knows, sorted."""
+    out: set[tuple[int, str]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "registry" in node and "repository" in node:
+                out.add((int(node["registry"]), str(node["repository"])))
+            for value in node.values():
+                walk(value)
+
+    walk(_catalog()["algorithms"])
+    return sorted(out)
+
+
+def registry_accounts(registry: int) -> dict[str, str]:
+    """AWS's image account per region for a registry index of the catalog."""
+    return dict(_catalog()["registries"][registry])
+
+
+def _resolve(name: str, version: str | None, region: str, instance_type: str, py_version: str | None,
+             base_framework: str | None) -> tuple[str, dict[str, Any]]:
     catalog = _catalog()
     algo = _algorithm(name)
     requested = _version(name, algo, version)
@@ -192,7 +226,7 @@ def resolve_image(
     if family == "p4d" and tag in algo.get("p4d_tag_suffix", {}):
         tag = f"{tag}-{algo['p4d_tag_suffix'][tag]}"
     return _URI.format(account=accounts[region], region=region, domain=catalog["domain"],
-                       repository=leaf["repository"], tag=tag)
+                       repository=leaf["repository"], tag=tag), leaf
 
 
 def algorithms() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amt.access import TAG_ROUND, TAG_STACK, TAG_STUDY
 from amt.instances import local_storage_types
 from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
@@ -12,8 +13,6 @@ from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 WARM_START = {"identical_data_and_algorithm": "IdenticalDataAndAlgorithm", "transfer_learning": "TransferLearning"}
-TAG_STUDY = "amt:study"
-TAG_ROUND = "amt:round"
 
 
 FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
@@ -40,15 +39,19 @@ def render_request(
     output_bucket: str,
     round_no: int = 1,
     parents: list[str] | None = None,
+    stack_key: str = "",
+    default_kms_key: str = "",
 ) -> dict[str, Any]:
     """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start.
+    `stack_key` tags the job as the stack's (its roles may touch only such jobs); `default_kms_key`
+    encrypts the outputs of a spec without `kms_key_id` (the stack's key).
     `output_bucket` (the stack's artifacts bucket) also holds the archives of `source_dir` specs."""
     name = job_name(spec, round_no)
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": _tuning_config(spec),
         "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
-                                                      output_bucket=output_bucket),
+                                                      output_bucket=output_bucket, default_kms_key=default_kms_key),
     }
     warm = _warm_start(spec, parents)
     if warm:
@@ -56,7 +59,7 @@ def render_request(
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
         {"Key": TAG_STUDY, "Value": spec.name},
         {"Key": TAG_ROUND, "Value": str(round_no)},
-    ]
+    ] + ([{"Key": TAG_STACK, "Value": stack_key}] if stack_key else [])
     return request
 
 
@@ -130,7 +133,8 @@ def _completion(spec: Spec) -> dict[str, Any]:
     return out
 
 
-def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
+def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
+                         default_kms_key: str = "") -> dict[str, Any]:
     algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
     if spec.algorithm.name is not None:
         algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
@@ -157,6 +161,8 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
         # SageMaker refuses a volume key on instances with local NVMe storage (their hardware encrypts it).
         if not local_storage_types(spec):
             resources["VolumeKmsKeyId"] = spec.kms_key_id
+    elif default_kms_key:
+        output["KmsKeyId"] = default_kms_key
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:

@@ -371,8 +371,23 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("network", "a VPC needs both subnets and security_groups")
 
 
+def s3_uri_rule(spec: Spec) -> Iterator[FieldError]:
+    # The execution role is granted `<uri>*`: IAM would read a `*` or `?` in the URI as a wildcard, and the
+    # study could read (or write) more than the spec declares.
+    uris = [(f"data.{name}.uri", ch.uri) for name, ch in spec.data.items() if ch.uri is not None]
+    for where, uri in (("output_uri", spec.output_uri), ("algorithm.source", spec.algorithm.source),
+                       ("checkpoint.uri", spec.checkpoint.uri if spec.checkpoint else None)):
+        if uri is not None:
+            uris.append((where, uri))
+    for where, uri in uris:
+        bad = sorted({c for c in uri if c in "*?"})
+        if bad:
+            yield FieldError(where, f"may not contain {' or '.join(repr(c) for c in bad)}: IAM reads them as "
+                                    f"wildcards in the study's access (got {uri!r})")
+
+
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
     channels_rule, environment_rule, script_mode_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule, metrics_rule, source_dir_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, s3_uri_rule, metrics_rule, source_dir_rule,
 )

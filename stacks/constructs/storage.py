@@ -15,13 +15,13 @@ from constructs import Construct
 
 from amt.settings import DEFAULT_CONFIGS_PREFIX, SPEC_SUFFIXES
 from stacks.config import EnvSettings
-from stacks.nag import acknowledge, allow_wildcards
+from stacks.nag import acknowledge, allow_wildcards, checkov_skip
 
 
 class Storage(Construct):
     """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets."""
 
-    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path) -> None:
+    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path, stack_key: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.configs_prefix = DEFAULT_CONFIGS_PREFIX
@@ -41,13 +41,23 @@ class Storage(Construct):
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                     f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
-        # Alarms publish to the encrypted topic; EventBridge writes to the encrypted dead-letter queue.
+        # Alarms publish to the encrypted topic (CloudWatch documents no source ARN for this grant: this
+        # account's alarms).
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("events.amazonaws.com")],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        # EventBridge writes to the encrypted dead-letter queue: only for this stack's rules (all named
+        # amt-<stack key>-..., see Triggers), by source ARN.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
+                                                     f"rule/amt-{stack_key}-*"}},
         ))
 
         # Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
@@ -68,6 +78,8 @@ class Storage(Construct):
         )
         acknowledge(self.access_logs, "AwsSolutions-S1",
                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
+        checkov_skip(self.access_logs, "CKV_AWS_18",
+                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
 
         self.configs = self._data_bucket("ConfigsBucket", env, event_bridge=True)
         self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
@@ -162,6 +174,17 @@ class Storage(Construct):
         if singleton is not None:
             acknowledge(singleton, "AwsSolutions-L1",
                         "CDK's BucketDeployment handler: its runtime is pinned by aws-cdk-lib and upgraded with it.")
+            for check, reason in (
+                ("CKV_AWS_116", "CDK's BucketDeployment handler is invoked synchronously by CloudFormation, which "
+                                "fails the deployment on an error: there is no event to dead-letter."),
+                ("CKV_AWS_117", "CDK's BucketDeployment handler copies between two S3 buckets at deploy time; "
+                                "it has no network resources to reach in a VPC."),
+                ("CKV_AWS_115", "CDK's BucketDeployment handler runs once per deployment; reserved concurrency "
+                                "would only take capacity from the account."),
+                ("CKV_AWS_173", "CDK's BucketDeployment handler's environment holds no secret (aws-cdk-lib sets "
+                                "it); Lambda encrypts it at rest."),
+            ):
+                checkov_skip(singleton, check, reason)
         if shipped:
             self.code_deployment = self._deploy_code(configs_dir, role, log_group)
         return deployment

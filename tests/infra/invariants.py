@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from amt.access import TAG_STACK
 from stacks.nag import flatten
 
 # SageMaker actions that only read; everything else changes something (or costs money).
@@ -89,8 +90,10 @@ def role_violations(template: dict[str, Any]) -> list[str]:
             if any(a in {"*", "sagemaker:*"} for a in actions):
                 out.append(f"{lid}: wildcard action {actions}")
             if mutating:
+                # A whole resource type (`hyper-parameter-tuning-job/*`) is scoped only by the stack's tag.
+                tagged = any(k.endswith(f"Tag/{TAG_STACK}") for k in st.get("Condition", {}).get("StringEquals", {}))
                 for r in resources:
-                    if r == "*" or re.search(r":sagemaker:[^:]*:[^:]*:[a-z-]+/\*$", r) or ":sagemaker:*" in r:
+                    if r == "*" or ":sagemaker:*" in r or (":sagemaker:" in r and r.endswith("/*") and not tagged):
                         out.append(f"{lid}: {mutating} on unscoped resource {r}")
             if "iam:PassRole" in actions or "iam:*" in actions:
                 cond = st.get("Condition", {}).get("StringEquals", {})
@@ -175,18 +178,50 @@ def required_spec_denies(scope: Any) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def spec_control_violations(template: dict[str, Any], scope: Any) -> list[str]:
-    """Every role that may create tuning jobs carries, for each study, the Deny statements its spec's controls
-    need (see `required_spec_denies`), scoped to that study's jobs."""
+def spec_control_violations(templates: list[dict[str, Any]], scope: Any) -> list[str]:
+    """For each study, the roles that may create its jobs by name (its launcher) carry the Deny statements its
+    spec's controls need (see `required_spec_denies`), and at least one such role exists. A role that may create
+    any job tagged ours (`.../hyper-parameter-tuning-job/*`) may pass only open studies' roles (`/open/*`),
+    never a guarded study's, so it cannot run a guarded study's access without the controls."""
     out: list[str] = []
-    for role, statements in _statements_by_role(template).items():
-        if not any(st.get("Effect") == "Allow" and _CREATE in _list(st.get("Action")) for st in statements):
+    roles: dict[str, list[dict[str, Any]]] = {}
+    for n, template in enumerate(templates):
+        roles.update({f"{n}:{k}": v for k, v in _statements_by_role(template).items()})
+    creators: dict[str, list[str]] = {}
+    for role, statements in roles.items():
+        allows = [st for st in statements if st.get("Effect") == "Allow"]
+        created = [flatten(r) for st in allows if _CREATE in _list(st.get("Action")) for r in _list(st.get("Resource"))]
+        if not created:
             continue
-        denies = [(flatten(r), _normal(st.get("Condition", {}))) for st in statements
-                  if st.get("Effect") == "Deny" and _CREATE in _list(st.get("Action"))
-                  for r in _list(st.get("Resource"))]
-        for prefix, condition in required_spec_denies(scope):
-            if not any(res.endswith(f":hyper-parameter-tuning-job/{prefix}*") and cond == _normal(condition)
+        creators[role] = created
+        if any(r.endswith(":hyper-parameter-tuning-job/*") for r in created):
+            passed = [flatten(r) for st in allows if "iam:PassRole" in _list(st.get("Action"))
+                      for r in _list(st.get("Resource"))]
+            out += [f"{role}: creates any job and may pass {r}" for r in passed if not r.endswith("/open/*")]
+    for prefix, condition in required_spec_denies(scope):
+        mine = [role for role, created in creators.items()
+                if any(r.endswith(f":hyper-parameter-tuning-job/{prefix}*") for r in created)]
+        if not mine:
+            out.append(f"no role creates {prefix}* jobs under its spec's controls")
+        for role in mine:
+            denies = [(flatten(r), _normal(st.get("Condition", {}))) for st in roles[role]
+                      if st.get("Effect") == "Deny" and _CREATE in _list(st.get("Action"))
+                      for r in _list(st.get("Resource"))]
+            # The volume-key deny of a local-storage study carries one more condition (its instance types).
+            if not any(res.endswith(f":hyper-parameter-tuning-job/{prefix}*")
+                       and all(cond.get(op) == keys for op, keys in _normal(condition).items())
                        for res, cond in denies):
                 out.append(f"{role}: no Deny of {_CREATE} on {prefix}* when {condition}")
     return out
+
+
+def controls_scope(accesses: list[Any]) -> Any:
+    """The per-control view `required_spec_denies` reads, from the stack's `StudyAccess` list."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        kms_keys=[(a.job_prefix, a.kms_key) for a in accesses if a.kms_key],
+        networks=[(a.job_prefix, a.subnets, a.security_groups) for a in accesses if a.subnets],
+        isolation=[a.job_prefix for a in accesses if a.isolation],
+        encrypted_traffic=[a.job_prefix for a in accesses if a.encrypted_traffic],
+    )

@@ -38,3 +38,16 @@ def test_the_deployed_spec_names_the_same_jobs_without_its_folder(synth: Any) ->
     spec = parse_spec(deployed[0].read_bytes(), "configs/digits-pytorch.yaml")
     assert doc["algorithm"]["source_sha256"] == load_spec(DIGITS).algorithm.source_sha256
     assert job_name(spec, 1) == job_name(load_spec(DIGITS), 1)
+
+
+def test_each_study_role_reads_only_its_own_code_archive(synth: Any) -> None:
+    from infra.test_iam import STACK_KEY, _resources, _statements, _study_roles
+
+    spec = load_spec(DIGITS)
+    assert spec.algorithm.source_sha256 is not None
+    roles = _study_roles(synth)
+    reads = {name: [r for r in _resources(_statements(props), "s3:GetObject") if r.startswith("<ArtifactsBucketArn>")]
+             for name, props in roles.items()}
+    assert reads.pop(f"open/digits-pytorch.{STACK_KEY}.<AWS::Region>") == [
+        f"<ArtifactsBucketArn>/{code_key(spec.name, spec.algorithm.source_sha256)}"]
+    assert not any(reads.values()), reads  # no other study reads anything of the artifacts bucket

@@ -82,3 +82,38 @@ def test_a_token_already_resumed_is_not_launched_again(world: World) -> None:
     out = world.call(launch, {"token": "tok-1", "prepared": p})
     assert out["status"] == "Resumed"
     assert world.task_results() == []
+
+
+def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixture[str],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 9, finding 4: the functions' logs are as readable as the state machine's; the token is not in them."""
+    from handlers import resume
+
+    p = world.launch_round(world.put_spec(spec_doc()))
+    world.call(resume, world.job_event(p["job_name"], "Completed"))
+    # Every record with its extra fields (what Powertools writes as JSON), and whatever reached stdout.
+    logged = capsys.readouterr().out + "\n".join(repr(vars(r)) for r in caplog.records)
+    assert "created the tuning job" in logged and "resumed the execution" in logged  # the logs were captured
+    assert f"token-{p['job_name']}" not in logged
+
+
+def test_a_guarded_study_is_created_as_its_launcher_role(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The launcher role's Denies hold the request to the reviewed spec's controls (amt.access): the create
+    # must go through it, never through the launch function's own role.
+    p = {**prepared(world), "launcher_role_arn": "arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1"}
+    used: list[str | None] = []
+
+    def as_role(role_arn: str | None, session_name: str) -> Any:
+        used.append(role_arn)
+        return world.sm
+
+    monkeypatch.setattr(world.rt, "sagemaker_as", as_role)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    assert used == [p["launcher_role_arn"]] and world.sm.created == [p["job_name"]]
+
+
+def test_the_launcher_session_uses_the_assumed_roles_credentials(world: World) -> None:
+    client = world.rt.sagemaker_as("arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1", "amt-launch-x")
+    creds = client._request_signer._credentials
+    assert creds.access_key != "testing" and creds.token  # STS's, not the function's own
+    assert world.rt.sagemaker_as(None, "x") is world.rt.sagemaker

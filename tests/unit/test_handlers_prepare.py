@@ -122,24 +122,40 @@ def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) 
     assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
 
 
-def test_a_study_outside_the_stacks_prefixes_is_refused_before_anything_is_recorded(world: World) -> None:
-    # The launcher's IAM and the resume rule cover these prefixes only: say so instead of AccessDenied later.
+BASE = "arn:aws:iam::123456789012:role/amt/AmtConductor/"
+
+
+def _deployed(world: World, prefixes: tuple[str, ...] = ()) -> None:
     from dataclasses import replace
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "team-a-"))
-    with pytest.raises(SpecInvalid) as exc:
-        run(world, world.put_spec(spec_doc()))
-    message = str(exc.value)
-    assert message.startswith("configs/churn.yaml: name: study 'churn' is outside")
-    assert "fraud-r, team-a-" in message and "amt:studyPrefixes" in message
-    assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+    world.rt.settings = replace(world.rt.settings, role_arn_base=BASE, stack_key="k1", study_prefixes=prefixes,
+                                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/stack")
 
 
-def test_a_study_under_a_configured_prefix_is_prepared(world: World) -> None:
-    from dataclasses import replace
+def test_a_deployed_study_runs_as_its_own_role_tagged_with_the_stack(world: World) -> None:
+    _deployed(world)
+    prepared = run(world, world.put_spec(spec_doc()))
+    definition = prepared["request"]["TrainingJobDefinition"]
+    assert definition["RoleArn"] == f"{BASE}open/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] is None
+    assert {"Key": "amt:stack", "Value": "k1"} in prepared["request"]["Tags"]
+    # Issue 9 item 7: outputs without kms_key_id are encrypted with the stack's key, not S3's managed key.
+    assert definition["OutputDataConfig"]["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/stack"
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "chu"))
-    assert run(world, world.put_spec(spec_doc()))["study"] == "churn"
+
+def test_a_guarded_study_is_launched_through_its_launcher_role(world: World) -> None:
+    _deployed(world)
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    prepared = run(world, world.put_spec(spec_doc(kms_key_id=key)))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}guarded/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] == f"{BASE}launch/churn.k1.us-east-1"
+    assert prepared["request"]["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == key
+
+
+def test_a_study_under_a_context_prefix_runs_as_the_prefix_role(world: World) -> None:
+    _deployed(world, prefixes=("team-a-", "chu"))
+    prepared = run(world, world.put_spec(spec_doc()))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}open/chu.k1.us-east-1"
 
 
 def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:
@@ -163,6 +179,29 @@ def test_overlapping_runs_cannot_share_a_round(world: World) -> None:
     run(world, loc, "run-1")
     with pytest.raises(RoundTaken):
         world.call(prepare, {"study": "churn", "round": 1, "run_id": "run-2", "source": loc})
+
+
+def test_an_input_claiming_another_runs_id_cannot_get_its_round_or_token(world: World) -> None:
+    """Issue 9, finding 5: the state machine sends the execution's own name as `run_id` beside the input;
+    an execution whose input names a waiting run's id (and round) gets RoundTaken, and the waiting run's
+    token stays where it was."""
+    victim = world.launch_round(world.put_spec(spec_doc()), run_id="victim-run")
+    forged = {"input": {"source": victim["spec_location"], "run_id": "victim-run", "round": victim["round"],
+                        "trigger": "s3", "prepared": victim},
+              "run_id": "attacker-run"}
+    with pytest.raises(RoundTaken):
+        world.call(prepare, forged)
+    token = world.rt.registry.token(victim["job_name"])
+    assert (token["token"], token["run_id"], token["status"]) == (f"token-{victim['job_name']}", "victim-run",
+                                                                  "WAITING")
+    assert world.rt.registry.run("attacker-run")["base_round"] == victim["round"] + 1
+
+
+def test_the_wrapped_input_from_the_state_machine_is_prepared(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    out = world.call(prepare, {"input": {"source": loc, "trigger": "s3", "run_id": "ignored"}, "run_id": "exec-1"})
+    assert out["run_id"] == "exec-1"
+    assert world.rt.registry.run("exec-1") is not None and world.rt.registry.run("ignored") is None
 
 
 def test_a_minimize_study_warm_starts_from_its_lowest_rounds(world: World) -> None:

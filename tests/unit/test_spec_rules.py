@@ -750,3 +750,20 @@ def test_true_or_false_is_not_a_number(path: str) -> None:
     err = only_error(setin(custom_spec(), path, True))
     assert err.path == path
     assert err.message == "expected a number (got true)"
+
+
+# --- S3 URIs: no IAM wildcards (issue 9 item 10) --------------------------------------------
+
+@pytest.mark.parametrize(("path", "uri"), [
+    ("data.train.uri", "s3://example-bucket/tr?in/"),      # attack: `?` matches any one character in IAM
+    ("data.train.uri", "s3://example-bucket/*"),           # attack: the whole bucket
+    ("output_uri", "s3://example-bucket/out*/"),
+])
+def test_a_wildcard_in_an_s3_uri_is_refused_naming_the_field(path: str, uri: str) -> None:
+    err = only_error(setin(custom_spec(), path, uri))
+    assert err.path == path
+    assert "IAM reads them as wildcards" in err.message
+
+
+def test_a_plain_s3_uri_passes() -> None:
+    assert errors_of(setin(custom_spec(), "output_uri", "s3://example-bucket/out-1/")) == []
