@@ -44,14 +44,17 @@ class TemplateError(Exception):
 CONFIGS_DIR_KEY = "amt:configsDir"
 
 
-def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None) -> dict[str, Any]:
-    """Run the project's `app.py` into a temporary cloud assembly; returns the workflow's template.
+def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None,
+               context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the project's `app.py` into a temporary cloud assembly (with `context` over cdk.json's);
+    returns the workflow's template.
 
     With `spec`, the stack is built for that spec alone (wherever it is), as it would be if it were the
     only file in configs/: its study is one the stack may run, with the IAM scope and controls it needs."""
     app = project_root / "app.py"
     if not app.exists():
         raise TemplateError(f"{app}: no CDK app to synthesize")
+    extra = context
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
         context = _context(project_root, Path(out))
         if spec is not None:
@@ -62,7 +65,7 @@ def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None) -
         env = {**os.environ, "CDK_OUTDIR": out, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                # The built-in CloudFormation validation costs ~3 s and `amt validate`/tests cover it.
                "CDK_VALIDATION": "false",
-               "CDK_CONTEXT_JSON": json.dumps(context)}
+               "CDK_CONTEXT_JSON": json.dumps({**context, **(extra or {})})}
         proc = subprocess.run([sys.executable, str(app)], cwd=project_root, env=env, capture_output=True,
                               text=True, check=False)
         if proc.returncode != 0:
