@@ -15,7 +15,7 @@ from pathlib import Path
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
-from amt_cli import importer
+from amt_cli import check_metrics, importer
 from amt_cli.args import bucket_name, positive_int, region_name, role_arn
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
@@ -35,8 +35,12 @@ def _print_errors(errors: list[SpecError]) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     good, bad = load_specs(args.paths)
     _print_errors(bad)
+    from amt.metrics import metric_warnings
+
     for path, spec in good:
         print(f"{path}: ok ({spec.name}, {spec.strategy}, {sum(len(v.ranges) for v in spec.definitions())} ranges)")
+        for warning in metric_warnings(spec):
+            print(f"{path}: warning: {warning}", file=sys.stderr)
     total = len(good) + len(bad)
     print(f"{len(good)} of {total} spec(s) valid", file=sys.stderr)
     return 1 if bad else 0
@@ -171,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "markdown"], default="text",
                    help="markdown: a pull request comment")
     p.set_defaults(func=cmd_plan)
+
+    check_metrics.add_parser(sub)
 
     p = sub.add_parser("schema", help="print the spec's JSON Schema")
     p.set_defaults(func=cmd_schema)

@@ -56,6 +56,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from amt.naming import execution_name
 
     spec = load_spec(args.path)
+    if spec.algorithm is not None and spec.algorithm.source_dir is not None:
+        # Uploaded specs may not change code (issue 9): code from the repository ships with the stack.
+        raise SpecError(args.path, [FieldError("algorithm.source_dir", "code from a folder ships with `cdk deploy`: "
+                                                                       "put the spec in configs/ and deploy; an "
+                                                                       "uploaded spec names no folder")])
     print(f"validated {args.path} ({spec.name})", file=sys.stderr)
     outputs = stack_outputs(args.stack, args.region)
     bucket = _output(outputs, StackOutputs.CONFIGS_BUCKET, args.stack)

@@ -14,6 +14,7 @@ from amt.forms import parse_s3_uri
 from amt.instances import local_storage_types
 from amt.model import Spec
 from amt.naming import study_prefix
+from amt.sourcedir import code_key
 
 _ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
                       r"(?P<repo>[^:@]+)")
@@ -49,6 +50,7 @@ class StudyAccess:
     data: tuple[S3Location, ...]
     output: S3Location | None                    # the spec's output_uri; None: the artifacts bucket's training/
     checkpoints: tuple[S3Location, ...] = ()     # written during training, read back when a job resumes
+    code_key: str | None = None                  # source_dir: its archive's key in the artifacts bucket
     custom_images: tuple[CustomImage, ...] = ()
     builtins: tuple[tuple[int, str], ...] = ()   # (catalog registry index, repository)
     kms_key: str | None = None
@@ -104,6 +106,8 @@ def study_access(spec: Spec) -> StudyAccess:
         data=_unique(data),
         output=S3Location.parse(spec.output_uri) if spec.output_uri else None,
         checkpoints=_unique(checkpoints),
+        code_key=next((code_key(spec.name, v.algo.source_sha256) for v in views
+                       if v.algo.source_dir and v.algo.source_sha256), None),
         custom_images=tuple(dict.fromkeys(images)),
         builtins=tuple(dict.fromkeys(builtins)),
         kms_key=spec.kms_key_id,

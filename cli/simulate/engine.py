@@ -153,7 +153,9 @@ def _spec_object(world: World, path: Path, study: str, rounds: int | None) -> tu
         if not buckets:
             world.client("s3").create_bucket(Bucket=bucket)
     prefix = world.env_value(EnvKeys.CONFIGS_PREFIX) or DEFAULT_CONFIGS_PREFIX
-    body = path.read_bytes()
+    from amt.sourcedir import deployable_spec
+
+    body = deployable_spec(path)  # as the stack deploys it: a source_dir's archive digest written in
     if rounds is not None:
         from amt.sourcetext import apply_source_text
         from amt.yamlsafe import load_yaml

@@ -91,6 +91,7 @@ ENV_NAME = Form("letters, digits and _, not starting with a digit", r"[a-zA-Z_][
 INSTANCE_TYPE = Form("an instance type like ml.m5.xlarge (ml.<family>.<size>, lowercase)",
                      r"ml\.[a-z0-9][a-z0-9-]*\.[a-z0-9]+", r"[a-z0-9.\-]", prefix="ml.")
 PY_VERSION = Form("a Python version like py310", r"py\d+", r"\d", prefix="py")
+SHA256 = Form("64 lowercase hexadecimal digits, the sha256 amt writes from source_dir", r"[0-9a-f]{64}", r"[0-9a-f]")
 BASE_FRAMEWORK = Form("pytorch or tensorflow followed by its version, e.g. pytorch2.1",
                       r"(pytorch|tensorflow)\d[\d.]*", r"[a-z0-9.]")
 SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f]", prefix="subnet-")

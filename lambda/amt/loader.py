@@ -25,10 +25,17 @@ SourceTexts = dict[TextPath, str]
 MAX_SPEC_BYTES = 1_000_000
 
 
-def parse_spec(data: bytes | str, source: str) -> Spec:
-    """Parse and validate one spec; raises SpecError naming `source` and each field."""
+def parse_spec(data: bytes | str, source: str, *, spec_dir: Path | None = None) -> Spec:
+    """Parse and validate one spec; raises SpecError naming `source` and each field. `spec_dir`, the folder
+    holding the spec, lets an `algorithm.source_dir` be packaged (and its digest written into the spec)."""
     raw = _decode(data, source)
     doc, texts = _load_document(raw, source)
+    if spec_dir is not None:
+        from amt.sourcedir import resolve_document
+
+        problems = resolve_document(doc, spec_dir)
+        if problems:
+            raise SpecError(source, problems)
     return validate_document(doc, source, source_texts=texts)
 
 
@@ -69,7 +76,7 @@ def load_spec(path: str | Path) -> Spec:
                                                      f"{MAX_SPEC_BYTES:,} bytes")])
     except OSError as exc:
         raise SpecError(str(p), [FieldError("", f"cannot read: {exc.strerror or exc}")]) from None
-    return parse_spec(data, str(p))
+    return parse_spec(data, str(p), spec_dir=p.parent)
 
 
 def find_specs(paths: Iterable[str | Path]) -> Iterator[Path]:

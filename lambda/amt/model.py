@@ -67,6 +67,12 @@ def _absolute_path(value: str) -> str:
     return _one_line(value)
 
 
+def _relative_folder(value: str) -> str:
+    if value.startswith(("/", "~")) or "\\" in value or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"a folder relative to the spec file, with / between names (got {value!r})")
+    return _one_line(value)
+
+
 ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
                        WithJsonSchema({"type": ["string", "number", "boolean"]})]
 ParamName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
@@ -109,6 +115,9 @@ class MetricDefinition(_Strict):
 
     name: str = Field(min_length=1, max_length=255)
     regex: str = Field(min_length=1, max_length=500)
+    example: str | None = Field(
+        default=None, min_length=1, max_length=10_000,
+        description="A real log line the regex must capture a number from (checked by amt validate).")
 
     @field_validator("regex")
     @classmethod
@@ -119,6 +128,13 @@ class MetricDefinition(_Strict):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         if compiled.groups < 1:
             raise ValueError("needs a capture group around the value, e.g. 'loss=([0-9.]+)'")
+        return v
+
+    @field_validator("example")
+    @classmethod
+    def _one_log_line(cls, v: str | None) -> str | None:
+        if v is not None and any(c in v for c in "\n\r"):
+            raise ValueError("must be one log line: SageMaker applies the regex to each line on its own")
         return v
 
 
@@ -144,6 +160,11 @@ class Algorithm(_Strict):
         default=None, min_length=1, max_length=256,
         description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
     source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
+    source_dir: Annotated[str, AfterValidator(_relative_folder)] | None = Field(
+        default=None, min_length=1, max_length=1024,
+        description="Script mode: a folder relative to the spec file, packaged and shipped by cdk deploy.")
+    source_sha256: Annotated[str, forms.SHA256.schema(), forms.SHA256.check] | None = Field(
+        default=None, description="Written by amt: the sha256 of source_dir's archive (part of the job names).")
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 

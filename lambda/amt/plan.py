@@ -33,6 +33,8 @@ class Plan:
     worst_case_job_time: str = ""
     spot_wait: str | None = None  # the part of a job's wall-clock worst case spent waiting for Spot (not billed)
     warnings: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    code: str | None = None
 
     def lines(self) -> list[str]:
         rows = [
@@ -48,8 +50,10 @@ class Plan:
                                        + (f" (up to {self.spot_wait} of it waiting for Spot capacity, not billed)"
                                           if self.spot_wait else "")),
         ]
+        rows += [("code", self.code)] if self.code else []
+        rows += [("metrics" if i == 0 else "", m) for i, m in enumerate(self.metrics)]
         width = max(len(k) for k, _ in rows)
-        out = [f"{k.ljust(width)}  {v}" for k, v in rows]
+        out = [f"{k.ljust(width)}  {v}".rstrip() for k, v in rows]
         out += [f"warning: {w}" for w in self.warnings] or ["no warnings"]
         return out
 
@@ -109,7 +113,43 @@ def make_plan(spec: Spec) -> Plan:
         spot_wait=format_duration(wait - spec.resources.max_runtime_per_job)
         if wait and wait > spec.resources.max_runtime_per_job else None,
         warnings=warnings,
+        metrics=metric_lines(spec),
+        code=_code(spec),
     )
+
+
+def _code(spec: Spec) -> str | None:
+    algo = spec.algorithm
+    if algo is None:  # multi-algorithm: code comes per definition from `source` (source_dir is single-algorithm)
+        return None
+    if algo.source_dir is not None and algo.source_sha256 is not None:
+        return (f"{algo.entry_point} in {algo.source_dir} (sourcedir.tar.gz sha256 {algo.source_sha256[:12]}..., "
+                "shipped by cdk deploy)")
+    if algo.source is not None:
+        return f"{algo.entry_point} in {algo.source}"
+    return None
+
+
+def metric_lines(spec: Spec) -> list[str]:
+    """One line per metric: its regex, and whether it was checked against an example log line."""
+    from amt.metrics import builtin_objectives, example_value, objective_source
+
+    if spec.algorithms:
+        return [f"{d.name}: {line}" for d, view in zip(spec.algorithms, spec.definitions(), strict=True)
+                for line in metric_lines(view)]
+    metrics = spec.algo.metrics
+    names = [m.name + (" (objective)" if m.name == spec.objective.metric else "") for m in metrics]
+    name_width = max((len(n) for n in names), default=0)
+    regex_width = max((len(m.regex) for m in metrics), default=0)
+    lines = [f"{name.ljust(name_width)}  {m.regex.ljust(regex_width)}  "
+             + (f"checked: reads {example_value(m):g} from {m.example!r}" if m.example is not None
+                else "not checked (no example)")
+             for name, m in zip(names, metrics, strict=True)]
+    builtin = spec.algo.builtin
+    if not lines and builtin and spec.objective.metric in (builtin_objectives(builtin) or {}):
+        lines.append(f"{spec.objective.metric} (objective): emitted by the {builtin} algorithm itself "
+                     f"({objective_source(builtin, spec.objective.metric)})")
+    return lines
 
 
 def _accelerated(instance_type: str) -> bool:
@@ -117,7 +157,9 @@ def _accelerated(instance_type: str) -> bool:
 
 
 def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
-    out: list[str] = []
+    from amt.metrics import metric_warnings
+
+    out: list[str] = metric_warnings(spec)
     jobs, par = spec.max_jobs_effective(), spec.resources.max_parallel_jobs
     if spec.strategy == "bayesian" and jobs and par / jobs > BAYESIAN_PARALLEL_SHARE:
         out.append(f"max_parallel_jobs {par} is {par / jobs:.0%} of max_jobs {jobs}: Bayesian search learns "

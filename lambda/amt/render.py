@@ -44,7 +44,8 @@ def render_request(
 ) -> dict[str, Any]:
     """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start.
     `stack_key` tags the job as the stack's (its roles may touch only such jobs); `default_kms_key`
-    encrypts the outputs of a spec without `kms_key_id` (the stack's key)."""
+    encrypts the outputs of a spec without `kms_key_id` (the stack's key).
+    `output_bucket` (the stack's artifacts bucket) also holds the archives of `source_dir` specs."""
     name = job_name(spec, round_no)
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
@@ -202,12 +203,12 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     static = dict(spec.hyperparameters)
-    if spec.algo.entry_point is not None and spec.algo.source is not None:
-        static.update(script_hyperparameters(spec.algo.entry_point, spec.algo.source, region,
-                                             isolated=_isolated(spec)))
+    source = _code_source(spec, output_bucket)
+    if spec.algo.entry_point is not None and source is not None:
+        static.update(script_hyperparameters(spec.algo.entry_point, source, region, isolated=_isolated(spec)))
         if _isolated(spec):
             # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
-            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algo.source,
+            code = {"S3DataType": "S3Prefix", "S3Uri": source,
                     "S3DataDistributionType": "FullyReplicated"}
             definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
     if static:
@@ -221,6 +222,16 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.environment:
         definition["Environment"] = dict(spec.environment)
     return definition
+
+
+def _code_source(spec: Spec, artifacts_bucket: str) -> str | None:
+    """The S3 URI of the script-mode archive: `source`, or where the stack ships source_dir's archive."""
+    algo = spec.algo
+    if algo.source_dir is not None and algo.source_sha256 is not None:
+        from amt.sourcedir import code_uri
+
+        return code_uri(spec.name, algo.source_sha256, bucket=artifacts_bucket)
+    return algo.source
 
 
 def _isolated(spec: Spec) -> bool:

@@ -14,6 +14,7 @@ from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.forms import Form, excerpt
 from amt.instances import local_storage_types
+from amt.metrics import metrics_rule
 from amt.model import (
     MAX_JOBS,
     MAX_JOBS_DEFAULT,
@@ -35,6 +36,7 @@ from amt.scriptmode import (
     control_environment_reason,
     is_control_hyperparameter,
 )
+from amt.sourcedir import source_dir_rule
 
 SCRIPT_HYPERPARAMETERS = (PROGRAM, SUBMIT_DIRECTORY, REGION, LOG_LEVEL)
 
@@ -200,10 +202,11 @@ def environment_rule(spec: Spec) -> Iterator[FieldError]:
 
 def script_mode_rule(spec: Spec) -> Iterator[FieldError]:
     algo = spec.algo
-    if (algo.entry_point is None) != (algo.source is None):
-        missing = "source" if algo.source is None else "entry_point"
+    has_code = algo.source is not None or algo.source_dir is not None
+    if (algo.entry_point is None) == has_code:
+        missing = "source" if not has_code else "entry_point"
         yield FieldError(f"algorithm.{missing}", "script mode needs both entry_point and source (the S3 URI of "
-                                                 "the code archive)")
+                                                 "the code archive) or source_dir (a folder beside the spec)")
         return
     if algo.entry_point is None:
         return
@@ -477,5 +480,5 @@ def s3_uri_rule(spec: Spec) -> Iterator[FieldError]:
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
     channels_rule, environment_rule, script_mode_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule, s3_uri_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, s3_uri_rule, metrics_rule, source_dir_rule,
 )

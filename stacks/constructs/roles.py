@@ -224,6 +224,7 @@ def execution_statements(stack: Stack, study: StudyAccess, *, artifacts_bucket_a
     return [
         *read_data_statements(stack, [*study.data, *study.checkpoints]),
         *write_output_statements(stack, study, artifacts_bucket_arn),
+        *read_code_statements(study, artifacts_bucket_arn),
         *checkpoint_statements(stack, study),
         *mount_file_systems_statements(stack, study),
         *pull_images_statements(stack, study, registry_account),
@@ -269,6 +270,14 @@ def write_output_statements(stack: Stack, study: StudyAccess, artifacts_bucket_a
         iam.PolicyStatement(sid="ListOwnArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket_arn],
                             conditions={"StringLike": {"s3:prefix": [f"{study.artifacts_prefix}*"]}}),
     ]
+
+
+def read_code_statements(study: StudyAccess, artifacts_bucket_arn: str) -> list[iam.PolicyStatement]:
+    """A source_dir study reads its own code archive, the one object the stack deployed for this version."""
+    if study.code_key is None:
+        return []
+    return [iam.PolicyStatement(sid="ReadOwnCode", actions=["s3:GetObject"],
+                                resources=[f"{artifacts_bucket_arn}/{study.code_key}"])]
 
 
 def checkpoint_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:

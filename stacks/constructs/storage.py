@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -84,6 +85,7 @@ class Storage(Construct):
         self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
 
         self.deployment: s3deploy.BucketDeployment | None = None
+        self.code_deployment: s3deploy.BucketDeployment | None = None
         if _spec_files(configs_dir):
             self.deployment = self._deploy_configs(configs_dir, env)
 
@@ -133,12 +135,16 @@ class Storage(Construct):
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:*"],
         ))
+        # A spec with source_dir deploys as its resolved form (archive digest written in), its code as an
+        # archive in the artifacts bucket: the runtime has neither the folder nor a way to package it.
+        shipped = _code_specs(configs_dir)
         deployment = s3deploy.BucketDeployment(
             self, "ConfigsDeployment",
             sources=[s3deploy.Source.asset(
                 str(configs_dir),
-                exclude=["*", *[f"!*{suffix}" for suffix in SPEC_SUFFIXES], "!**/"],
-            )],
+                exclude=["*", *[f"!*{suffix}" for suffix in SPEC_SUFFIXES], "!**/",
+                         *[rel for rel, _ in shipped]],
+            ), *[s3deploy.Source.data(rel, body) for rel, body in shipped]],
             destination_bucket=self.configs,
             destination_key_prefix=self.configs_prefix,
             # Specs uploaded with `amt submit` live beside ours: never delete them.
@@ -174,6 +180,9 @@ class Storage(Construct):
              "The CDK bootstrap asset bucket's objects: the deployment reads the staged configs/ zip from it."),
             (r"Resource::<StorageConfigsBucket\w+\.Arn>/\*",
              "Objects of the configs bucket: the deployment writes the specs under the configs prefix."),
+            (r"Resource::<StorageArtifactsBucket\w+\.Arn>/\*",
+             "Objects of the artifacts bucket (CDK's BucketDeployment grant): with source_dir studies, the code "
+             "deployment writes their archives under code/."),
             (r"Resource::<ConfigsDeploymentLogs\w+\.Arn>:\*|Resource::<StorageConfigsDeploymentLogs\w+\.Arn>:\*",
              "Log streams of the deployment function's own log group are created per execution environment."),
         ])
@@ -193,7 +202,48 @@ class Storage(Construct):
                                 "it); Lambda encrypts it at rest."),
             ):
                 checkov_skip(singleton, check, reason)
+        if shipped:
+            self.code_deployment = self._deploy_code(configs_dir, role, log_group)
         return deployment
+
+    def _deploy_code(self, configs_dir: Path, role: iam.IRole, log_group: logs.ILogGroup) -> s3deploy.BucketDeployment:
+        """Each source_dir's deterministic archive at code/<study>/<sha256>/sourcedir.tar.gz in the artifacts bucket."""
+        from amt.loader import load_spec
+        from amt.sourcedir import CODE_PREFIX, build_archive, code_key, folder_of
+
+        staging = Path(tempfile.mkdtemp(prefix="amt-code-"))
+        for path in _spec_files(configs_dir):
+            spec = load_spec(path)
+            algo = spec.algorithm  # source_dir is a single-algorithm field (amt.sourcedir)
+            if algo is None or algo.source_dir is None or algo.source_sha256 is None:
+                continue
+            target = staging / code_key(spec.name, algo.source_sha256)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(build_archive(folder_of(path.parent, algo.source_dir)))
+        return s3deploy.BucketDeployment(
+            self, "CodeDeployment",
+            sources=[s3deploy.Source.asset(str(staging / CODE_PREFIX))],
+            destination_bucket=self.artifacts,
+            destination_key_prefix=CODE_PREFIX,
+            # Running rounds may still use an older archive; old versions stay until the bucket's lifecycle.
+            prune=False,
+            retain_on_delete=True,
+            role=role,
+            log_group=log_group,
+            memory_limit=256,
+        )
+
+
+def _code_specs(folder: Path) -> list[tuple[str, str]]:
+    """(path relative to `folder`, deployed text) of the specs that name a source_dir."""
+    from amt.sourcedir import deployable_spec
+
+    out = []
+    for path in _spec_files(folder):
+        body = deployable_spec(path)
+        if body != path.read_bytes():
+            out.append((path.relative_to(folder).as_posix(), body.decode()))
+    return out
 
 
 def deployed_manifest(configs_dir: Path, configs_prefix: str) -> dict[str, dict[str, str]]:

@@ -135,7 +135,7 @@ def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
             assert computed.launcher_role_arn.split("AmtConductor/")[1] in roles, spec.name
     # ... and no others: one execution role per study, a launcher for the one guarded study (fraud-random).
     assert {name.split(".")[0] for name in roles} == {
-        "open/churn-xgb", "open/churn-xgb-q4", "open/text-grid", "open/vision-hyperband",
+        "open/churn-xgb", "open/churn-xgb-q4", "open/digits-pytorch", "open/text-grid", "open/vision-hyperband",
         "guarded/fraud-random", "launch/fraud-random"}
 
 

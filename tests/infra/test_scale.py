@@ -55,7 +55,14 @@ def test_the_functions_policies_do_not_grow_with_the_studies(scale: tuple[Any, d
             out[lid] = chars(res["Properties"]["PolicyDocument"])
         return out
 
-    assert sizes(big) == sizes(synth)
+    # The deployment role also writes the artifacts bucket's code/ when configs/ ships source_dir code (the
+    # repository's configs do, the generated ones do not): a constant, never more with more studies.
+    deployment = "StorageConfigsDeploymentRoleDefaultPolicy"
+    ours, theirs = sizes(synth), sizes(big)
+    assert {k: v for k, v in theirs.items() if not k.startswith(deployment)} == \
+        {k: v for k, v in ours.items() if not k.startswith(deployment)}
+    assert [v for k, v in theirs.items() if k.startswith(deployment)] <= \
+        [v for k, v in ours.items() if k.startswith(deployment)]
 
 
 def test_deployed_length_resolves_references_to_their_longest_value() -> None:

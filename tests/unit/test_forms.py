@@ -78,6 +78,7 @@ BAD_VALUES: dict[str, tuple[Any, str]] = {
     "algorithm.base_framework": ("pytorch_2.1", "'_' at character 8"),
     "algorithm.source": ("s3://code-bucket/" + "src/" * 100 + "sourcedir.zip", "must end with .tar.gz"),
     "algorithms.0.name": ("xgb_1", "'_' at character 4"),
+    "algorithm.source_sha256": ("0" * 40 + "G" + "0" * 23, "'G' at character 41"),
 }
 
 
