@@ -402,7 +402,7 @@ def multi_and_autotune_specs(draw: st.DrawFn) -> dict[str, Any]:
     definitions = []
     for i in range(draw(st.integers(1, 4))):
         d = dict(draw(st.sampled_from([XGB, LINEAR])), name=f"def-{i}")
-        if draw(st.booleans()):
+        if d["algorithm"]["builtin"] == "xgboost" and draw(st.booleans()):  # inherits the study's objective, an XGBoost metric
             d.pop("objective", None)
         if draw(st.booleans()):
             d["resources"] = {"instance_configs": [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.c5.xlarge",
