@@ -167,6 +167,11 @@ def resolve_image(
                        repository=leaf["repository"], tag=tag)
 
 
+def is_framework(name: str) -> bool:
+    """True for framework images (pytorch, tensorflow, mxnet), whose training image does not serve models."""
+    return bool(_algorithm(name)["kind"] == "framework")
+
+
 def algorithms() -> list[str]:
     """Names accepted as `builtin`, sorted."""
     return sorted(_catalog()["algorithms"])

@@ -35,9 +35,18 @@ def max_study_name_length(max_round: int | None = None) -> int:
     return JOB_NAME_MAX - suffix_length(ROUND_HORIZON if max_round is None else max_round)
 
 
+# Optional fields added after spec version 1 shipped: while unset they stay out of the digest, so the
+# studies that do not use them keep their job names (and the warm-start parents that name those jobs).
+ADDED_OPTIONAL_FIELDS = ("promote", "triggers")
+
+
 def spec_hash(spec: Spec) -> str:
     """A short, stable digest of everything in the spec."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    doc = spec.model_dump(mode="json")
+    for key in ADDED_OPTIONAL_FIELDS:
+        if doc.get(key) is None:
+            doc.pop(key, None)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

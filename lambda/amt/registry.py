@@ -268,6 +268,21 @@ class Registry:
                             values={":running": RunStatus.RUNNING})
         return done is not None
 
+    def record_promotion(self, run_id: str, study: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """Store the Promote outcome on the run (first write wins: a retry reads the first); a registered
+        package also goes on the study (`amt best`). Returns the stored outcome."""
+        stored = self._update(run_key(run_id), {"promotion": outcome, "package_arn": outcome.get("package_arn"),
+                                                "updated_at": self.now()},
+                              if_not_exists=("promotion", "package_arn"), return_new=True) or {}
+        kept: dict[str, Any] = stored.get("promotion") or outcome
+        if kept.get("registered"):
+            cand = kept.get("candidate") or {}
+            self._update(study_key(study), {"package_arn": kept.get("package_arn"),
+                                            "package_training_job": cand.get("training_job"),
+                                            "package_model_artifact": kept.get("model_artifact"),
+                                            "updated_at": self.now()})
+        return kept
+
     # -- rounds ----------------------------------------------------------------------------------
 
     def round(self, study: str, round_no: int) -> dict[str, Any] | None:

@@ -155,6 +155,22 @@ def render_markdown(report: dict[str, Any], *, study_best: dict[str, Any] | None
     return "\n".join(lines)
 
 
+def render_promotion(outcome: dict[str, Any]) -> str:
+    """The report's model-registry section: the candidate against the group's current model, and the verdict."""
+    cand, cur = outcome.get("candidate") or {}, outcome.get("current") or {}
+    lines = [f"## Model registry: `{outcome.get('group')}`", "",
+             "| | candidate (study best) | current model |", "|---|---|---|",
+             f"| package | {('`' + str(outcome['package_arn']) + '`') if outcome.get('registered') else '-'} | "
+             f"{('`' + str(cur['arn']) + '`') if cur.get('arn') else 'none'} |",
+             f"| approval | {'registered' if outcome.get('registered') else 'not registered'} | "
+             f"{cur.get('status') or '-'} |",
+             f"| training job | {('`' + str(cand['training_job']) + '`') if cand.get('training_job') else '-'} | "
+             f"{('`' + str(cur['training_job']) + '`') if cur.get('training_job') else '-'} |",
+             f"| objective | {_num(cand.get('objective'))} | {_num(cur.get('objective'))} |",
+             "", f"Verdict: {outcome.get('reason')}."]
+    return "\n".join(lines)
+
+
 def report_prefix(reports_prefix: str, study: str, job_name: str) -> str:
     """Key prefix of a round's reports: `<prefix><study>/<job name>/`."""
     base = reports_prefix if reports_prefix.endswith("/") or not reports_prefix else reports_prefix + "/"
@@ -280,7 +296,8 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         rounds=[r for r in run_rounds if int(r["round"]) <= round_no], best_objective=best["objective"],
         best_training_job=best["training_job"], best_hyperparameters=best["hyperparameters"],
         report_uri=uri, reason=reason)
-    if not go_on:
+    promote = not go_on and spec.promote is not None
+    if not go_on and not promote:  # with promote, the Promote step ends the run
         reg.finish_run(run_id, RunStatus.SUCCEEDED, reason=reason)
     count("RoundsCompleted", study=study)
     if best["objective"] is not None:
@@ -289,7 +306,7 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return {
         "best_objective": best["objective"], "best_training_job": best["training_job"],
         "best_hyperparameters": best["hyperparameters"], "round_best_objective": rb["objective"] if rb else None,
-        "report_uri": uri, "improvement": gain, "continue": go_on, "reason": reason,
+        "report_uri": uri, "improvement": gain, "continue": go_on, "promote": promote, "reason": reason,
         "subject": subject, "message": message,
         # The next Prepare's input, so the state machine needs no arithmetic.
         "next": {"study": study, "round": round_no + 1, "run_id": run_id, "source": p["spec_location"],

@@ -72,6 +72,15 @@ def _check_in_scope(rt: Runtime, study: str, source: dict[str, Any]) -> None:
                           "its name to the amt:studyPrefixes context, then cdk deploy")
 
 
+def _check_promote_scope(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
+    """The Promote function may register only in the groups reviewed specs name: refuse before tuning."""
+    group = spec.promote.model_package_group if spec.promote else None
+    if group and group not in rt.settings.model_package_groups:
+        allowed = ", ".join(rt.settings.model_package_groups) or "none"
+        raise SpecInvalid(f"{source.get('key', spec.name)}: promote.model_package_group: {group!r} is not a group "
+                          f"this stack may register in ({allowed}); add the spec to configs/ and cdk deploy")
+
+
 def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
     check the budget, pick compatible warm-start parents, render the request; records the round
@@ -91,6 +100,7 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     spec = load_spec(rt, source)
     study = spec.name
     _check_in_scope(rt, spec.name, source)
+    _check_promote_scope(rt, spec, source)
     run_id = str(event.get("run_id") or event.get("execution_name") or "")
     if not run_id:
         raise ValueError("prepare needs run_id (the execution name) in its input")

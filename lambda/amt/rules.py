@@ -234,7 +234,27 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("network", "a VPC needs both subnets and security_groups")
 
 
+def promote_rule(spec: Spec) -> Iterator[FieldError]:
+    promote = spec.promote
+    if promote is None:
+        return
+    image = promote.inference.image
+    if image is not None and not _IMAGE.fullmatch(image):
+        yield FieldError("promote.inference.image", f"expected an ECR image URI (got {image!r})")
+    if image is None and spec.algorithm.builtin:
+        from amt.images import ImageError, is_framework
+
+        try:
+            framework = is_framework(spec.algorithm.builtin)
+        except ImageError:
+            return  # algorithm_rule reports the unknown name
+        if framework:
+            # Framework training images (pytorch, tensorflow, mxnet) are not their inference images.
+            yield FieldError("promote.inference.image", f"{spec.algorithm.builtin} is a framework: its training "
+                                                        "image does not serve; name the inference image")
+
+
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, promote_rule,
 )

@@ -25,6 +25,8 @@ class EnvKeys:
     QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
     # Comma-separated job-name prefixes the stack's IAM policies and event rules cover.
     STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
+    # Comma-separated model package groups the Promote function may register in (the reviewed specs').
+    MODEL_PACKAGE_GROUPS = "AMT_MODEL_PACKAGE_GROUPS"
     # Powertools reads these two itself.
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -62,6 +64,7 @@ class Settings:
     reports_prefix: str
     quiet_minutes: int
     study_prefixes: tuple[str, ...] = ()
+    model_package_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
             study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
+            model_package_groups=tuple(g for g in e.get(EnvKeys.MODEL_PACKAGE_GROUPS, "").split(",") if g),
         )
 
 

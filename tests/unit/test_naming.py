@@ -125,6 +125,7 @@ CHANGES: list[tuple[str, Any]] = [
     ("kms_key_id", "alias/ml"),
     ("environment", {"A": "1"}),
     ("schedule", "rate(1 day)"),
+    ("promote", {"model_package_group": "models"}),
     ("tags", {"team": "ml"}),
 ]
 
