@@ -15,6 +15,7 @@ from stacks.config import ROOT, AppSettings
 from stacks.constructs import roles as policy
 from stacks.constructs.dashboard import Dashboard
 from stacks.constructs.functions import Functions
+from stacks.constructs.model_registry import ModelRegistry
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.registry import Registry
 from stacks.constructs.roles import SageMakerExecutionRole
@@ -41,6 +42,22 @@ GRANT_WILDCARDS = [
      r"hyper-parameter-tuning-job/[a-z0-9][a-z0-9-]*\*",
      "SageMaker jobs whose names start with a known study's prefix (`<study>-r`, from amt.naming); job names "
      "are chosen per round at run time, so the ARN ends in a wildcard after the study prefix."),
+]
+
+# What the Promote function's statements (roles.promote_statements) draw, acknowledged on its role only.
+PROMOTE_WILDCARDS = [
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+     r"training-job/[a-z0-9][a-z0-9-]*\*",
+     "Training jobs of the studies that promote (`<study>-r...`: AMT names them after the tuning job)."),
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+     r"model-package/[a-zA-Z0-9-]+/\*",
+     "Versions of a model package group a reviewed spec names; SageMaker numbers them at registration."),
+    (r"Resource::\*", "sagemaker:ListModelPackages has no resource-level permission (Service Authorization "
+                      "Reference); the Promote function lists only the groups its specs name."),
+    (r"Resource::<StorageArtifactsBucket\w+\.Arn>/training/[a-z0-9-]+/\*",
+     "Model artifacts of a promoting study's training jobs (`training/<study>/<job>/output/model.tar.gz`)."),
+    (r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/[^*]*\*",
+     "Model artifacts under a promoting study's own output_uri."),
 ]
 
 
@@ -71,6 +88,7 @@ class AmtStack(Stack):
             EnvKeys.REPORTS_PREFIX: DEFAULT_REPORTS_PREFIX,
             EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
             EnvKeys.STUDY_PREFIXES: ",".join(scope_.job_prefixes),
+            EnvKeys.MODEL_PACKAGE_GROUPS: ",".join(scope_.model_package_groups),
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
@@ -95,12 +113,20 @@ class AmtStack(Stack):
         for handler in ids.HANDLERS:
             role[handler].add_to_policy(policy.registry_statement(registry.table.table_arn))
             key.grant_encrypt_decrypt(role[handler])  # registry items (and topic, buckets) use our CMK
-        storage.configs.grant_read(role["prepare"], f"{storage.configs_prefix}*")  # loads the spec version
+        for handler in ("prepare", "promote"):  # load the spec version
+            storage.configs.grant_read(role[handler], f"{storage.configs_prefix}*")
         role["start"].add_to_policy(policy.start_execution_statement(sm_arn))
         for handler in ("resume", "reconcile"):
             role[handler].add_to_policy(policy.task_response_statement(sm_arn))
-        storage.artifacts.grant_read(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
-        storage.artifacts.grant_put(role["report"], f"{DEFAULT_REPORTS_PREFIX}*")
+        for handler in ("report", "promote"):  # promote adds its verdict to the last round's report
+            storage.artifacts.grant_read(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
+            storage.artifacts.grant_put(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
+        model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=scope_.model_package_groups,
+                                       existing=settings.existing_model_package_groups)
+        if scope_.model_package_groups:
+            for statement in policy.promote_statements(self, scope_, storage.artifacts):
+                role["promote"].add_to_policy(statement)
+            allow_wildcards(role["promote"], PROMOTE_WILDCARDS)
         notifications.topic.grant_publish(role["record_failure"])
         notifications.topic.grant_publish(workflow.state_machine)  # Notify (and the CMK behind the topic)
         role["launch"].add_to_policy(policy.pass_execution_role_statement(execution.role))
@@ -133,6 +159,7 @@ class AmtStack(Stack):
         self.registry = registry
         self.notifications = notifications
         self.execution_role = execution
+        self.model_registry = model_registry
 
         for out_id, value in (
             (ids.Outputs.CONFIGS_BUCKET, storage.configs.bucket_name),

@@ -90,6 +90,8 @@ class ContextKeys:
     CONFIGS_DIR = "amt:configsDir"
     LAYER_DIR = "amt:layerDir"
     RECONCILE_MINUTES = "amt:reconcileMinutes"
+    # Model package groups `promote:` names that exist already: the stack references them instead of creating them.
+    EXISTING_MODEL_PACKAGE_GROUPS = "amt:existingModelPackageGroups"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class AppSettings:
     configs_dir: Path = field(default=ROOT / "configs")
     layer_dir: Path = field(default=ROOT / "build" / "layer")
     reconcile_minutes: int = 15
+    existing_model_package_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> AppSettings:
@@ -150,6 +153,7 @@ class AppSettings:
             configs_dir=Path(configs) if configs else ROOT / "configs",
             layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
             reconcile_minutes=reconcile,
+            existing_model_package_groups=_strings(get, ContextKeys.EXISTING_MODEL_PACKAGE_GROUPS),
         )
 
 

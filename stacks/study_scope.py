@@ -39,6 +39,10 @@ class StudyScope:
     networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
     isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
     encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
+    # `promote:`: the model package groups the specs register in, and the studies that promote
+    # (study, its output_uri) - whose training jobs and artifacts the Promote function may read.
+    model_package_groups: tuple[str, ...] = ()
+    promoting: tuple[tuple[str, S3Location | None], ...] = ()
 
     @property
     def uses_vpc(self) -> bool:
@@ -64,6 +68,9 @@ def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
         isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
         encrypted_traffic=_unique(study_prefix(s.name) for s in specs
                                   if s.network is not None and s.network.encrypt_inter_container_traffic),
+        model_package_groups=_unique(s.promote.model_package_group for s in specs if s.promote),
+        promoting=_unique((s.name, S3Location.parse(s.output_uri) if s.output_uri else None)
+                          for s in specs if s.promote),
     )
 
 

@@ -107,6 +107,38 @@ def stop_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStat
     )
 
 
+def model_package_arns(stack: Stack, groups: Iterable[str]) -> list[str]:
+    """Each group and its versions (`model-package/<group>/<n>`)."""
+    base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+    return [arn for g in sorted(set(groups))
+            for arn in (f"{base}:model-package-group/{g}", f"{base}:model-package/{g}/*")]
+
+
+def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
+    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*" for p in prefixes]
+
+
+def promote_statements(stack: Stack, scope: StudyScope, artifacts: s3.IBucket) -> list[iam.PolicyStatement]:
+    """Register versions in the groups reviewed specs name, read those studies' training jobs and model
+    artifacts (nothing else); ListModelPackages has no resource-level permission."""
+    from amt.naming import study_prefix
+
+    prefixes = [study_prefix(study) for study, _ in scope.promoting]
+    # Where render puts a study's outputs: its output_uri, else `training/<study>/` in the artifacts bucket.
+    artifact_objects = sorted(
+        {f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for _, loc in scope.promoting if loc is not None}
+        | {artifacts.arn_for_objects(f"training/{study}/*") for study, loc in scope.promoting if loc is None})
+    return [
+        iam.PolicyStatement(sid="RegisterModelPackagesInSpecGroups",
+                            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                            resources=model_package_arns(stack, scope.model_package_groups)),
+        iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+        iam.PolicyStatement(sid="DescribePromotedTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
+                            resources=training_job_arns(stack, prefixes)),
+        iam.PolicyStatement(sid="ReadPromotedModelArtifacts", actions=["s3:GetObject"], resources=artifact_objects),
+    ]
+
+
 def registry_statement(table_arn: str) -> iam.PolicyStatement:
     """The four item operations amt.registry uses, on the table and its indexes (no Scan, no Delete)."""
     return iam.PolicyStatement(

@@ -1,7 +1,9 @@
 """The state machine: one Standard execution per study run, in plain JSONPath ASL (the simulator runs it).
 
 Prepare -> UsePrepared -> Launch (waitForTaskToken) -> Report -> UseReport -> NextRound?
-   ^------------------------------- NextRoundInput <---- yes --------------------------'   no -> Notify -> Done
+   ^------------------------------- NextRoundInput <---- yes --------------------------'   no -> Promote? -.
+                                                     Notify -> Done <- Promote (spec has promote:) <-----+
+                                                        ^------------------------------- otherwise -----'
 Any task fails -> RecordFailure -> Failed.   Seven transitions per round, however long the job runs.
 """
 
@@ -91,14 +93,26 @@ class Workflow(Construct):
         notify.add_retry(errors=SNS_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5,
                          max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
         done = sfn.Succeed(self, S.DONE)
+        # Promote's answer replaces $.report with what Notify sends (subject and message say what it did).
+        promote = self._invoke(S.PROMOTE, functions["promote"], "promote",
+                               payload={"prepared.$": "$.prepared", "report.$": "$.report"}, result_path="$.report",
+                               result_selector={"subject.$": "$.Payload.subject", "message.$": "$.Payload.message",
+                                                "report_uri.$": "$.Payload.report_uri",
+                                                "promotion.$": "$.Payload.promotion"})
+        promote.next(notify)
 
-        for task in (prepare, launch, report, notify):
+        for task in (prepare, launch, report, promote, notify):
             task.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
 
         choice = sfn.Choice(self, S.NEXT_ROUND_CHOICE, comment="Report decides: rounds left, target, budget, "
                             "improvement.")
         choice.when(sfn.Condition.boolean_equals("$.report.continue", True), next_input.next(prepare))
-        choice.otherwise(notify.next(done))
+        notify.next(done)
+        promote_choice = sfn.Choice(self, S.PROMOTE_CHOICE, comment="The spec has promote: register the best "
+                                    "model if it beats the group's current one.")
+        promote_choice.when(sfn.Condition.boolean_equals("$.report.promote", True), promote)
+        promote_choice.otherwise(notify)
+        choice.otherwise(promote_choice)
         definition = prepare.next(use_prepared).next(launch).next(report).next(use_report).next(choice)
 
         self.log_group = logs.LogGroup(
@@ -118,12 +132,12 @@ class Workflow(Construct):
         )
 
     def _invoke(self, state: str, fn: lambda_.IFunction, handler: str, *, payload: dict[str, str] | None,
-                result_path: str) -> tasks.LambdaInvoke:
+                result_path: str, result_selector: dict[str, str] | None = None) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self, state,
             lambda_function=fn,
             payload=sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(payload),
-            result_selector={"Payload.$": "$.Payload"},
+            result_selector=result_selector or {"Payload.$": "$.Payload"},
             result_path=result_path,
             task_timeout=sfn.Timeout.duration(Duration.seconds(SIZING[handler].timeout_s + TASK_MARGIN_S)),
             retry_on_service_exceptions=False,

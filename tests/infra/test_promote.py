@@ -1,0 +1,74 @@
+"""Promote (issue 12): the registering role's scope, the model package groups, and the Promote state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.test_iam import _fn_statements
+from stacks.constructs.workflow import AMT_TRANSIENT
+from stacks.ids import States as S
+from stacks.nag import flatten
+
+pytestmark = pytest.mark.infra
+
+GROUP = "churn-xgb"  # configs/churn-xgb.yaml: promote.model_package_group
+
+
+def _resources(statements: list[dict[str, Any]], action: str) -> set[str]:
+    out: set[str] = set()
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st["Effect"] == "Allow" and action in actions:
+            res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            out.update(flatten(r) for r in res)
+    return out
+
+
+def test_packages_only_in_the_groups_reviewed_specs_name(synth: Any) -> None:
+    base = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+    assert _resources(_fn_statements(synth, "promote"), "sagemaker:CreateModelPackage") == {
+        f"{base}:model-package-group/{GROUP}", f"{base}:model-package/{GROUP}/*"}
+
+
+def test_reads_only_the_promoting_studies_training_jobs_and_artifacts(synth: Any) -> None:
+    statements = _fn_statements(synth, "promote")
+    assert _resources(statements, "sagemaker:DescribeTrainingJob") == {
+        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/churn-xgb-r*"}
+    reads = _resources(statements, "s3:GetObject")
+    artifacts = {r for r in reads if "/training/" in r}
+    assert len(artifacts) == 1 and next(iter(artifacts)).endswith("/training/churn-xgb/*")
+    assert all("/training/" in r or r.endswith(("/reports/*", "/configs/*")) for r in reads), reads
+    # Nothing that would let it approve, delete or change other packages.
+    actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    assert not {"sagemaker:UpdateModelPackage", "sagemaker:DeleteModelPackage", "sagemaker:*"} & actions
+
+
+def test_the_stack_creates_the_group_and_keeps_it(synth: Any) -> None:
+    (group,) = synth.resources("AWS::SageMaker::ModelPackageGroup").values()
+    assert group["Properties"]["ModelPackageGroupName"] == GROUP
+    assert group["DeletionPolicy"] == "Retain"
+
+
+def test_an_existing_group_is_referenced_not_created(synth_factory: Any) -> None:
+    other = synth_factory({"amt:existingModelPackageGroups": GROUP})
+    assert other.nag_error is None
+    assert other.resources("AWS::SageMaker::ModelPackageGroup") == {}
+    assert f"model-package/{GROUP}/*" in " ".join(_resources(_fn_statements(other, "promote"),
+                                                             "sagemaker:CreateModelPackage"))
+
+
+def test_promote_runs_after_the_last_report_with_retries_catch_and_timeout(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    choice = states[S.PROMOTE_CHOICE]
+    assert states[S.NEXT_ROUND_CHOICE]["Default"] == S.PROMOTE_CHOICE
+    assert choice["Choices"] == [{"Variable": "$.report.promote", "BooleanEquals": True, "Next": S.PROMOTE}]
+    assert choice["Default"] == S.NOTIFY
+    task = states[S.PROMOTE]
+    assert task["Next"] == S.NOTIFY and task["ResultPath"] == "$.report"
+    assert task["TimeoutSeconds"] > 0
+    assert any(AMT_TRANSIENT in r["ErrorEquals"] for r in task["Retry"])
+    assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": S.RECORD_FAILURE}]
+    # Notify reads the same two fields whether Promote ran or not.
+    assert set(task["ResultSelector"]) >= {"subject.$", "message.$"}
