@@ -160,6 +160,9 @@ class SimSageMaker:
                         "CreationTime": self.clock.datetime(tj.start_s),
                         "TrainingStartTime": self.clock.datetime(tj.start_s),
                         **({"TrainingEndTime": self.clock.datetime(tj.end_s)} if st != "InProgress" else {}),
+                        # Where SageMaker writes a job's model: <S3OutputPath>/<training job>/output/model.tar.gz
+                        **({"ModelArtifacts": {"S3ModelArtifacts": _model_artifact(definition, tj.name)}}
+                           if st == "Completed" else {}),
                         **({"FailureReason": tj.failure_reason} if tj.failure_reason else {}),
                         **({"FinalMetricDataList": [{"MetricName": job.plan.metric, "Value": tj.objective,
                                                      "Timestamp": self.clock.datetime(tj.end_s)}]}
@@ -287,6 +290,11 @@ class SimSageMaker:
                 "Tags": {t["Key"]: t["Value"] for t in (m.tags or [])},
             },
         }
+
+
+def _model_artifact(definition: dict[str, Any], training_job: str) -> str:
+    output = str((definition.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
+    return f"{output}/{training_job}/output/model.tar.gz"
 
 
 def _millis(value: datetime) -> str:

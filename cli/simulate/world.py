@@ -84,6 +84,7 @@ class World:
     def build(self) -> None:
         self._buckets()
         self._tables()
+        self._model_package_groups()
         self._topics()
         self._functions()
         self._state_machine()
@@ -109,6 +110,14 @@ class World:
                 ddb.create_table(TableName=self.resolver.names[res.logical_id], KeySchema=p["KeySchema"],
                                  AttributeDefinitions=p["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
                                  **({"GlobalSecondaryIndexes": gsis} if gsis else {}))
+
+    def _model_package_groups(self) -> None:
+        """The template's model package groups, in moto's model registry (what Promote registers in)."""
+        sm = self.client("sagemaker")
+        for res in self.resolver.of_type("AWS::SageMaker::ModelPackageGroup"):
+            p = self.resolver.resolve(res.props)
+            sm.create_model_package_group(ModelPackageGroupName=p["ModelPackageGroupName"],
+                                          ModelPackageGroupDescription=p.get("ModelPackageGroupDescription", ""))
 
     def _topics(self) -> None:
         sns, sqs = self.client("sns"), self.client("sqs")
