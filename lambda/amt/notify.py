@@ -138,10 +138,15 @@ def record_failure(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     err = event.get("error") or {}
     error = str(err.get("Error") or "Unknown")
     cause_type, message = cause_text(err.get("Cause"))
+    # The state machine passes the execution's own name; `prepared` counts only if Prepare made it for
+    # this run (an execution's input could carry another run's `prepared`, to fail its round).
+    run_id = event.get("run_id") or (state.get("prepared") or {}).get("run_id") or state.get("run_id")
     p = state.get("prepared") or {}
+    if not isinstance(p, dict) or p.get("run_id") != run_id:
+        p = {}
     study = p.get("study") or state.get("study")
     round_no = p.get("round")
-    job, run_id = p.get("job_name"), p.get("run_id") or state.get("run_id")
+    job = p.get("job_name")
     source = p.get("spec_location") or state.get("source") or {}
     spec_uri = f"s3://{source['bucket']}/{source['key']}" if source.get("bucket") else None
     report = state.get("report") if isinstance(state.get("report"), dict) else None

@@ -238,6 +238,9 @@ def promote_step(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
     p, report = event["prepared"], event["report"]
     study, run_id = p["study"], p["run_id"]
+    # The state machine passes the execution's own name: `prepared` must be this run's (as in record_failure).
+    if event.get("run_id") and event["run_id"] != run_id:
+        raise ValueError(f"prepared belongs to run {run_id}, not to this execution ({event['run_id']})")
     bind(study=study, run_id=run_id)
     spec = load_spec(rt, p["spec_location"])
     outcome: dict[str, Any] | None = None

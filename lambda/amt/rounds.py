@@ -81,6 +81,19 @@ def _check_promote_scope(rt: Runtime, spec: Spec, source: dict[str, Any]) -> Non
                           f"this stack may register in ({allowed}); add the spec to configs/ and cdk deploy")
 
 
+def run_identity(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(run id, the state's input). The state machine sends `{"input": <state>, "run_id": <execution
+    name>}`: the run id is the execution's own, so an input naming another run's id claims nothing.
+    A flat event (tests, direct invocation) carries its own `run_id`."""
+    if isinstance(event.get("input"), dict):
+        run_id, body = str(event.get("run_id") or ""), event["input"]
+    else:
+        run_id, body = str(event.get("run_id") or ""), event
+    if not run_id:
+        raise ValueError("prepare needs run_id (the execution name)")
+    return run_id, body
+
+
 def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
     check the budget, pick compatible warm-start parents, render the request; records the round
@@ -90,6 +103,7 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     from amt.render import render_request
 
     reg = rt.registry
+    run_id, event = run_identity(event)
     trigger = str(event.get("trigger") or ("s3" if event.get("source") else "schedule"))
     source = event.get("source")
     if not source:
@@ -101,9 +115,6 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     study = spec.name
     _check_in_scope(rt, spec.name, source)
     _check_promote_scope(rt, spec, source)
-    run_id = str(event.get("run_id") or event.get("execution_name") or "")
-    if not run_id:
-        raise ValueError("prepare needs run_id (the execution name) in its input")
     bind(study=study, run_id=run_id)
     first_prepare = "round" not in event
     if first_prepare:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -20,12 +20,9 @@ from botocore.exceptions import ClientError
 
 from amt import sagemaker_ops
 from amt.observability import bind, count, gauge, logger
-from amt.registry import Registry, RoundStatus, RunStatus
+from amt.registry import Registry, RoundStatus, RunStatus, TokenStatus
 from amt.sagemaker_ops import TERMINAL, error_code, transient_errors
 from amt.settings import SPEC_SUFFIXES, Settings
-
-if TYPE_CHECKING:
-    pass
 
 BOTO_CONFIG = Config(retries={"mode": "standard"})
 # Step Functions' answers for a token nobody waits on any more (run ended, task retried, timed out).
@@ -92,7 +89,7 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         # duplicates of one tick still collide.
         tick = str(event.get("time") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
         name = execution_name(study, f"schedule:{tick}")
-        payload: dict[str, Any] = {"study": study, "trigger": "schedule", "run_id": name}
+        payload: dict[str, Any] = {"study": study, "trigger": "schedule"}
         trigger = "schedule"
         bind(study=study, run_id=name)
     else:
@@ -111,8 +108,9 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         # The spec is not read here (Prepare validates it): the file name keys the execution name only.
         file_stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         name = execution_name(file_stem, f"{bucket}/{key}@{version}")
+        # No run id in the input: the workflow takes it from the execution's name ($$.Execution.Name).
         payload = {"source": {"bucket": bucket, "key": key, "version_id": obj.get("version-id")},
-                   "trigger": "s3", "run_id": name}
+                   "trigger": "s3"}
         trigger = "s3"
         bind(spec_key=key, run_id=name)
     try:
@@ -202,19 +200,32 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
 
 
 def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
-    """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job."""
+    """EventBridge "SageMaker HyperParameter Tuning Job State Change" -> resume_job, with the status
+    SageMaker reports when asked: the event only says which job to look at."""
     detail = _mapping(_mapping(event).get("detail"))
     job = str(detail.get("HyperParameterTuningJobName", ""))
     status = str(detail.get("HyperParameterTuningJobStatus", ""))
     bind(job_name=job)
     if status not in TERMINAL:
         return "not-terminal"
-    reason = ""
-    if status != "Completed":
-        # The event carries no FailureReason; the describe does.
-        found = sagemaker_ops.status_of(rt.sagemaker, job)
-        reason = found[1] if found else ""
-    return resume_job(rt, job, status, reason)
+    waiting = rt.registry.token(job) if job else None
+    if waiting is None:
+        # Not a job a run of ours waits on (the rule may hear every tuning job of the account): no describe,
+        # which the function may not even be allowed for someone else's job.
+        logger.info("not resuming: unknown", extra={"job_name": job, "status": status})
+        return "unknown"
+    if waiting.get("status") != TokenStatus.WAITING:
+        return "duplicate"
+    # Anyone who may put events on a bus could claim a job ended; SageMaker's own answer decides.
+    found = sagemaker_ops.status_of(rt.sagemaker, job)
+    if found is None:
+        logger.warning("event for a job SageMaker does not know; ignored", extra={"job_name": job})
+        return "unknown"
+    described, reason = found
+    if described != status:
+        logger.warning("the event's status differs from SageMaker's; using SageMaker's",
+                       extra={"event_status": status, "described_status": described})
+    return resume_job(rt, job, described, reason)
 
 
 def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:

@@ -33,6 +33,8 @@ AMT_TRANSIENT = Transient.__name__
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]
 # A Lambda task waits for its function's timeout plus this margin before Step Functions gives up.
 TASK_MARGIN_S = 30
+# The run id: the execution's own name (start names executions after the spec version or schedule tick).
+EXECUTION_NAME = "$$.Execution.Name"
 
 
 class Workflow(Construct):
@@ -44,15 +46,17 @@ class Workflow(Construct):
 
         record_failure = self._invoke(
             S.RECORD_FAILURE, functions["record_failure"], "record_failure",
-            payload={"input.$": "$", "error.$": "$.error"}, result_path="$.recorded",
+            payload={"input.$": "$", "error.$": "$.error", "run_id.$": EXECUTION_NAME}, result_path="$.recorded",
         )
         failed = sfn.Fail(self, S.FAILED, error="Amt.RunFailed",
                           cause="A step failed; the reason is recorded on the run and was sent to the topic.")
         record_failure.add_catch(failed, errors=["States.ALL"], result_path="$.record_error")
         record_failure.next(failed)
 
-        # Prepare gets the execution input (round 1) or NextRoundInput's output as it is.
-        prepare = self._invoke(S.PREPARE, functions["prepare"], "prepare", payload=None, result_path="$.prepared")
+        # Prepare gets the execution input (round 1) or NextRoundInput's output as `input`; the run's identity
+        # comes from the execution itself, never from the input (which whoever starts an execution chooses).
+        prepare = self._invoke(S.PREPARE, functions["prepare"], "prepare",
+                               payload={"input.$": "$", "run_id.$": EXECUTION_NAME}, result_path="$.prepared")
         use_prepared = sfn.Pass(self, S.USE_PREPARED, input_path="$.prepared.Payload", result_path="$.prepared",
                                 comment="Unwrap the function's payload: $.prepared is what prepare returned.")
         launch = tasks.LambdaInvoke(
@@ -76,7 +80,6 @@ class Workflow(Construct):
             parameters={
                 "study.$": "$.prepared.study",
                 "round.$": "States.MathAdd($.prepared.round, 1)",
-                "run_id.$": "$.prepared.run_id",
                 "source.$": "$.prepared.spec_location",
             },
             comment="Only what the next round needs: the state stays small however many rounds run.",
@@ -95,7 +98,8 @@ class Workflow(Construct):
         done = sfn.Succeed(self, S.DONE)
         # Promote's answer replaces $.report with what Notify sends (subject and message say what it did).
         promote = self._invoke(S.PROMOTE, functions["promote"], "promote",
-                               payload={"prepared.$": "$.prepared", "report.$": "$.report"}, result_path="$.report",
+                               payload={"prepared.$": "$.prepared", "report.$": "$.report",
+                                        "run_id.$": EXECUTION_NAME}, result_path="$.report",
                                result_selector={"subject.$": "$.Payload.subject", "message.$": "$.Payload.message",
                                                 "report_uri.$": "$.Payload.report_uri",
                                                 "promotion.$": "$.Payload.promotion"})
@@ -127,7 +131,9 @@ class Workflow(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             query_language=sfn.QueryLanguage.JSON_PATH,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Every event, but no execution data: the Launch task's parameters carry its live task token,
+            # and whoever reads the logs could end a waiting run with it (SendTaskSuccess).
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="amt-conductor: one execution per study run (prepare, launch and wait, report, next round)",
         )
 

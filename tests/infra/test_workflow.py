@@ -20,12 +20,36 @@ def test_state_machine_is_standard_logged_and_traced(synth: Any) -> None:
     synth.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineType": "STANDARD",
         "TracingConfiguration": {"Enabled": True},
-        "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+        "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
     })
     # Its log group is encrypted with our key and has a retention.
     synth.template.has_resource_properties("AWS::Logs::LogGroup", {
         "KmsKeyId": Match.any_value(), "RetentionInDays": Match.any_value(),
     })
+
+
+def test_no_task_token_or_execution_data_reaches_the_logs(synth: Any, asl: dict[str, Any]) -> None:
+    """Issue 9, finding 4: the Launch task's parameters carry a live task token; with execution data in the
+    logs anyone reading them could end a waiting run. No state machine logs execution data, and the token
+    goes only to the Launch function (never into a state's output)."""
+    for sm in synth.resources("AWS::StepFunctions::StateMachine").values():
+        assert sm["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is False
+    holders = [name for name, st in asl["States"].items() if "$$.Task.Token" in repr(st)]
+    assert holders and all(asl["States"][n]["Resource"].endswith(".waitForTaskToken") for n in holders)
+    for name in holders:  # the token is in the invocation's payload, and the result keeps only the callback
+        assert "ResultSelector" not in asl["States"][name] or "Token" not in repr(asl["States"][name]["ResultSelector"])
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        env = (fn["Properties"].get("Environment") or {}).get("Variables") or {}
+        assert str(env.get("POWERTOOLS_LOGGER_LOG_EVENT", "false")).lower() == "false"
+
+
+def test_the_run_id_comes_from_the_execution_not_its_input(asl: dict[str, Any]) -> None:
+    """Issue 9, finding 5: Prepare and RecordFailure get the execution's name; nothing reads a run id
+    from the execution input."""
+    states = asl["States"]
+    assert states[S.PREPARE]["Parameters"]["Payload"] == {"input.$": "$", "run_id.$": "$$.Execution.Name"}
+    assert states[S.RECORD_FAILURE]["Parameters"]["Payload"]["run_id.$"] == "$$.Execution.Name"
+    assert "run_id.$" not in states[S.NEXT_ROUND_INPUT]["Parameters"]
 
 
 def test_states_and_their_order(asl: dict[str, Any]) -> None:
@@ -98,7 +122,7 @@ def test_every_task_has_a_timeout_and_catches_into_record_failure(asl: dict[str,
         else:
             assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": S.RECORD_FAILURE}
     record = asl["States"][S.RECORD_FAILURE]
-    assert record["Parameters"]["Payload"] == {"input.$": "$", "error.$": "$.error"}
+    assert record["Parameters"]["Payload"] == {"input.$": "$", "error.$": "$.error", "run_id.$": "$$.Execution.Name"}
 
 
 def test_next_round_choice_and_input(asl: dict[str, Any]) -> None:
@@ -108,7 +132,7 @@ def test_next_round_choice_and_input(asl: dict[str, Any]) -> None:
     assert choice["Default"] == S.PROMOTE_CHOICE  # then Notify (tests/infra/test_promote.py)
     params = asl["States"][S.NEXT_ROUND_INPUT]["Parameters"]
     assert params == {"study.$": "$.prepared.study", "round.$": "States.MathAdd($.prepared.round, 1)",
-                      "run_id.$": "$.prepared.run_id", "source.$": "$.prepared.spec_location"}
+                      "source.$": "$.prepared.spec_location"}
     notify = asl["States"][S.NOTIFY]
     assert notify["Resource"].endswith(":states:::sns:publish")
     assert notify["Parameters"] | {"TopicArn": "REF"} == {"TopicArn": "REF", "Subject.$": "$.report.subject",

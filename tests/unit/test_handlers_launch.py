@@ -82,3 +82,16 @@ def test_a_token_already_resumed_is_not_launched_again(world: World) -> None:
     out = world.call(launch, {"token": "tok-1", "prepared": p})
     assert out["status"] == "Resumed"
     assert world.task_results() == []
+
+
+def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixture[str],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 9, finding 4: the functions' logs are as readable as the state machine's; the token is not in them."""
+    from handlers import resume
+
+    p = world.launch_round(world.put_spec(spec_doc()))
+    world.call(resume, world.job_event(p["job_name"], "Completed"))
+    # Every record with its extra fields (what Powertools writes as JSON), and whatever reached stdout.
+    logged = capsys.readouterr().out + "\n".join(repr(vars(r)) for r in caplog.records)
+    assert "created the tuning job" in logged and "resumed the execution" in logged  # the logs were captured
+    assert f"token-{p['job_name']}" not in logged

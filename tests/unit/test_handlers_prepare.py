@@ -163,3 +163,26 @@ def test_overlapping_runs_cannot_share_a_round(world: World) -> None:
     run(world, loc, "run-1")
     with pytest.raises(RoundTaken):
         world.call(prepare, {"study": "churn", "round": 1, "run_id": "run-2", "source": loc})
+
+
+def test_an_input_claiming_another_runs_id_cannot_get_its_round_or_token(world: World) -> None:
+    """Issue 9, finding 5: the state machine sends the execution's own name as `run_id` beside the input;
+    an execution whose input names a waiting run's id (and round) gets RoundTaken, and the waiting run's
+    token stays where it was."""
+    victim = world.launch_round(world.put_spec(spec_doc()), run_id="victim-run")
+    forged = {"input": {"source": victim["spec_location"], "run_id": "victim-run", "round": victim["round"],
+                        "trigger": "s3", "prepared": victim},
+              "run_id": "attacker-run"}
+    with pytest.raises(RoundTaken):
+        world.call(prepare, forged)
+    token = world.rt.registry.token(victim["job_name"])
+    assert (token["token"], token["run_id"], token["status"]) == (f"token-{victim['job_name']}", "victim-run",
+                                                                  "WAITING")
+    assert world.rt.registry.run("attacker-run")["base_round"] == victim["round"] + 1
+
+
+def test_the_wrapped_input_from_the_state_machine_is_prepared(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    out = world.call(prepare, {"input": {"source": loc, "trigger": "s3", "run_id": "ignored"}, "run_id": "exec-1"})
+    assert out["run_id"] == "exec-1"
+    assert world.rt.registry.run("exec-1") is not None and world.rt.registry.run("ignored") is None

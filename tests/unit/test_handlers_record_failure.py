@@ -72,3 +72,14 @@ def test_a_timed_out_wait_stops_the_job_and_drops_the_token(world: World) -> Non
     assert world.sm.stopped == [p["job_name"]]
     assert world.rt.registry.token(p["job_name"])["status"] == "ABANDONED"
     assert "did not finish in time" in world.published()[0]["Subject"]
+
+
+def test_a_prepared_state_from_another_run_is_not_trusted(world: World) -> None:
+    """An execution's input could carry a victim's `prepared`; the catch gets the execution's own name and
+    fails only what that run prepared."""
+    victim = world.launch_round(world.put_spec(spec_doc()), run_id="victim-run")
+    world.call(record_failure, {"input": {"prepared": victim, "run_id": "victim-run"}, "run_id": "attacker-run",
+                                "error": {"Error": "States.Timeout", "Cause": ""}})
+    assert world.rt.registry.run("victim-run")["status"] == "RUNNING"
+    assert world.rt.registry.round("churn", victim["round"])["status"] != "FAILED"
+    assert world.rt.registry.token(victim["job_name"])["status"] == "WAITING"

@@ -77,3 +77,30 @@ def test_a_throttled_resume_is_retried_by_the_next_delivery(world: World) -> Non
 def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: object) -> None:
     assert world.call(resume, event) == "not-terminal"  # type: ignore[arg-type]
     assert world.task_results() == []
+
+
+def test_an_event_claiming_an_end_the_job_has_not_reached_resumes_nothing(world: World) -> None:
+    # Anyone allowed to put events could forge "Completed": resume asks SageMaker (issue 9, finding 11).
+    p = launched(world)
+    world.sm.status[p["job_name"]] = ("InProgress", "")
+    assert world.call(resume, world.job_event(p["job_name"], "Completed")) == "not-terminal"
+    assert world.task_results() == []
+    assert world.rt.registry.token(p["job_name"])["status"] == "WAITING"
+
+
+def test_the_described_status_wins_over_the_event(world: World) -> None:
+    p = launched(world)
+    world.sm.status[p["job_name"]] = ("Failed", "AlgorithmError: exit 1")
+    world.call(resume, world.job_event(p["job_name"], "Completed"))
+    [(method, call)] = world.task_results()
+    assert method == "send_task_failure" and call["error"] == "TuningJobFailed"
+    assert call["cause"] == "AlgorithmError: exit 1"
+
+
+def test_an_event_for_a_job_that_is_not_ours_is_not_described(world: World) -> None:
+    calls: list[str] = []
+    original = world.sm.describe_hyper_parameter_tuning_job
+    world.sm.describe_hyper_parameter_tuning_job = lambda **kw: calls.append(kw["HyperParameterTuningJobName"]) \
+        or original(**kw)  # type: ignore[method-assign]
+    assert world.call(resume, world.job_event("someone-elses-job", "Completed")) == "unknown"
+    assert calls == []
