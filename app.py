@@ -45,11 +45,32 @@ def load_configs(folder: Path) -> list[Spec]:
     return [spec for _, spec in good]
 
 
+def check_access(specs: list[Spec], settings: AppSettings) -> None:
+    """What the specs ask of IAM that the context does not allow; raises SynthError listing each problem."""
+    problems: list[str] = []
+    for spec in specs:
+        path = f"study {spec.name}"
+        for prefix in settings.study_prefixes:
+            if spec.name.startswith(prefix):
+                problems.append(f"{path}: name: {spec.name!r} starts with the amt:studyPrefixes prefix {prefix!r}: "
+                                "its jobs would run as that prefix's shared role; rename the study or the prefix")
+        key = spec.kms_key_id or ""
+        if key.startswith("arn:"):
+            account = key.split(":")[4]
+            own = settings.account
+            if account != own and account not in settings.kms_key_accounts and own is not None:
+                problems.append(f"{path}: kms_key_id: the key is in account {account}, not this stack's ({own}); "
+                                "allow it with the amt:kmsKeyAccounts context")
+    if problems:
+        raise SynthError("\n".join(problems))
+
+
 def build(context: dict[str, Any] | None = None, *, nag: bool = True, **app_kwargs: Any) -> App:
     """The app with its one stack (not synthesized); `context` adds to/overrides the CLI's context."""
     app = App(context={**FEATURE_FLAGS, **(context or {})}, **app_kwargs)
     settings = AppSettings.from_context(app.node.try_get_context)
     specs = load_configs(settings.configs_dir)
+    check_access(specs, settings)
     env = Environment(account=settings.account, region=settings.region) \
         if settings.account or settings.region else None
     AmtStack(app, STACK_ID, settings=settings, specs=specs, env=env,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from constructs import Construct
 
+from amt.access import ROLE_PATH_ROOT, stack_key
 from amt.model import Spec
 from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, METRICS_NAMESPACE, EnvKeys
 from stacks import ids
@@ -18,12 +19,12 @@ from stacks.constructs.functions import Functions
 from stacks.constructs.model_registry import ModelRegistry
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.registry import Registry
-from stacks.constructs.roles import SageMakerExecutionRole
 from stacks.constructs.storage import Storage
+from stacks.constructs.study_roles import StudyRoles
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.workflow import Workflow
 from stacks.nag import allow_wildcards
-from stacks.study_scope import study_scope
+from stacks.study_scope import promote_scope, studies_access
 
 SERVICE_NAME = "amt-conductor"
 
@@ -38,11 +39,17 @@ GRANT_WILDCARDS = [
     (r"Action::s3:(GetObject|GetBucket|List|Abort)\*",
      "CDK's read and put grant groups (Abort* = abort its own multipart uploads), on the configs or reports "
      "prefix only."),
-    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-     r"hyper-parameter-tuning-job/[a-z0-9][a-z0-9-]*\*",
-     "SageMaker jobs whose names start with a known study's prefix (`<study>-r`, from amt.naming); job names "
-     "are chosen per round at run time, so the ARN ends in a wildcard after the study prefix."),
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:hyper-parameter-tuning-job/\*",
+     "Tuning jobs tagged with this stack's key only (aws:RequestTag/aws:ResourceTag amt:stack conditions): "
+     "job names are chosen per study and round at run time, and a list of study prefixes would grow with "
+     "the studies past IAM's policy size limits."),
+    (r"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/[A-Za-z0-9-]+/open/\*",
+     "PassRole (only to SageMaker) on the open studies' execution roles, one IAM path: each study's role "
+     "is named from its study at run time (amt.access); guarded studies' roles are under another path."),
+    (r"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/[A-Za-z0-9-]+/launch/\*",
+     "AssumeRole on the guarded studies' launcher roles, one IAM path (each trusts the launch role only)."),
 ]
+
 
 # What the Promote function's statements (roles.promote_statements) draw, acknowledged on its role only.
 PROMOTE_WILDCARDS = [
@@ -68,15 +75,14 @@ class AmtStack(Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         env = settings.env
-        scope_ = study_scope(specs, study_prefixes=settings.study_prefixes, data_prefixes=settings.data_prefixes)
+        key_of_stack = stack_key(self.stack_name)
+        promoting = promote_scope(specs)
 
-        storage = Storage(self, ids.STORAGE, env=env, configs_dir=settings.configs_dir)
+        storage = Storage(self, ids.STORAGE, env=env, configs_dir=settings.configs_dir, stack_key=key_of_stack)
         key = storage.key
         registry = Registry(self, ids.REGISTRY, key=key)
         notifications = Notifications(self, ids.NOTIFICATIONS, key=key, emails=settings.notify_emails,
-                                      chat_webhook_url=settings.chat_webhook_url)
-        execution = SageMakerExecutionRole(self, ids.ROLES, study=scope_, artifacts=storage.artifacts, key=key,
-                                           region_hint=settings.region)
+                                      chat_webhook_secret=settings.chat_webhook_secret)
 
         environment = {
             EnvKeys.REGISTRY_TABLE: registry.table.table_name,
@@ -84,11 +90,13 @@ class AmtStack(Stack):
             EnvKeys.CONFIGS_BUCKET: storage.configs.bucket_name,
             EnvKeys.CONFIGS_PREFIX: storage.configs_prefix,
             EnvKeys.TOPIC_ARN: notifications.topic.topic_arn,
-            EnvKeys.EXECUTION_ROLE_ARN: execution.role.role_arn,
+            EnvKeys.ROLE_ARN_BASE: policy.role_arn_base(self, self.stack_name),
+            EnvKeys.STACK_KEY: key_of_stack,
+            EnvKeys.KMS_KEY_ARN: key.key_arn,
             EnvKeys.REPORTS_PREFIX: DEFAULT_REPORTS_PREFIX,
             EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
-            EnvKeys.STUDY_PREFIXES: ",".join(scope_.job_prefixes),
-            EnvKeys.MODEL_PACKAGE_GROUPS: ",".join(scope_.model_package_groups),
+            EnvKeys.STUDY_PREFIXES: ",".join(settings.study_prefixes),
+            EnvKeys.MODEL_PACKAGE_GROUPS: ",".join(promoting.groups),
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
@@ -105,9 +113,16 @@ class AmtStack(Stack):
                 fn[handler].add_environment(EnvKeys.STATE_MACHINE_ARN, sm_arn)
 
         triggers = Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
-                 configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
-                 job_prefixes=scope_.job_prefixes, specs=specs, key=key, env=env,
-                 reconcile_minutes=settings.reconcile_minutes)
+                            configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
+                            stack_key=key_of_stack, key=key, env=env, reconcile_minutes=settings.reconcile_minutes)
+        # Each study's execution role (and a guarded study's launcher) and schedule, in nested stacks.
+        studies = StudyRoles(
+            self, ids.ROLES,
+            studies=studies_access(specs, study_prefixes=settings.study_prefixes,
+                                   data_prefixes=settings.data_prefixes),
+            stack_name=self.stack_name, stack_key=key_of_stack, artifacts_bucket_arn=storage.artifacts.bucket_arn,
+            key_arn=key.key_arn, launch_role_arn=role["launch"].role_arn,
+            start_function_arn=fn["start"].function_arn, dead_letter_arn=triggers.dead_letters.queue_arn)
 
         # --- grants between constructs: each function gets what its handler does, nothing more ---
         for handler in ids.HANDLERS:
@@ -121,26 +136,26 @@ class AmtStack(Stack):
         for handler in ("report", "promote"):  # promote adds its verdict to the last round's report
             storage.artifacts.grant_read(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
             storage.artifacts.grant_put(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
-        model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=scope_.model_package_groups,
+        model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=promoting.groups,
                                        existing=settings.existing_model_package_groups)
-        if scope_.model_package_groups:
-            for statement in policy.promote_statements(self, scope_, storage.artifacts):
+        if promoting.groups:
+            for statement in policy.promote_statements(self, promoting, storage.artifacts.bucket_arn):
                 role["promote"].add_to_policy(statement)
             allow_wildcards(role["promote"], PROMOTE_WILDCARDS)
         notifications.topic.grant_publish(role["record_failure"])
         notifications.topic.grant_publish(workflow.state_machine)  # Notify (and the CMK behind the topic)
-        role["launch"].add_to_policy(policy.pass_execution_role_statement(execution.role))
-        if scope_.job_prefixes:
-            role["launch"].add_to_policy(policy.create_tuning_job_statement(self, scope_))
-            for statement in policy.enforce_spec_controls_statements(self, scope_):
-                role["launch"].add_to_policy(statement)
-            # launch adopts an existing job; resume/reconcile check status; report reads results; stop and
-            # record_failure describe before stopping.
-            for handler in ("launch", "resume", "report", "reconcile", "stop", "record_failure"):
-                role[handler].add_to_policy(policy.describe_jobs_statement(self, scope_))
-            # record_failure stops a job whose wait timed out (the execution goes on to fail, not to abort).
-            for handler in ("stop", "record_failure"):
-                role[handler].add_to_policy(policy.stop_tuning_job_statement(self, scope_))
+        # Jobs are scoped by the stack's tag and study roles by their IAM path: these statements are the
+        # same for 1 study or 1,000 (issue 10).
+        role["launch"].add_to_policy(policy.create_tuning_jobs_statement(self, key_of_stack))
+        role["launch"].add_to_policy(policy.pass_open_roles_statement(self, self.stack_name))
+        role["launch"].add_to_policy(policy.assume_launchers_statement(self, self.stack_name))
+        # launch adopts an existing job; resume/reconcile check status; report reads results; stop and
+        # record_failure describe before stopping.
+        for handler in ("launch", "resume", "report", "reconcile", "stop", "record_failure"):
+            role[handler].add_to_policy(policy.describe_jobs_statement(self, key_of_stack))
+        # record_failure stops a job whose wait timed out (the execution goes on to fail, not to abort).
+        for handler in ("stop", "record_failure"):
+            role[handler].add_to_policy(policy.stop_tuning_job_statement(self, key_of_stack))
         for handler in ids.HANDLERS:
             allow_wildcards(role[handler], GRANT_WILDCARDS)
         allow_wildcards(workflow.state_machine, [
@@ -158,8 +173,9 @@ class AmtStack(Stack):
         self.storage = storage
         self.registry = registry
         self.notifications = notifications
-        self.execution_role = execution
+        self.studies = studies
         self.model_registry = model_registry
+        self._require_key_accounts(specs, settings.kms_key_accounts)
 
         for out_id, value in (
             (ids.Outputs.CONFIGS_BUCKET, storage.configs.bucket_name),
@@ -168,10 +184,23 @@ class AmtStack(Stack):
             (ids.Outputs.REGISTRY_TABLE, registry.table.table_name),
             (ids.Outputs.STATE_MACHINE_ARN, sm_arn),
             (ids.Outputs.TOPIC_ARN, notifications.topic.topic_arn),
-            (ids.Outputs.EXECUTION_ROLE_ARN, execution.role.role_arn),
+            (ids.Outputs.EXECUTION_ROLES_PATH, f"/{ROLE_PATH_ROOT}/{self.stack_name}/"),
             (ids.Outputs.DASHBOARD_NAME, dashboard.dashboard.dashboard_name),
         ):
             CfnOutput(self, out_id, value=value)
+
+    def _require_key_accounts(self, specs: Sequence[Spec], allowed: Sequence[str]) -> None:
+        """A spec's KMS key in another account needs the amt:kmsKeyAccounts allow-list. With an explicit
+        account app.py refuses it at synth; an environment-agnostic template asserts it at deploy time."""
+        if not Token.is_unresolved(self.account):
+            return
+        accounts = sorted({(s.kms_key_id or "").split(":")[4] for s in specs
+                           if (s.kms_key_id or "").startswith("arn:")} - set(allowed))
+        if accounts:
+            CfnRule(self, "SpecKeysInThisAccount", assertions=[CfnRuleAssertion(
+                assert_=Fn.condition_equals(Aws.ACCOUNT_ID, account),
+                assert_description=f"A spec's KMS key is in account {account}: deploy there, or allow it with "
+                                   "the amt:kmsKeyAccounts context.") for account in accounts])
 
 
 __all__ = ["AmtStack"]

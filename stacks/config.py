@@ -7,6 +7,7 @@ No CloudFormation parameters: everything that varies is decided here, from conte
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+
+from amt.access import MAX_PREFIX_LENGTH
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +87,9 @@ class ContextKeys:
     ACCOUNT = "amt:account"
     REGION = "amt:region"
     NOTIFY_EMAILS = "amt:notifyEmails"
-    CHAT_WEBHOOK_URL = "amt:chatWebhookUrl"
+    CHAT_WEBHOOK_URL = "amt:chatWebhookUrl"  # refused: a URL in context would be a literal in the template
+    CHAT_WEBHOOK_SECRET = "amt:chatWebhookSecret"
+    KMS_KEY_ACCOUNTS = "amt:kmsKeyAccounts"
     STUDY_PREFIXES = "amt:studyPrefixes"
     DATA_PREFIXES = "amt:dataPrefixes"
     CONFIGS_DIR = "amt:configsDir"
@@ -102,7 +107,8 @@ class AppSettings:
     account: str | None = None
     region: str | None = None
     notify_emails: tuple[str, ...] = ()
-    chat_webhook_url: str | None = None
+    chat_webhook_secret: str | None = None
+    kms_key_accounts: tuple[str, ...] = ()
     study_prefixes: tuple[str, ...] = ()
     data_prefixes: tuple[str, ...] = ()
     configs_dir: Path = field(default=ROOT / "configs")
@@ -121,18 +127,27 @@ class AppSettings:
         for e in emails:
             if "@" not in e:
                 raise SynthError(f"context {ContextKeys.NOTIFY_EMAILS}: {e!r} is not an email address")
-        webhook = get(ContextKeys.CHAT_WEBHOOK_URL) or None
-        if webhook is not None and not str(webhook).startswith("https://"):
-            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: must be an https:// URL")
+        if get(ContextKeys.CHAT_WEBHOOK_URL):
+            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: a webhook URL is a credential and would be a "
+                             f"literal in the template; store it in Secrets Manager and set "
+                             f"{ContextKeys.CHAT_WEBHOOK_SECRET}=SECRET_NAME[:JSON_FIELD]")
+        webhook = get(ContextKeys.CHAT_WEBHOOK_SECRET) or None
+        if webhook is not None and not re.fullmatch(r"[\w/+=.@-]{1,512}(:[\w.-]+)?", str(webhook)):
+            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_SECRET}: expected a Secrets Manager secret name, "
+                             f"optionally with :json_field (got {webhook!r})")
+        kms_accounts = _strings(get, ContextKeys.KMS_KEY_ACCOUNTS)
+        for acct in kms_accounts:
+            if not re.fullmatch(r"\d{12}", acct):
+                raise SynthError(f"context {ContextKeys.KMS_KEY_ACCOUNTS}: {acct!r} is not a 12-digit account id")
         data = _strings(get, ContextKeys.DATA_PREFIXES)
         for uri in data:
             if not uri.startswith("s3://") or len(uri) <= len("s3://"):
                 raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r} is not an s3://bucket/prefix URI")
         prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
         for p in prefixes:
-            if not p or "*" in p or not all(c.isalnum() or c == "-" for c in p):
+            if not p or len(p) > MAX_PREFIX_LENGTH or not all(c.islower() or c.isdigit() or c == "-" for c in p):
                 raise SynthError(f"context {ContextKeys.STUDY_PREFIXES}: {p!r} must be a study-name prefix "
-                                 "(letters, digits, '-'; no wildcard)")
+                                 f"(lowercase letters, digits, '-'; at most {MAX_PREFIX_LENGTH}; no wildcard)")
         minutes = get(ContextKeys.RECONCILE_MINUTES) or 15
         try:
             reconcile = int(minutes)
@@ -147,7 +162,8 @@ class AppSettings:
             account=get(ContextKeys.ACCOUNT) or None,
             region=get(ContextKeys.REGION) or None,
             notify_emails=emails,
-            chat_webhook_url=webhook,
+            chat_webhook_secret=webhook,
+            kms_key_accounts=kms_accounts,
             study_prefixes=prefixes,
             data_prefixes=data,
             configs_dir=Path(configs) if configs else ROOT / "configs",

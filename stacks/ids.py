@@ -51,7 +51,7 @@ class States:
 class Outputs(StackOutputs):
     """Output ids: the keys `amt submit` and `amt status` read (named in `amt.settings`), plus two for people."""
 
-    EXECUTION_ROLE_ARN = "ExecutionRoleArn"
+    EXECUTION_ROLES_PATH = "ExecutionRolesPath"
     DASHBOARD_NAME = "DashboardName"
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Acknowledgment, Aspects, CfnResource, IAspect, Stack, Validations
+from aws_cdk import Acknowledgment, Aspects, CfnResource, IAspect, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
@@ -50,11 +50,21 @@ class _WildcardAcknowledger:
         # customer-managed "OverflowPolicy" resources, which carry the same wildcards.
         if not isinstance(node, iam.CfnPolicy | iam.CfnRole | iam.CfnManagedPolicy):
             return
+        stack = Stack.of(node)
         for finding in wildcard_findings(node):
             for pattern, reason in self.allowed:
-                if re.fullmatch(pattern, finding):
+                if re.fullmatch(pattern, _placeholders(stack, finding)):
                     Validations.of(node).acknowledge(Acknowledgment(id=f"{IAM5}[{finding}]", reason=reason))
                     break
+
+
+def _placeholders(stack: Stack, finding: str) -> str:
+    """The finding with this stack's literal account and region (`amt:account`/`amt:region`) written as the
+    pseudo parameters they stand for, so one pattern fits an environment-agnostic and an explicit synth."""
+    for value, placeholder in ((stack.account, "<AWS::AccountId>"), (stack.region, "<AWS::Region>")):
+        if not Token.is_unresolved(value):
+            finding = finding.replace(f":{value}:", f":{placeholder}:")
+    return finding
 
 
 def wildcard_findings(node: CfnResource) -> list[str]:

@@ -1,17 +1,20 @@
-"""What the studies need, derived once from the specs in configs/ and the context: job-name prefixes,
-data and output locations, images, KMS keys and networks. IAM statements and event patterns are
-scoped to it."""
+"""What each study needs, derived once from the specs in configs/ and the context: its data and output
+locations, images, KMS key, network and schedule. Each study's execution role is built from its own
+`StudyAccess` (and nothing else), so a reviewer reads one study's access in one place."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
+from amt.access import is_guarded
 from amt.model import Spec
 from amt.naming import study_prefix
 
-T = TypeVar("T")
+_ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+                      r"(?P<repo>[^:@]+)")
 
 
 @dataclass(frozen=True)
@@ -27,55 +30,101 @@ class S3Location:
 
 
 @dataclass(frozen=True)
-class StudyScope:
-    """What the specs in configs/ (and the context for uploaded specs) need, and nothing more."""
+class CustomImage:
+    """An image repository a reviewed spec names: exactly this account, region and repository."""
 
-    job_prefixes: tuple[str, ...]
+    account: str
+    region: str
+    repository: str
+
+
+@dataclass(frozen=True)
+class StudyAccess:
+    """One study's (or one context prefix's) access: what its execution role may read, write and pull."""
+
+    name: str                                    # study name, or a context prefix
+    job_prefix: str                              # jobs, training log streams: `<study>-r`, or the prefix
     data: tuple[S3Location, ...]
-    outputs: tuple[S3Location, ...]
-    images: tuple[str, ...]
-    builtins: tuple[tuple[str, str | None, str], ...]  # (name, version, instance type)
-    kms_keys: tuple[tuple[str, str], ...]          # (job prefix, key id/arn/alias)
-    networks: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (prefix, subnets, sgs)
-    isolation: tuple[str, ...]                     # prefixes whose jobs must run network-isolated
-    encrypted_traffic: tuple[str, ...]             # prefixes whose jobs must encrypt inter-container traffic
-    # `promote:`: the model package groups the specs register in, and the studies that promote
-    # (study, its output_uri) - whose training jobs and artifacts the Promote function may read.
-    model_package_groups: tuple[str, ...] = ()
-    promoting: tuple[tuple[str, S3Location | None], ...] = ()
+    output: S3Location | None                    # the spec's output_uri; None: the artifacts bucket's training/
+    custom_images: tuple[CustomImage, ...] = ()
+    builtins: tuple[tuple[int, str], ...] = ()   # (catalog registry index, repository)
+    kms_key: str | None = None
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    isolation: bool = False
+    encrypted_traffic: bool = False
+    schedule: str | None = None
+    guarded: bool = False                        # launched through its own launcher role (amt.access)
+    from_prefix: bool = False
 
     @property
-    def uses_vpc(self) -> bool:
-        return bool(self.networks)
+    def artifacts_prefix(self) -> str:
+        """Its default output prefix in the artifacts bucket (render writes `training/<study>/`)."""
+        return f"training/{self.name}/" if not self.from_prefix else f"training/{self.name}"
 
 
-def study_scope(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
-                data_prefixes: Iterable[str] = ()) -> StudyScope:
-    """The scope of the given specs plus the context's prefixes for uploaded studies and data."""
-    prefixes = [study_prefix(s.name) for s in specs] + [p for p in study_prefixes]
-    data = [S3Location.parse(ch.uri) for s in specs for ch in s.data.values()]
-    data += [S3Location.parse(uri) for uri in data_prefixes]
-    return StudyScope(
-        job_prefixes=_unique(prefixes),
-        data=_unique(data),
-        outputs=_unique(S3Location.parse(s.output_uri) for s in specs if s.output_uri),
-        images=_unique(s.algorithm.image for s in specs if s.algorithm.image),
-        builtins=_unique((s.algorithm.builtin, s.algorithm.version, s.resources.instance_type)
-                         for s in specs if s.algorithm.builtin),
-        kms_keys=_unique((study_prefix(s.name), s.kms_key_id) for s in specs if s.kms_key_id),
-        networks=_unique((study_prefix(s.name), tuple(s.network.subnets), tuple(s.network.security_groups))
-                         for s in specs if s.network is not None and s.network.subnets),
-        isolation=_unique(study_prefix(s.name) for s in specs if s.network is not None and s.network.isolation),
-        encrypted_traffic=_unique(study_prefix(s.name) for s in specs
-                                  if s.network is not None and s.network.encrypt_inter_container_traffic),
-        model_package_groups=_unique(s.promote.model_package_group for s in specs if s.promote),
-        promoting=_unique((s.name, S3Location.parse(s.output_uri) if s.output_uri else None)
-                          for s in specs if s.promote),
+def study_access(spec: Spec) -> StudyAccess:
+    """A configs/ study's access: its own declared data, output, image, key and network."""
+    from amt.images import ImageError, builtin_repository
+
+    images: list[CustomImage] = []
+    builtins: list[tuple[int, str]] = []
+    if spec.algorithm.image and (m := _ECR_URI.match(spec.algorithm.image)):
+        images.append(CustomImage(m["account"], m["region"], m["repo"]))
+    elif spec.algorithm.builtin:
+        # An unknown image is spec validation's to report: no repository is granted.
+        with contextlib.suppress(ImageError):
+            builtins.append(builtin_repository(spec.algorithm.builtin, spec.algorithm.version,
+                                               spec.algorithm.py_version))
+    net = spec.network
+    return StudyAccess(
+        name=spec.name,
+        job_prefix=study_prefix(spec.name),
+        data=_unique(S3Location.parse(ch.uri) for ch in spec.data.values()),
+        output=S3Location.parse(spec.output_uri) if spec.output_uri else None,
+        custom_images=tuple(images),
+        builtins=tuple(builtins),
+        kms_key=spec.kms_key_id,
+        subnets=tuple(net.subnets) if net else (),
+        security_groups=tuple(net.security_groups) if net else (),
+        isolation=bool(net and net.isolation),
+        encrypted_traffic=bool(net and net.encrypt_inter_container_traffic),
+        schedule=spec.schedule,
+        guarded=is_guarded(spec),
     )
 
 
-def _unique(items: Iterable[T]) -> tuple[T, ...]:
-    seen: dict[T, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return tuple(seen)
+def prefix_access(prefix: str, data_prefixes: Iterable[str]) -> StudyAccess:
+    """The shared role of studies uploaded under a context prefix: the context's data, built-in images only."""
+    from amt.images import all_builtin_repositories
+
+    return StudyAccess(name=prefix, job_prefix=prefix, data=_unique(S3Location.parse(u) for u in data_prefixes),
+                       output=None, builtins=tuple(all_builtin_repositories()), from_prefix=True)
+
+
+def studies_access(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
+                   data_prefixes: Iterable[str] = ()) -> list[StudyAccess]:
+    """Every role the stack creates: one per configs/ study, one per context prefix."""
+    data = tuple(data_prefixes)
+    return [study_access(s) for s in specs] + [prefix_access(p, data) for p in study_prefixes]
+
+
+def _unique(items: Iterable[S3Location]) -> tuple[S3Location, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class PromoteScope:
+    """`promote:` in the reviewed specs: the model package groups they register in, and the studies that
+    promote (name, output_uri), whose training jobs and model artifacts the Promote function may read."""
+
+    groups: tuple[str, ...] = ()
+    studies: tuple[tuple[str, S3Location | None], ...] = ()
+
+
+def promote_scope(specs: Sequence[Spec]) -> PromoteScope:
+    promoting = [s for s in specs if s.promote is not None]
+    return PromoteScope(
+        groups=tuple(dict.fromkeys(s.promote.model_package_group for s in promoting if s.promote)),
+        studies=tuple((s.name, S3Location.parse(s.output_uri) if s.output_uri else None) for s in promoting),
+    )

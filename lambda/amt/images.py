@@ -116,6 +116,42 @@ def check_builtin(name: str, version: str | None) -> str | None:
     return None
 
 
+def _leaf(name: str, version: str | None, py_version: str | None) -> tuple[dict[str, Any], str, dict[str, Any],
+                                                                        str | None]:
+    """(algorithm, requested version, the catalog entry of its image, py version)."""
+    algo = _algorithm(name)
+    requested = _version(name, algo, version)
+    entry: dict[str, Any] = algo["versions"][algo.get("aliases", {}).get(requested, requested)]
+    label = f"{name} {requested}"
+    if "by_py" in entry:
+        py = _py_version(label, sorted(entry["by_py"]), py_version)
+        assert py is not None
+        return algo, requested, entry["by_py"][py], py
+    return algo, requested, entry, _py_version(label, entry.get("py_versions", []), py_version)
+
+
+def builtin_repository(name: str, version: str | None, py_version: str | None = None) -> tuple[int, str]:
+    """(registry index, repository) of a built-in image: the repository is the same in every region,
+    the registry (AWS's account per region, `registry_accounts`) is not. Raises ImageError."""
+    _, _, leaf, _ = _leaf(name, version, py_version)
+    return int(leaf["registry"]), str(leaf["repository"])
+
+
+def all_builtin_repositories() -> list[tuple[int, str]]:
+    """Every (registry index, repository) the catalog knows, sorted."""
+    out: set[tuple[int, str]] = set()
+    for algo in _catalog()["algorithms"].values():
+        for entry in algo["versions"].values():
+            for leaf in entry["by_py"].values() if "by_py" in entry else [entry]:
+                out.add((int(leaf["registry"]), str(leaf["repository"])))
+    return sorted(out)
+
+
+def registry_accounts(registry: int) -> dict[str, str]:
+    """AWS's image account per region for a registry index of the catalog."""
+    return dict(_catalog()["registries"][registry])
+
+
 def resolve_image(
     name: str,
     version: str | None,
@@ -125,19 +161,9 @@ def resolve_image(
 ) -> str:
     """The ECR training image URI of `name` `version` in `region`; raises ImageError saying what would work."""
     catalog = _catalog()
-    algo = _algorithm(name)
-    requested = _version(name, algo, version)
-    entry: dict[str, Any] = algo["versions"][algo.get("aliases", {}).get(requested, requested)]
+    algo, requested, leaf, py = _leaf(name, version, py_version)
     label = f"{name} {requested}"
     family = _family(instance_type)
-
-    if "by_py" in entry:
-        py = _py_version(label, sorted(entry["by_py"]), py_version)
-        assert py is not None
-        leaf: dict[str, Any] = entry["by_py"][py]
-    else:
-        leaf = entry
-        py = _py_version(label, leaf.get("py_versions", []), py_version)
 
     processors = algo.get("processors") or leaf.get("processors")
     processor = _processor(family, processors)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from amt.access import TAG_ROUND, TAG_STACK, TAG_STUDY
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 WARM_START = {"identical_data_and_algorithm": "IdenticalDataAndAlgorithm", "transfer_learning": "TransferLearning"}
-TAG_STUDY = "amt:study"
-TAG_ROUND = "amt:round"
 
 
 def training_image(spec: Spec, region: str) -> str:
@@ -33,14 +32,18 @@ def render_request(
     output_bucket: str,
     round_no: int = 1,
     parents: list[str] | None = None,
+    stack_key: str = "",
+    default_kms_key: str = "",
 ) -> dict[str, Any]:
-    """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start."""
+    """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start.
+    `stack_key` tags the job as the stack's (its roles may touch only such jobs); `default_kms_key`
+    encrypts the outputs of a spec without `kms_key_id` (the stack's key)."""
     name = job_name(spec, round_no)
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": _tuning_config(spec),
         "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
-                                                      output_bucket=output_bucket),
+                                                      output_bucket=output_bucket, default_kms_key=default_kms_key),
     }
     warm = _warm_start(spec, parents)
     if warm:
@@ -48,7 +51,7 @@ def render_request(
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
         {"Key": TAG_STUDY, "Value": spec.name},
         {"Key": TAG_ROUND, "Value": str(round_no)},
-    ]
+    ] + ([{"Key": TAG_STACK, "Value": stack_key}] if stack_key else [])
     return request
 
 
@@ -122,7 +125,8 @@ def _completion(spec: Spec) -> dict[str, Any]:
     return out
 
 
-def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str) -> dict[str, Any]:
+def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
+                         default_kms_key: str = "") -> dict[str, Any]:
     algo: dict[str, Any] = {
         "TrainingImage": training_image(spec, region),
         "TrainingInputMode": spec.algorithm.input_mode,
@@ -138,6 +142,8 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
         resources["VolumeKmsKeyId"] = spec.kms_key_id
+    elif default_kms_key:
+        output["KmsKeyId"] = default_kms_key
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:

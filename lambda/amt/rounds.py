@@ -60,16 +60,17 @@ def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
         raise SpecInvalid("\n".join(err.lines())) from None
 
 
-def _check_in_scope(rt: Runtime, study: str, source: dict[str, Any]) -> None:
-    """A study outside the job prefixes the stack's IAM and event rules cover would fail at launch with
-    AccessDenied, or never resume: say so up front, naming the field and the fix."""
-    from amt.naming import study_prefix
+def study_roles(rt: Runtime, spec: Spec) -> tuple[str, str | None]:
+    """The execution role the round passes and the launcher role to assume first (or None): the
+    study's own roles in a deployed stack (amt.access), else the one configured role (tests, CLI)."""
+    from amt.access import roles_for
 
-    allowed = rt.settings.study_prefixes
-    if allowed and not any(study_prefix(study).startswith(p) for p in allowed):
-        raise SpecInvalid(f"{source.get('key', study)}: name: study {study!r} is outside the studies this stack may "
-                          f"run (job-name prefixes {', '.join(allowed)}); add its spec to configs/ or a prefix of "
-                          "its name to the amt:studyPrefixes context, then cdk deploy")
+    s = rt.settings
+    if not s.role_arn_base:
+        return s.execution_role_arn, None
+    roles = roles_for(spec, role_arn_base=s.role_arn_base, key=s.stack_key, region=rt.region,
+                      prefixes=s.study_prefixes)
+    return roles.execution_role_arn, roles.launcher_role_arn
 
 
 def _check_promote_scope(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
@@ -113,7 +114,6 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         source = meta["spec_location"]
     spec = load_spec(rt, source)
     study = spec.name
-    _check_in_scope(rt, spec.name, source)
     _check_promote_scope(rt, spec, source)
     bind(study=study, run_id=run_id)
     first_prepare = "round" not in event
@@ -142,13 +142,16 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                                  source_key=str(source.get("key", spec.name)))
     name = job_name(spec, round_no)
     bind(job_name=name)
-    request = render_request(spec, region=rt.region, role_arn=rt.settings.execution_role_arn,
-                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents)
+    role_arn, launcher_arn = study_roles(rt, spec)
+    request = render_request(spec, region=rt.region, role_arn=role_arn,
+                             output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents,
+                             stack_key=rt.settings.stack_key, default_kms_key=rt.settings.kms_key_arn)
     reg.claim_round(study, round_no, run_id=run_id, job_name=name, parents=parents, spec_location=source,
                     worst_case_hours=worst)
     logger.info("prepared round", extra={"parents": parents, "worst_case_hours": worst, "spent_hours": spent})
     return {"study": study, "round": round_no, "base_round": base_round, "run_id": run_id, "job_name": name,
-            "request": request, "parents": parents, "timeout_seconds": wait_timeout_seconds(spec),
+            "request": request, "launcher_role_arn": launcher_arn, "parents": parents,
+            "timeout_seconds": wait_timeout_seconds(spec),
             "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger}
 
 

@@ -19,11 +19,17 @@ class EnvKeys:
     CONFIGS_BUCKET = "AMT_CONFIGS_BUCKET"
     CONFIGS_PREFIX = "AMT_CONFIGS_PREFIX"
     TOPIC_ARN = "AMT_TOPIC_ARN"
+    # One role for every study (tests, CLI); a deployed stack sets ROLE_ARN_BASE and STACK_KEY instead and
+    # each study runs as its own role (amt.access).
     EXECUTION_ROLE_ARN = "AMT_EXECUTION_ROLE_ARN"
+    ROLE_ARN_BASE = "AMT_ROLE_ARN_BASE"
+    STACK_KEY = "AMT_STACK_KEY"
+    # The stack's KMS key: outputs of specs without kms_key_id are encrypted with it.
+    KMS_KEY_ARN = "AMT_KMS_KEY_ARN"
     STATE_MACHINE_ARN = "AMT_STATE_MACHINE_ARN"
     REPORTS_PREFIX = "AMT_REPORTS_PREFIX"
     QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
-    # Comma-separated job-name prefixes the stack's IAM policies and event rules cover.
+    # Comma-separated study-name prefixes of uploaded studies (amt:studyPrefixes): they run as the prefix's role.
     STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
     # Comma-separated model package groups the Promote function may register in (the reviewed specs').
     MODEL_PACKAGE_GROUPS = "AMT_MODEL_PACKAGE_GROUPS"
@@ -65,6 +71,9 @@ class Settings:
     quiet_minutes: int
     study_prefixes: tuple[str, ...] = ()
     model_package_groups: tuple[str, ...] = ()
+    role_arn_base: str = ""
+    stack_key: str = ""
+    kms_key_arn: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -82,6 +91,9 @@ class Settings:
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
             study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
             model_package_groups=tuple(g for g in e.get(EnvKeys.MODEL_PACKAGE_GROUPS, "").split(",") if g),
+            role_arn_base=e.get(EnvKeys.ROLE_ARN_BASE, ""),
+            stack_key=e.get(EnvKeys.STACK_KEY, ""),
+            kms_key_arn=e.get(EnvKeys.KMS_KEY_ARN, ""),
         )
 
 

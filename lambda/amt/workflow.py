@@ -68,6 +68,18 @@ class Runtime:
     def sns(self) -> Any:
         return self.client("sns")
 
+    def sagemaker_as(self, role_arn: str | None, session_name: str) -> Any:
+        """A SageMaker client acting as `role_arn` (a guarded study's launcher role), or our own."""
+        if not role_arn:
+            return self.sagemaker
+        with transient_errors(f"AssumeRole {role_arn}"):
+            creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64],
+                                                   DurationSeconds=900)["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=self.region,
+        ).client("sagemaker", config=BOTO_CONFIG)
+
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.client("dynamodb"), self.settings.registry_table)
@@ -151,7 +163,10 @@ def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         logger.info("this task token was already resumed; nothing to do")
         return {"job_name": job, "status": "Resumed", "adopted": True}
     rt.registry.set_run_job(run_id, job_name=job, round_no=round_no)
-    launched = sagemaker_ops.create_tuning_job(rt.sagemaker, p["request"])
+    # A guarded study's job is created as its launcher role, whose Denies hold the request to the
+    # reviewed spec's KMS key and network (amt.access).
+    sagemaker = rt.sagemaker_as(p.get("launcher_role_arn"), f"amt-launch-{job}")
+    launched = sagemaker_ops.create_tuning_job(sagemaker, p["request"])
     rt.registry.set_round(study, round_no, RoundStatus.IN_PROGRESS, only_if=RoundStatus.LAUNCHING)
     if launched.adopted:
         logger.info("adopted the existing tuning job", extra={"status": launched.status})
@@ -210,8 +225,8 @@ def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
         return "not-terminal"
     waiting = rt.registry.token(job) if job else None
     if waiting is None:
-        # Not a job a run of ours waits on (the rule may hear every tuning job of the account): no describe,
-        # which the function may not even be allowed for someone else's job.
+        # Not a job a run of ours waits on: the rule matches every tuning job of the account (a pattern listing
+        # our studies would outgrow EventBridge's limit), and our roles may not describe someone else's job.
         logger.info("not resuming: unknown", extra={"job_name": job, "status": status})
         return "unknown"
     if waiting.get("status") != TokenStatus.WAITING:

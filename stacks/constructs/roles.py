@@ -1,109 +1,100 @@
-"""IAM: the statements built from a `StudyScope` (one small function per statement), and the
-SageMaker execution role.
+"""IAM statements, one small function each: the functions' statements (a constant size, whatever the
+number of studies: SageMaker jobs are scoped by the stack's tag, study roles by their IAM path) and
+each study's execution and launcher role statements (built from that study's `StudyAccess` only).
 
 Every statement is scoped to ARNs built with the stack's partition, region and account; the few
 actions AWS cannot scope to a resource are isolated in their own statements and acknowledged.
+SageMaker's service authorization reference lists `aws:RequestTag/${TagKey}` for
+CreateHyperParameterTuningJob and AddTags, and `aws:ResourceTag/${TagKey}` for the
+hyper-parameter-tuning-job resource (Describe, ListTrainingJobsFor, Stop).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
-from stacks.nag import allow_wildcards
-from stacks.study_scope import S3Location, StudyScope
+from amt.access import GUARDED, LAUNCH, OPEN, ROLE_PATH_ROOT, TAG_STACK
+from stacks.study_scope import PromoteScope, S3Location, StudyAccess
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-_ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-                      r"(?P<repo>[^:@]+)")
+TUNING_JOB = "hyper-parameter-tuning-job"
+# Resolves a built-in image's registry (catalog index) to AWS's account in the deploying region.
+RegistryAccount = Callable[[int], str]
 
 
 # --- ARNs ------------------------------------------------------------------------------------
 
 def tuning_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
-    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:hyper-parameter-tuning-job/{p}*"
-            for p in prefixes]
+    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/{p}*" for p in prefixes]
+
+
+def role_arn_base(stack: Stack, stack_name: str) -> str:
+    """`arn:<partition>:iam::<account>:role/amt/<stack>/`: the study roles' ARNs start with it (amt.access)."""
+    return f"arn:{stack.partition}:iam::{stack.account}:role/{ROLE_PATH_ROOT}/{stack_name}/"
 
 
 def _bucket_arn(stack: Stack, bucket: str) -> str:
     return f"arn:{stack.partition}:s3:::{bucket}"
 
 
-# --- statements for the functions' roles --------------------------------------------------------
+def _ours(stack_key: str, tag: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
+    return {"StringEquals": {f"{tag}/{TAG_STACK}": stack_key}}
 
-def create_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
-    """Create (and tag, which CreateHyperParameterTuningJob with Tags needs) tuning jobs of known studies."""
+
+# --- statements for the functions' roles (constant size) ----------------------------------------
+
+def create_tuning_jobs_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement:
+    """Create (and tag, which a create with Tags needs) tuning jobs tagged as this stack's; the job runs
+    as a role only `pass_open_roles_statement` lets through."""
     return iam.PolicyStatement(
-        sid="CreateTuningJobsOfKnownStudies",
+        sid="CreateTuningJobsTaggedOurs",
         actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
-        resources=tuning_job_arns(stack, scope.job_prefixes),
+        resources=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/*"],
+        conditions=_ours(stack_key, "aws:RequestTag"),
     )
 
 
-def enforce_spec_controls_statements(stack: Stack, scope: StudyScope) -> list[iam.PolicyStatement]:
-    """Deny creating a study's job without the KMS key, VPC, isolation or traffic encryption its spec sets.
-
-    Denies, because an allow with a condition would be overridden by any broader allow."""
-    out: list[iam.PolicyStatement] = []
-    create = ["sagemaker:CreateHyperParameterTuningJob"]
-    for i, (prefix, key) in enumerate(scope.kms_keys):
-        for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
-            out.append(iam.PolicyStatement(
-                sid=f"RequireSpecKmsKey{i}{cond_key.split(':')[1]}",
-                effect=iam.Effect.DENY, actions=create, resources=tuning_job_arns(stack, [prefix]),
-                conditions={"StringNotEquals": {cond_key: key}},
-            ))
-    for i, (prefix, subnets, groups) in enumerate(scope.networks):
-        arns = tuning_job_arns(stack, [prefix])
-        out.append(iam.PolicyStatement(
-            sid=f"RequireSpecVpc{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
-            conditions={"Null": {"sagemaker:VpcSubnets": "true"}},
-        ))
-        out.append(iam.PolicyStatement(
-            sid=f"RequireSpecSubnets{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
-            conditions={"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(subnets)}},
-        ))
-        if groups:
-            out.append(iam.PolicyStatement(
-                sid=f"RequireSpecSecurityGroups{i}", effect=iam.Effect.DENY, actions=create, resources=arns,
-                conditions={"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(groups)}},
-            ))
-    # A Bool condition on an absent key does not match, so each flag also needs a Null deny: a request that
-    # leaves the flag out is refused as well as one that sets it false.
-    for sid, prefixes, cond_key in (("RequireNetworkIsolation", scope.isolation, "sagemaker:NetworkIsolation"),
-                                    ("RequireTrafficEncryption", scope.encrypted_traffic,
-                                     "sagemaker:InterContainerTrafficEncryption")):
-        for i, prefix in enumerate(prefixes):
-            for suffix, condition in (("", {"Bool": {cond_key: "false"}}), ("Set", {"Null": {cond_key: "true"}})):
-                out.append(iam.PolicyStatement(
-                    sid=f"{sid}{suffix}{i}", effect=iam.Effect.DENY, actions=create,
-                    resources=tuning_job_arns(stack, [prefix]), conditions=condition,
-                ))
-    return out
-
-
-def describe_jobs_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
-    """Read tuning jobs of known studies and list their training jobs (adoption, resume, reports)."""
+def describe_jobs_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement:
+    """Read this stack's tuning jobs and list their training jobs (adoption, resume, reports)."""
     return iam.PolicyStatement(
-        sid="DescribeJobsOfKnownStudies",
+        sid="DescribeOurTuningJobs",
         actions=["sagemaker:DescribeHyperParameterTuningJob",
                  "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
-        resources=tuning_job_arns(stack, scope.job_prefixes),
+        resources=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/*"],
+        conditions=_ours(stack_key),
     )
 
 
-def stop_tuning_job_statement(stack: Stack, scope: StudyScope) -> iam.PolicyStatement:
+def stop_tuning_job_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(
-        sid="StopTuningJobsOfKnownStudies",
+        sid="StopOurTuningJobs",
         actions=["sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
-        resources=tuning_job_arns(stack, scope.job_prefixes),
+        resources=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/*"],
+        conditions=_ours(stack_key),
+    )
+
+
+def pass_open_roles_statement(stack: Stack, stack_name: str) -> iam.PolicyStatement:
+    """PassRole on the open studies' execution roles (one IAM path), only to SageMaker. Guarded studies'
+    roles are under another path: only each study's launcher role may pass its own."""
+    return iam.PolicyStatement(
+        sid="PassOpenStudyRolesToSageMaker",
+        actions=["iam:PassRole"],
+        resources=[f"{role_arn_base(stack, stack_name)}{OPEN}/*"],
+        conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
+    )
+
+
+def assume_launchers_statement(stack: Stack, stack_name: str) -> iam.PolicyStatement:
+    """Assume a guarded study's launcher role (each trusts the launch function's role only)."""
+    return iam.PolicyStatement(
+        sid="AssumeGuardedStudyLaunchers",
+        actions=["sts:AssumeRole"],
+        resources=[f"{role_arn_base(stack, stack_name)}{LAUNCH}/*"],
     )
 
 
@@ -118,24 +109,24 @@ def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
     return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*" for p in prefixes]
 
 
-def promote_statements(stack: Stack, scope: StudyScope, artifacts: s3.IBucket) -> list[iam.PolicyStatement]:
+def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: str) -> list[iam.PolicyStatement]:
     """Register versions in the groups reviewed specs name, read those studies' training jobs and model
     artifacts (nothing else); ListModelPackages has no resource-level permission."""
     from amt.naming import study_prefix
 
-    prefixes = [study_prefix(study) for study, _ in scope.promoting]
+    prefixes = [study_prefix(study) for study, _ in scope.studies]
     # Where render puts a study's outputs: its output_uri, else `training/<study>/` in the artifacts bucket.
-    artifact_objects = sorted(
-        {f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for _, loc in scope.promoting if loc is not None}
-        | {artifacts.arn_for_objects(f"training/{study}/*") for study, loc in scope.promoting if loc is None})
+    artifact_objects = [f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for _, loc in scope.studies if loc]
+    artifact_objects += [f"{artifacts_bucket_arn}/training/{study}/*" for study, loc in scope.studies if not loc]
     return [
         iam.PolicyStatement(sid="RegisterModelPackagesInSpecGroups",
                             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
-                            resources=model_package_arns(stack, scope.model_package_groups)),
+                            resources=model_package_arns(stack, scope.groups)),
         iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
         iam.PolicyStatement(sid="DescribePromotedTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
                             resources=training_job_arns(stack, prefixes)),
-        iam.PolicyStatement(sid="ReadPromotedModelArtifacts", actions=["s3:GetObject"], resources=artifact_objects),
+        iam.PolicyStatement(sid="ReadPromotedModelArtifacts", actions=["s3:GetObject"],
+                            resources=sorted(set(artifact_objects))),
     ]
 
 
@@ -145,16 +136,6 @@ def registry_statement(table_arn: str) -> iam.PolicyStatement:
         sid="UseRegistry",
         actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
         resources=[table_arn, f"{table_arn}/index/*"],
-    )
-
-
-def pass_execution_role_statement(role: iam.IRole) -> iam.PolicyStatement:
-    """PassRole on the SageMaker execution role only, and only to SageMaker (grant_pass_role has no condition)."""
-    return iam.PolicyStatement(
-        sid="PassExecutionRoleToSageMaker",
-        actions=["iam:PassRole"],
-        resources=[role.role_arn],
-        conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
     )
 
 
@@ -184,70 +165,75 @@ def write_logs_statement(log_group_arn: str) -> iam.PolicyStatement:
     )
 
 
-# --- the SageMaker execution role ------------------------------------------------------------
+# --- a guarded study's launcher role ------------------------------------------------------------
 
-class SageMakerExecutionRole(Construct):
-    """The role training jobs run as: reads the studies' data, writes the artifacts bucket, pulls the images,
-    writes training logs. No AWS-managed policy."""
+def launcher_statements(stack: Stack, study: StudyAccess, *, stack_key: str,
+                        execution_role_arn: str) -> list[iam.PolicyStatement]:
+    """Create this study's jobs (tagged ours), passing this study's execution role only; Denies make the
+    request carry the reviewed spec's controls."""
+    jobs = tuning_job_arns(stack, [study.job_prefix])
+    return [
+        iam.PolicyStatement(sid="CreateThisStudysJobs",
+                            actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
+                            resources=jobs, conditions=_ours(stack_key, "aws:RequestTag")),
+        iam.PolicyStatement(sid="DescribeThisStudysJobs", actions=["sagemaker:DescribeHyperParameterTuningJob"],
+                            resources=jobs),
+        iam.PolicyStatement(sid="PassThisStudysRole", actions=["iam:PassRole"], resources=[execution_role_arn],
+                            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}),
+        *controls_deny_statements(stack, study),
+    ]
 
-    def __init__(self, scope: Construct, id: str, *, study: StudyScope, artifacts: s3.IBucket,
-                 key: kms.IKey, region_hint: str | None = None) -> None:
-        super().__init__(scope, id)
-        stack = Stack.of(self)
-        self.role = iam.Role(
-            self, "Role",
-            # Confused-deputy guard: only SageMaker acting for this account may assume it. The condition
-            # must sit on the one trust statement: a second, unconditional allow would void it.
-            assumed_by=iam.ServicePrincipal(
-                SAGEMAKER, conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
-            description="amt-conductor: SageMaker training jobs of the tuning studies run as this role",
-        )
-        for statement in self._statements(stack, study, artifacts, region_hint):
-            self.role.add_to_policy(statement)
-        key.grant_encrypt_decrypt(self.role)
-        allow_wildcards(self.role, [
-            (r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/[^*]*\*",
-             "Objects under the data and output prefixes the specs (and amt:dataPrefixes) declare."),
-            (r"Resource::<StorageArtifactsBucket\w+\.Arn>/\*",
-             "Training outputs: SageMaker writes `training/<study>/<job>/...` objects to the artifacts bucket."),
-            (r"Resource::\*", "ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited to the /aws/sagemaker/ "
-                              "namespaces) and EC2 Describe* have no resource-level permissions."),
-            (r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
-             r"TrainingJobs:log-stream:\*", "Training log streams are named per job at run time."),
-            (r"Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:\*:repository/[a-z0-9._/-]+",
-             "Built-in algorithm images live in AWS-owned accounts that differ per region; the repository name "
-             "is fixed."),
-            (r"Action::kms:(GenerateDataKey|ReEncrypt)\*", "Data-key variants on our CMK and the specs' keys."),
-            (r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/\*",
-             "Training ENIs are created at run time in the specs' subnets (ManageTrainingInterfaces is "
-             "conditioned on those subnets)."),
-        ])
 
-    def _statements(self, stack: Stack, study: StudyScope, artifacts: s3.IBucket,
-                    region_hint: str | None) -> list[iam.PolicyStatement]:
-        out = [*read_data_statements(stack, study.data), *write_output_statements(stack, study.outputs)]
-        out.append(iam.PolicyStatement(
-            sid="WriteArtifacts",
-            actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-            resources=[artifacts.arn_for_objects("*")],
-        ))
-        out.append(iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                                       resources=[artifacts.bucket_arn]))
-        out.extend(pull_images_statements(stack, study, region_hint))
-        log_group = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{TRAINING_LOG_GROUP}"
-        out.append(iam.PolicyStatement(
-            sid="WriteTrainingLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[log_group, f"{log_group}:log-stream:*"],
-        ))
-        out.append(iam.PolicyStatement(
+def controls_deny_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
+    """Deny creating the study's job without the KMS key, VPC, isolation or traffic encryption its spec sets.
+
+    Denies, because an allow with a condition would be overridden by any broader allow."""
+    out: list[iam.PolicyStatement] = []
+    create = ["sagemaker:CreateHyperParameterTuningJob"]
+    arns = tuning_job_arns(stack, [study.job_prefix])
+
+    def deny(sid: str, condition: dict[str, dict[str, object]]) -> None:
+        out.append(iam.PolicyStatement(sid=sid, effect=iam.Effect.DENY, actions=create, resources=arns,
+                                       conditions=condition))
+
+    if study.kms_key:
+        for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
+            deny(f"RequireSpecKmsKey{cond_key.split(':')[1]}", {"StringNotEquals": {cond_key: study.kms_key}})
+    if study.subnets:
+        deny("RequireSpecVpc", {"Null": {"sagemaker:VpcSubnets": "true"}})
+        deny("RequireSpecSubnets", {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(study.subnets)}})
+        if study.security_groups:
+            deny("RequireSpecSecurityGroups", {"ForAnyValue:StringNotEquals": {
+                "sagemaker:VpcSecurityGroupIds": list(study.security_groups)}})
+    # A Bool condition on an absent key does not match, so each flag also needs a Null deny: a request that
+    # leaves the flag out is refused as well as one that sets it false.
+    for sid, wanted, cond_key in (("RequireNetworkIsolation", study.isolation, "sagemaker:NetworkIsolation"),
+                                  ("RequireTrafficEncryption", study.encrypted_traffic,
+                                   "sagemaker:InterContainerTrafficEncryption")):
+        if wanted:
+            deny(sid, {"Bool": {cond_key: "false"}})
+            deny(f"{sid}Set", {"Null": {cond_key: "true"}})
+    return out
+
+
+# --- a study's execution role ---------------------------------------------------------------
+
+def execution_statements(stack: Stack, study: StudyAccess, *, artifacts_bucket_arn: str, stack_key_arn: str,
+                         registry_account: RegistryAccount) -> list[iam.PolicyStatement]:
+    """Everything one study's training jobs need, and only for that study."""
+    return [
+        *read_data_statements(stack, study.data),
+        *write_output_statements(stack, study, artifacts_bucket_arn),
+        *pull_images_statements(stack, study, registry_account),
+        training_logs_statement(stack, study),
+        iam.PolicyStatement(
             sid="PutTrainingMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
-        out.extend(spec_keys_statements(stack, study))
-        if study.uses_vpc:
-            out.extend(vpc_statements(stack, study))
-        return out
+        ),
+        stack_key_statement(stack, stack_key_arn),
+        *spec_key_statements(stack, study),
+        *vpc_statements(stack, study),
+    ]
 
 
 def read_data_statements(stack: Stack, locations: Iterable[S3Location]) -> list[iam.PolicyStatement]:
@@ -269,78 +255,95 @@ def read_data_statements(stack: Stack, locations: Iterable[S3Location]) -> list[
     return out
 
 
-def write_output_statements(stack: Stack, locations: Iterable[S3Location]) -> list[iam.PolicyStatement]:
-    """Specs with their own `output_uri`: write there (and only there)."""
-    resources = sorted({f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for loc in locations})
-    if not resources:
-        return []
-    return [iam.PolicyStatement(sid="WriteSpecOutputs", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=resources)]
+def write_output_statements(stack: Stack, study: StudyAccess, artifacts_bucket_arn: str) -> list[iam.PolicyStatement]:
+    """The study's own output: its spec's `output_uri`, else `training/<study>/` of the artifacts bucket."""
+    if study.output is not None:
+        objects = f"{_bucket_arn(stack, study.output.bucket)}/{study.output.prefix}*"
+        return [iam.PolicyStatement(sid="WriteOwnOutput", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                    resources=[objects])]
+    return [
+        iam.PolicyStatement(sid="WriteOwnArtifacts", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                            resources=[f"{artifacts_bucket_arn}/{study.artifacts_prefix}*"]),
+        iam.PolicyStatement(sid="ListOwnArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket_arn],
+                            conditions={"StringLike": {"s3:prefix": [f"{study.artifacts_prefix}*"]}}),
+    ]
 
 
-def pull_images_statements(stack: Stack, study: StudyScope, region_hint: str | None) -> list[iam.PolicyStatement]:
-    """Pull the custom images the specs name, and the built-in algorithms' repositories."""
-    repos: set[str] = set()
-    for uri in study.images:
-        m = _ECR_URI.match(uri)
-        if m:
-            repos.add(f"arn:{stack.partition}:ecr:{m['region']}:{m['account']}:repository/{m['repo']}")
-    for builtin, version, instance_type in study.builtins:
-        repos.add(_builtin_repository_arn(stack, builtin, version, instance_type, region_hint))
+def pull_images_statements(stack: Stack, study: StudyAccess,
+                           registry_account: RegistryAccount) -> list[iam.PolicyStatement]:
+    """Pull the study's custom image (its exact account, region and repository) or its built-in algorithm's
+    repository in AWS's registry account for the deploying region (never any account)."""
+    repos = [f"arn:{stack.partition}:ecr:{i.region}:{i.account}:repository/{i.repository}"
+             for i in study.custom_images]
+    repos += [f"arn:{stack.partition}:ecr:{stack.region}:{registry_account(reg)}:repository/{repo}"
+              for reg, repo in study.builtins]
     out = [iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])]
     if repos:
         out.append(iam.PolicyStatement(
             sid="PullImages",
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=sorted(repos),
+            resources=repos,
         ))
     return out
 
 
-def _builtin_repository_arn(stack: Stack, builtin: str, version: str | None, instance_type: str,
-                            region_hint: str | None) -> str:
-    """Built-in images live in an AWS account that differs per region; the repository name does not."""
-    from amt.images import ImageError, resolve_image
-
-    try:
-        uri = resolve_image(builtin, version, region_hint or "us-east-1", instance_type)
-    except ImageError:  # an unknown image is the spec validation's to report; IAM falls back to any repository
-        uri = ""
-    m = re.match(r"^[^/]+/(?P<repo>[^:@]+)", uri)
-    repo = m["repo"] if m else "*"
-    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/{repo}"
+def training_logs_statement(stack: Stack, study: StudyAccess) -> iam.PolicyStatement:
+    """Training log streams are named after the training job, which starts with the study's job prefix."""
+    group = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{TRAINING_LOG_GROUP}"
+    return iam.PolicyStatement(
+        sid="WriteTrainingLogs",
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources=[group, f"{group}:log-stream:{study.job_prefix}*"],
+    )
 
 
-def spec_keys_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
-    """Use the KMS keys specs name for volumes and outputs."""
-    keys: set[str] = set()
-    aliases: set[str] = set()
-    for _, key in study.kms_keys:
-        if key.startswith("arn:") and ":alias/" not in key:
-            keys.add(key)
-        elif key.startswith("alias/") or ":alias/" in key:
-            aliases.add(key.split(":")[-1] if key.startswith("arn:") else key)
-        else:
-            keys.add(f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/{key}")
-    actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
-               "kms:CreateGrant"]
-    out = []
-    if keys:
-        out.append(iam.PolicyStatement(sid="UseSpecKeys", actions=actions, resources=sorted(keys)))
-    if aliases:
-        out.append(iam.PolicyStatement(
-            sid="UseSpecKeysByAlias", actions=actions,
-            resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
-            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": sorted(aliases)}},
-        ))
-    return out
+def stack_key_statement(stack: Stack, key_arn: str) -> iam.PolicyStatement:
+    """The stack's key encrypts the artifacts bucket (and outputs by default): usable through S3 and
+    SageMaker only, never directly."""
+    return iam.PolicyStatement(
+        sid="UseStackKeyViaS3AndSageMaker",
+        actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": [f"s3.{stack.region}.amazonaws.com",
+                                                        f"sagemaker.{stack.region}.amazonaws.com"]}},
+    )
 
 
-def vpc_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]:
-    """Training in the specs' subnets: ENIs in those subnets with those security groups."""
+def spec_key_arn(stack: Stack, key: str) -> tuple[str, str | None]:
+    """(key ARN pattern, alias name or None) of a spec's `kms_key_id`. An ARN keeps its own account and
+    region (an alias ARN of another account is never rescoped to ours)."""
+    if key.startswith("arn:"):
+        parts = key.split(":", 5)
+        region, account, resource = parts[3], parts[4], parts[5]
+        if resource.startswith("alias/"):
+            return f"arn:{stack.partition}:kms:{region}:{account}:key/*", resource
+        return key, None
+    if key.startswith("alias/"):
+        return f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*", key
+    return f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/{key}", None
+
+
+def spec_key_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
+    """Use the study's own KMS key for volumes and outputs; grants only for AWS resources (SageMaker's)."""
+    if not study.kms_key:
+        return []
+    arn, alias = spec_key_arn(stack, study.kms_key)
+    alias_cond: dict[str, dict[str, object]] = (
+        {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}} if alias else {})
+    return [
+        iam.PolicyStatement(sid="UseSpecKey", resources=[arn], conditions=alias_cond or None,
+                            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                     "kms:DescribeKey"]),
+        iam.PolicyStatement(sid="GrantSpecKeyToAwsResources", actions=["kms:CreateGrant"], resources=[arn],
+                            conditions={**alias_cond, "Bool": {"kms:GrantIsForAWSResource": "true"}}),
+    ]
+
+
+def vpc_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
+    """Training in the study's subnets: ENIs in those subnets with those security groups."""
+    if not study.subnets:
+        return []
     base = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
-    subnets = sorted({s for _, subs, _ in study.networks for s in subs})
-    groups = sorted({g for _, _, gs in study.networks for g in gs})
     return [
         iam.PolicyStatement(
             sid="DescribeNetwork",
@@ -351,14 +354,17 @@ def vpc_statements(stack: Stack, study: StudyScope) -> list[iam.PolicyStatement]
         iam.PolicyStatement(
             sid="CreateInterfacesInSpecSubnets",
             actions=["ec2:CreateNetworkInterface"],
-            resources=[f"{base}:network-interface/*", *[f"{base}:subnet/{s}" for s in subnets],
-                       *[f"{base}:security-group/{g}" for g in groups]],
+            resources=[f"{base}:network-interface/*", *[f"{base}:subnet/{s}" for s in study.subnets],
+                       *[f"{base}:security-group/{g}" for g in study.security_groups]],
         ),
         iam.PolicyStatement(
             sid="ManageTrainingInterfaces",
             actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
                      "ec2:DeleteNetworkInterfacePermission"],
             resources=[f"{base}:network-interface/*"],
-            conditions={"ArnEquals": {"ec2:Subnet": [f"{base}:subnet/{s}" for s in subnets]}},
+            conditions={"ArnEquals": {"ec2:Subnet": [f"{base}:subnet/{s}" for s in study.subnets]}},
         ),
     ]
+
+
+__all__ = ["GUARDED", "LAUNCH", "OPEN"]

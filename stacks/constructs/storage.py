@@ -20,7 +20,7 @@ from stacks.nag import acknowledge, allow_wildcards
 class Storage(Construct):
     """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets."""
 
-    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path) -> None:
+    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path, stack_key: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.configs_prefix = DEFAULT_CONFIGS_PREFIX
@@ -40,13 +40,23 @@ class Storage(Construct):
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                     f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
-        # Alarms publish to the encrypted topic; EventBridge writes to the encrypted dead-letter queue.
+        # Alarms publish to the encrypted topic (CloudWatch documents no source ARN for this grant: this
+        # account's alarms).
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("events.amazonaws.com")],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        # EventBridge writes to the encrypted dead-letter queue: only for this stack's rules (all named
+        # amt-<stack key>-..., see Triggers), by source ARN.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
+                                                     f"rule/amt-{stack_key}-*"}},
         ))
 
         # Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -14,9 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from amt.model import Spec
 from amt.settings import SPEC_SUFFIXES
 from stacks.config import EnvSettings
+from stacks.constructs.study_roles import schedule_rule_prefix
 from stacks.nag import acknowledge
 
 TUNING_STATE_CHANGE = "SageMaker HyperParameter Tuning Job State Change"
@@ -27,12 +26,14 @@ STOP_STATUSES = ["ABORTED", "TIMED_OUT"]
 
 class Triggers(Construct):
     """Rules: spec uploaded -> start; tuning job ended -> resume; every N minutes -> reconcile;
-    run aborted or timed out -> stop; per spec `schedule` -> start."""
+    run aborted or timed out -> stop. Every rule is named `amt-<stack key>-...`; the studies' schedules
+    live beside their roles (`StudyRoles`), and one permission and one queue statement cover them all."""
 
     def __init__(self, scope: Construct, id: str, *, functions: dict[str, lambda_.IFunction],
-                 configs: s3.IBucket, configs_prefix: str, state_machine_arn: str, job_prefixes: Sequence[str],
-                 specs: Sequence[Spec], key: kms.IKey, env: EnvSettings, reconcile_minutes: int) -> None:
+                 configs: s3.IBucket, configs_prefix: str, state_machine_arn: str, stack_key: str,
+                 key: kms.IKey, env: EnvSettings, reconcile_minutes: int) -> None:
         super().__init__(scope, id)
+        self.rule_prefix = schedule_rule_prefix(stack_key)
         self.dead_letters = sqs.Queue(
             self, "DeadLetterQueue",
             encryption=sqs.QueueEncryption.KMS,
@@ -55,13 +56,12 @@ class Triggers(Construct):
             },
         ), description="A spec uploaded under the configs prefix starts a run (named from its version id).")
 
-        tuning_detail: dict[str, object] = {"HyperParameterTuningJobStatus": TERMINAL_STATUSES}
-        if job_prefixes:
-            # Only our studies' jobs: the account may run other tuning jobs.
-            tuning_detail["HyperParameterTuningJobName"] = [{"prefix": p} for p in job_prefixes]
+        # Every tuning job of the account, not a list of our studies (which would outgrow EventBridge's
+        # 2,048-character pattern): resume ignores a job with no token in our registry.
         self._rule("TuningJobEnded", functions["resume"], events.EventPattern(
-            source=["aws.sagemaker"], detail_type=[TUNING_STATE_CHANGE], detail=tuning_detail,
-        ), description="A tuning job of a study reached a terminal status: resume the waiting run.")
+            source=["aws.sagemaker"], detail_type=[TUNING_STATE_CHANGE],
+            detail={"HyperParameterTuningJobStatus": TERMINAL_STATUSES},
+        ), description="A tuning job reached a terminal status: resume the run waiting on it (if any).")
 
         self._rule("RunStopped", functions["stop"], events.EventPattern(
             source=["aws.states"], detail_type=[EXECUTION_STATUS_CHANGE],
@@ -72,19 +72,24 @@ class Triggers(Construct):
             Duration.minutes(reconcile_minutes)),
             description="Backstop for lost SageMaker events: resume runs whose jobs ended quietly.")
 
-        for spec in specs:
-            if spec.schedule:
-                self._rule(f"Schedule-{spec.name}", functions["start"],
-                           schedule=events.Schedule.expression(spec.schedule),
-                           # The tick's time names the execution, so a tick delivered twice starts one run.
-                           event=events.RuleTargetInput.from_object(
-                               {"study": spec.name, "trigger": "schedule", "time": events.EventField.time}),
-                           description=f"Scheduled round of study {spec.name} ({spec.schedule}).")
+        stack = Stack.of(self)
+        # The studies' schedule rules (in nested stacks) may start runs and dead-letter their events.
+        self.schedule_rules_arn = (f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+                                   f"{self.rule_prefix}schedule-*")
+        functions["start"].add_permission(
+            "ScheduledStarts", principal=iam.ServicePrincipal("events.amazonaws.com"),
+            source_arn=self.schedule_rules_arn, source_account=stack.account)
+        self.dead_letters.add_to_resource_policy(iam.PolicyStatement(
+            sid="ScheduleRulesDeadLetters", principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn],
+            conditions={"ArnLike": {"aws:SourceArn": self.schedule_rules_arn}},
+        ))
 
     def _rule(self, id: str, fn: lambda_.IFunction, pattern: events.EventPattern | None = None, *,
               schedule: events.Schedule | None = None, event: events.RuleTargetInput | None = None,
               description: str) -> events.Rule:
-        rule = events.Rule(self, id, event_pattern=pattern, schedule=schedule, description=description[:512])
+        rule = events.Rule(self, id, event_pattern=pattern, schedule=schedule, description=description[:512],
+                           rule_name=f"{self.rule_prefix}{id}")
         rule.add_target(targets.LambdaFunction(
             fn, event=event, dead_letter_queue=self.dead_letters,
             retry_attempts=8, max_event_age=Duration.hours(6),

@@ -30,9 +30,20 @@ class Synth:
     template: assertions.Template
     nag_error: str | None
     outdir: Path
+    nested: dict[str, dict[str, Any]]  # nested stack templates by file name (the studies' roles, schedules)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.json["Resources"].items() if v["Type"] == type_}
+
+    def all_templates(self) -> list[dict[str, Any]]:
+        return [self.json, *self.nested.values()]
+
+    def all_resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        """Resources of a type in the parent and every nested template (ids prefixed by the file name)."""
+        out = {k: v for k, v in self.json["Resources"].items() if v["Type"] == type_}
+        for name, body in self.nested.items():
+            out.update({f"{name}/{k}": v for k, v in body.get("Resources", {}).items() if v["Type"] == type_})
+        return out
 
 
 def stub_layer(root: Path) -> Path:
@@ -55,8 +66,9 @@ def synthesize(context: dict[str, Any] | None = None, *, nag: bool = True) -> Sy
                              builtin_cloud_formation_validation=False)
         assembly = app2.synth()
     template = assembly.get_stack_by_name(STACK_ID).template
+    nested = {f.name: json.loads(f.read_text()) for f in Path(assembly.directory).glob("*.nested.template.json")}
     return Synth(json=template, template=assertions.Template.from_json(template), nag_error=nag_error,
-                 outdir=outdir)
+                 outdir=outdir, nested=nested)
 
 
 def throwaway_stack() -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from amt.access import TAG_STACK
 from stacks.nag import flatten
 
 # SageMaker actions that only read; everything else changes something (or costs money).
@@ -89,8 +90,12 @@ def role_violations(template: dict[str, Any]) -> list[str]:
             if any(a in {"*", "sagemaker:*"} for a in actions):
                 out.append(f"{lid}: wildcard action {actions}")
             if mutating:
+                # A whole resource type (`hyper-parameter-tuning-job/*`) is scoped only by the stack's tag.
+                tagged = any(k.endswith(f"Tag/{TAG_STACK}") for k in st.get("Condition", {}).get("StringEquals", {}))
                 for r in resources:
-                    if r == "*" or re.search(r":sagemaker:[^:]*:[^:]*:[a-z-]+/\*$", r) or ":sagemaker:*" in r:
+                    # `model-package/<group>/*` is one group's versions, not the whole type.
+                    whole_type = r.endswith("/*") and r.rsplit(":", 1)[-1].count("/") == 1
+                    if r == "*" or ":sagemaker:*" in r or (":sagemaker:" in r and whole_type and not tagged):
                         out.append(f"{lid}: {mutating} on unscoped resource {r}")
             if "iam:PassRole" in actions or "iam:*" in actions:
                 cond = st.get("Condition", {}).get("StringEquals", {})

@@ -117,8 +117,17 @@ def test_configs_are_deployed_under_the_prefix_and_never_pruned(synth: Any) -> N
 
 def test_email_and_chat_subscriptions_come_from_context(synth_factory: Any) -> None:
     synth = synth_factory({"amt:notifyEmails": "a@example.com,b@example.com",
-                           "amt:chatWebhookUrl": "https://chat.example.com/hook", "amt:configsDir": "/none"},
+                           "amt:chatWebhookSecret": "amt/chat-webhook:url", "amt:configsDir": "/none"},
                           nag=False)
     synth.template.resource_properties_count_is("AWS::SNS::Subscription", {"Protocol": "email"}, 2)
+    # Issue 9 item 12: the webhook URL is a credential; the template holds a reference to the secret, resolved
+    # by CloudFormation at deploy time, never the URL.
     synth.template.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "https", "Endpoint": "https://chat.example.com/hook"})
+        "Protocol": "https", "Endpoint": "{{resolve:secretsmanager:amt/chat-webhook:SecretString:url::}}"})
+
+
+def test_a_webhook_url_in_context_is_refused(synth_factory: Any) -> None:
+    from stacks.config import SynthError
+
+    with pytest.raises(SynthError, match="amt:chatWebhookUrl: a webhook URL is a credential"):
+        synth_factory({"amt:chatWebhookUrl": "https://chat.example.com/hook", "amt:configsDir": "/none"}, nag=False)

@@ -12,10 +12,12 @@ from amt.settings import METRICS_NAMESPACE, EnvKeys
 from infra.conftest import throwaway_stack
 from infra.invariants import function_violations
 from stacks import ids
+from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
 
-ALL_KEYS = {v for k, v in vars(EnvKeys).items() if k.isupper()}
+# A deployed stack names each study's role (ROLE_ARN_BASE); the single-role key is for tests and the CLI.
+ALL_KEYS = {v for k, v in vars(EnvKeys).items() if k.isupper()} - {EnvKeys.EXECUTION_ROLE_ARN}
 
 
 def _handlers(synth: Any) -> dict[str, dict[str, Any]]:
@@ -65,8 +67,13 @@ def test_environment_is_exactly_the_shared_keys(synth: Any) -> None:
         assert env[EnvKeys.METRICS_NAMESPACE] == METRICS_NAMESPACE
         assert env[EnvKeys.CONFIGS_PREFIX] == "configs/"
         assert env[EnvKeys.REGISTRY_TABLE]["Ref"].startswith("RegistryTable")
-        # The same prefixes as the IAM scope and the resume rule: Prepare refuses studies outside them.
-        assert set(env[EnvKeys.STUDY_PREFIXES].split(",")) >= {"churn-xgb-r", "vision-hyperband-r", "text-grid-r"}
+        # Nothing in the environment grows with the studies (Lambda allows 4 KB): the context's prefixes only,
+        # and the base every study role's ARN is computed from (amt.access).
+        assert env[EnvKeys.STUDY_PREFIXES] == ""
+        assert flatten(env[EnvKeys.ROLE_ARN_BASE]) == \
+            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/"
+        # Grows with the distinct model package groups of promote: (a few), not with the studies.
+        assert env[EnvKeys.MODEL_PACKAGE_GROUPS] == "churn-xgb"
 
 
 def test_layers_are_powertools_by_region_and_the_project_layer(synth: Any) -> None:

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from aws_cdk import aws_iam as iam
 
-from infra.conftest import throwaway_stack
+from amt.access import stack_key
+from infra.conftest import ROOT, throwaway_stack
 from infra.invariants import role_violations
 from stacks import ids
+from stacks.ids import STACK_ID
 from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
@@ -42,7 +44,8 @@ def _holders(synth: Any, action: str) -> set[str]:
 
 
 def test_role_invariants_hold_for_every_role_and_policy(synth: Any) -> None:
-    assert role_violations(synth.json) == []
+    for template in synth.all_templates():
+        assert role_violations(template) == []
 
 
 def test_each_sensitive_action_belongs_to_one_handler(synth: Any) -> None:
@@ -67,36 +70,121 @@ def test_states_actions_are_scoped_to_our_state_machine(synth: Any) -> None:
                 assert st["Resource"]["Ref"].startswith(f"{ids.WORKFLOW}{ids.STATE_MACHINE}")
 
 
-def test_sagemaker_actions_are_scoped_to_study_prefixes_built_with_the_partition(synth: Any) -> None:
+STACK_KEY = stack_key(STACK_ID)
+TUNING_JOBS = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:hyper-parameter-tuning-job/"
+FRAUD_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"  # fraud-random-spot
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_functions_touch_only_jobs_tagged_with_the_stack_key(synth: Any) -> None:
+    # Issue 10: one statement whatever the number of studies, scoped by the tag SageMaker supports as a
+    # condition key (aws:RequestTag on create and AddTags, aws:ResourceTag on the tuning-job resource).
     for handler in ids.HANDLERS:
         for st in _fn_statements(synth, handler):
-            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            actions = _as_list(st["Action"])
             if not any(a.startswith("sagemaker:") for a in actions):
                 continue
-            if actions == ["sagemaker:ListModelPackages"]:
-                continue  # no resource-level permission exists (promote; tests/infra/test_promote.py)
-            for r in st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]:
-                flat = flatten(r)
-                assert flat.startswith("arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"), flat
-                kind, _, name = flat.split(":")[-1].partition("/")
-                if kind.startswith("model-package"):  # the groups specs name (tests/infra/test_promote.py)
-                    assert handler == "promote" and "*" not in name.rstrip("*").rstrip("/"), flat
-                else:
-                    assert name.endswith("-r*"), flat
+            if handler == "promote":
+                continue  # model packages and training jobs, not tuning jobs: tests/infra/test_promote.py
+            assert [flatten(r) for r in _as_list(st["Resource"])] == [f"{TUNING_JOBS}*"], (handler, st)
+            tag = "aws:RequestTag" if "sagemaker:CreateHyperParameterTuningJob" in actions else "aws:ResourceTag"
+            assert st["Condition"] == {"StringEquals": {f"{tag}/amt:stack": STACK_KEY}}, (handler, st)
 
 
-def test_pass_role_is_only_for_the_execution_role_and_only_to_sagemaker(synth: Any) -> None:
+def test_launch_passes_only_open_study_roles_and_only_to_sagemaker(synth: Any) -> None:
     (st,) = [s for s in _fn_statements(synth, "launch") if s["Action"] == "iam:PassRole"]
-    assert st["Resource"]["Fn::GetAtt"][0].startswith(f"{ids.ROLES}Role")
+    assert flatten(st["Resource"]) == "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/open/*"
     assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    (assume,) = [s for s in _fn_statements(synth, "launch") if s["Action"] == "sts:AssumeRole"]
+    assert flatten(assume["Resource"]) == "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/launch/*"
 
 
-def test_launcher_enforces_the_spec_kms_key_and_vpc(synth: Any) -> None:
-    denies = [s for s in _fn_statements(synth, "launch") if s["Effect"] == "Deny"]
-    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"  # fraud-random-spot
-    conditions = [s["Condition"] for s in denies if flatten(s["Resource"]).endswith("fraud-random-r*")]
-    assert {"StringNotEquals": {"sagemaker:VolumeKmsKey": key}} in conditions
-    assert {"StringNotEquals": {"sagemaker:OutputKmsKey": key}} in conditions
+def _study_roles(synth: Any) -> dict[str, dict[str, Any]]:
+    """Execution and launcher roles of the studies by `<path kind>/<name with the region as a placeholder>`."""
+    out = {}
+    for role in synth.all_resources("AWS::IAM::Role").values():
+        props = role["Properties"]
+        if str(props.get("Path", "")).startswith("/amt/"):
+            out[f"{props['Path'].split('/')[3]}/{flatten(props['RoleName'])}"] = props
+    return out
+
+
+def _statements(props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [st for p in props.get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+
+
+def _resources(statements: list[dict[str, Any]], action: str) -> list[str]:
+    return [flatten(r) for st in statements if action in _as_list(st["Action"]) and st["Effect"] == "Allow"
+            for r in _as_list(st["Resource"])]
+
+
+def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
+    # The stack creates each role under the name and path amt.access computes at run time from the spec.
+    import app as cdk_app
+    from amt.access import roles_for
+
+    roles = _study_roles(synth)
+    for spec in cdk_app.load_configs(ROOT / "configs"):
+        computed = roles_for(spec, role_arn_base="arn:aws:iam::1:role/amt/AmtConductor/", key=STACK_KEY,
+                             region="<AWS::Region>")
+        assert computed.execution_role_arn.split("AmtConductor/")[1] in roles, spec.name
+        if computed.launcher_role_arn:
+            assert computed.launcher_role_arn.split("AmtConductor/")[1] in roles, spec.name
+    # ... and no others: one execution role per study, a launcher for the one guarded study (fraud-random).
+    assert {name.split(".")[0] for name in roles} == {
+        "open/churn-xgb", "open/churn-xgb-q4", "open/text-grid", "open/vision-hyperband",
+        "guarded/fraud-random", "launch/fraud-random"}
+
+
+def test_each_study_role_reads_writes_and_pulls_only_what_its_spec_declares(synth: Any) -> None:
+    # Issue 9 items 3 and 9: a job of one study cannot read another study's data or outputs.
+    roles = _study_roles(synth)
+    churn = _statements(roles[f"open/churn-xgb.{STACK_KEY}.<AWS::Region>"])
+    assert _resources(churn, "s3:GetObject") == ["arn:<AWS::Partition>:s3:::example-ml-data/churn/train/*",
+                                                 "arn:<AWS::Partition>:s3:::example-ml-data/churn/validation/*"]
+    assert _resources(churn, "s3:PutObject") == ["<ArtifactsBucketArn>/training/churn-xgb/*"]
+    fraud = _statements(roles[f"guarded/fraud-random.{STACK_KEY}.<AWS::Region>"])
+    assert all("/fraud/" in r for r in _resources(fraud, "s3:GetObject"))
+    assert _resources(fraud, "s3:PutObject") == ["arn:<AWS::Partition>:s3:::example-ml-data/fraud/tuning-output/*"]
+    # Issue 9 item 1: a custom image only from the exact account and repository the reviewed spec names ...
+    vision = _statements(roles[f"open/vision-hyperband.{STACK_KEY}.<AWS::Region>"])
+    assert _resources(vision, "ecr:BatchGetImage") == [
+        "arn:<AWS::Partition>:ecr:us-east-1:123456789012:repository/vision-train"]
+    # ... and a built-in algorithm's repository only in AWS's registry account for the deploying region.
+    (pull,) = [st for st in churn if "ecr:BatchGetImage" in st["Action"]]
+    (arn,) = _as_list(pull["Resource"])
+    parts = arn["Fn::Join"][1]
+    assert {"Fn::FindInMap": ["ImageRegistry4", {"Ref": "AWS::Region"}, "account"]} in parts, parts
+    assert parts[-1].endswith(":repository/sagemaker-xgboost")
+
+
+def test_no_image_repository_is_granted_in_any_account(synth: Any) -> None:
+    for props in _study_roles(synth).values():
+        for r in _resources(_statements(props), "ecr:BatchGetImage"):
+            assert ":*:" not in r and not r.endswith("/*"), r
+
+
+def test_registry_mappings_are_aws_accounts_from_the_image_catalog(synth: Any) -> None:
+    from amt.images import registry_accounts
+
+    for body in synth.nested.values():
+        for name, mapping in body.get("Mappings", {}).items():
+            index = int(name.removeprefix("ImageRegistry"))
+            assert {r: v["account"] for r, v in mapping.items()} == registry_accounts(index)
+
+
+def test_a_guarded_studys_launcher_enforces_its_spec_controls(synth: Any) -> None:
+    roles = _study_roles(synth)
+    launcher = roles[f"launch/fraud-random.{STACK_KEY}.<AWS::Region>"]
+    statements = _statements(launcher)
+    conditions = [s["Condition"] for s in statements if s["Effect"] == "Deny"]
+    assert all(flatten(s["Resource"]).endswith("/fraud-random-r*") for s in statements
+               if s["Effect"] == "Deny" or "sagemaker:CreateHyperParameterTuningJob" in s["Action"])
+    assert {"StringNotEquals": {"sagemaker:VolumeKmsKey": FRAUD_KEY}} in conditions
+    assert {"StringNotEquals": {"sagemaker:OutputKmsKey": FRAUD_KEY}} in conditions
     assert {"Null": {"sagemaker:VpcSubnets": "true"}} in conditions
     assert {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": ["subnet-0a1b2c3d4e5f60718",
                                                                       "subnet-0f1e2d3c4b5a69788"]}} in conditions
@@ -104,49 +192,39 @@ def test_launcher_enforces_the_spec_kms_key_and_vpc(synth: Any) -> None:
     # ... and a request that leaves a required flag out is refused too (a Bool test on an absent key never matches).
     assert {"Null": {"sagemaker:NetworkIsolation": "true"}} in conditions
     assert {"Null": {"sagemaker:InterContainerTrafficEncryption": "true"}} in conditions
-    # A study without a key or VPC is not constrained by another study's controls.
-    assert not [s for s in denies if flatten(s["Resource"]).endswith("/churn-xgb-r*")]
+    # It passes only its own study's role, and only the launch function may assume it.
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"]["Fn::GetAtt"][1] == "Arn"
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    (trust,) = launcher["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Ref": "LaunchRoleArn"}}
 
 
-def test_execution_role_is_for_sagemaker_and_reads_only_declared_data(synth: Any) -> None:
-    roles = {lid: r for lid, r in synth.resources("AWS::IAM::Role").items() if lid.startswith(f"{ids.ROLES}Role")}
-    (role,) = roles.values()
-    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert {p["Principal"]["Service"] for p in trust} == {"sagemaker.amazonaws.com"}
-    # Every trust statement carries the confused-deputy guard: one unconditional allow would void it.
-    guard = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    assert all(p["Condition"] == guard for p in trust), trust
-    statements = _statements_of_role(synth, f"{ids.ROLES}Role")
-    reads = [flatten(r) for s in statements if s["Action"] == "s3:GetObject"
-             for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    assert "arn:<AWS::Partition>:s3:::example-ml-data/churn/train/*" in reads
-    assert all(r.startswith("arn:<AWS::Partition>:s3:::example-ml-data/") for r in reads)
-    writes = [flatten(r) for s in statements if "s3:PutObject" in s["Action"]
-              for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    assert writes and all(w.startswith("<StorageArtifactsBucket") or "example-ml-" in w for w in writes), writes
-    pulls = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
-    (pull,) = pulls
-    repos = {flatten(r) for r in pull["Resource"]}
-    assert "arn:<AWS::Partition>:ecr:us-east-1:123456789012:repository/vision-train" in repos
-    assert "arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/sagemaker-xgboost" in repos
+def test_study_roles_trust_sagemaker_for_this_account_only(synth: Any) -> None:
+    for name, props in _study_roles(synth).items():
+        if name.startswith("launch/"):
+            continue
+        trust = props["AssumeRolePolicyDocument"]["Statement"]
+        assert {p["Principal"]["Service"] for p in trust} == {"sagemaker.amazonaws.com"}
+        # Every trust statement carries the confused-deputy guard: one unconditional allow would void it.
+        assert all(p["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+                   for p in trust), trust
 
 
-def test_data_prefixes_and_study_prefixes_come_from_context(synth_factory: Any) -> None:
+def test_uploaded_studies_under_a_context_prefix_share_a_role_limited_to_the_context_data(synth_factory: Any) -> None:
     synth = synth_factory({"amt:configsDir": "/none", "amt:studyPrefixes": "team-a-",
                            "amt:dataPrefixes": '["s3://uploads-bucket/amt/"]'}, nag=False)
-    launch = _fn_statements(synth, "launch")
-    (create,) = [s for s in launch if "sagemaker:CreateHyperParameterTuningJob" in s["Action"]]
-    assert flatten(create["Resource"]).endswith(":hyper-parameter-tuning-job/team-a-*")
-    reads = _statements_of_role(synth, f"{ids.ROLES}Role")
-    assert any(flatten(s["Resource"]) == "arn:<AWS::Partition>:s3:::uploads-bucket/amt/*" for s in reads
-               if s["Action"] == "s3:GetObject")
+    roles = _study_roles(synth)
+    assert list(roles) == [f"open/team-a-.{STACK_KEY}.<AWS::Region>"]
+    statements = _statements(roles[f"open/team-a-.{STACK_KEY}.<AWS::Region>"])
+    assert _resources(statements, "s3:GetObject") == ["arn:<AWS::Partition>:s3:::uploads-bucket/amt/*"]
+    assert _resources(statements, "s3:PutObject") == ["<ArtifactsBucketArn>/training/team-a-*"]
 
 
-def test_without_specs_or_prefixes_no_role_may_touch_sagemaker_jobs(synth_factory: Any) -> None:
+def test_without_specs_or_prefixes_there_are_no_study_roles(synth_factory: Any) -> None:
     synth = synth_factory({"amt:configsDir": "/none"}, nag=False)
     assert role_violations(synth.json) == []
-    for handler in ids.HANDLERS:
-        assert not [a for a in _actions(_fn_statements(synth, handler)) if a.startswith("sagemaker:")], handler
+    assert _study_roles(synth) == {} and synth.nested == {}
 
 
 # --- the checks themselves catch what they are for -------------------------------------------------------

@@ -122,24 +122,40 @@ def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) 
     assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
 
 
-def test_a_study_outside_the_stacks_prefixes_is_refused_before_anything_is_recorded(world: World) -> None:
-    # The launcher's IAM and the resume rule cover these prefixes only: say so instead of AccessDenied later.
+BASE = "arn:aws:iam::123456789012:role/amt/AmtConductor/"
+
+
+def _deployed(world: World, prefixes: tuple[str, ...] = ()) -> None:
     from dataclasses import replace
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "team-a-"))
-    with pytest.raises(SpecInvalid) as exc:
-        run(world, world.put_spec(spec_doc()))
-    message = str(exc.value)
-    assert message.startswith("configs/churn.yaml: name: study 'churn' is outside")
-    assert "fraud-r, team-a-" in message and "amt:studyPrefixes" in message
-    assert world.rt.registry.rounds("churn") == [] and world.rt.registry.run("run-1") is None
+    world.rt.settings = replace(world.rt.settings, role_arn_base=BASE, stack_key="k1", study_prefixes=prefixes,
+                                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/stack")
 
 
-def test_a_study_under_a_configured_prefix_is_prepared(world: World) -> None:
-    from dataclasses import replace
+def test_a_deployed_study_runs_as_its_own_role_tagged_with_the_stack(world: World) -> None:
+    _deployed(world)
+    prepared = run(world, world.put_spec(spec_doc()))
+    definition = prepared["request"]["TrainingJobDefinition"]
+    assert definition["RoleArn"] == f"{BASE}open/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] is None
+    assert {"Key": "amt:stack", "Value": "k1"} in prepared["request"]["Tags"]
+    # Issue 9 item 7: outputs without kms_key_id are encrypted with the stack's key, not S3's managed key.
+    assert definition["OutputDataConfig"]["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/stack"
 
-    world.rt.settings = replace(world.rt.settings, study_prefixes=("fraud-r", "chu"))
-    assert run(world, world.put_spec(spec_doc()))["study"] == "churn"
+
+def test_a_guarded_study_is_launched_through_its_launcher_role(world: World) -> None:
+    _deployed(world)
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    prepared = run(world, world.put_spec(spec_doc(kms_key_id=key)))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}guarded/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] == f"{BASE}launch/churn.k1.us-east-1"
+    assert prepared["request"]["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == key
+
+
+def test_a_study_under_a_context_prefix_runs_as_the_prefix_role(world: World) -> None:
+    _deployed(world, prefixes=("team-a-", "chu"))
+    prepared = run(world, world.put_spec(spec_doc()))
+    assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}open/chu.k1.us-east-1"
 
 
 def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:
