@@ -66,6 +66,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     good, bad = load_specs(args.paths)
     _print_errors(bad)
+    if args.format == "markdown":
+        from amt_cli.review import plan_markdown
+
+        print(plan_markdown(good))
+        return 1 if bad else 0
     for path, spec in good:
         print(f"== {path}")
         print("\n".join(make_plan(spec).lines()))
@@ -81,22 +86,38 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from amt.warmstart import compatibility_problems, describe_changes
+    from amt_cli.review import diff_markdown, load_sides, pair_studies
 
-    parent, child = load_spec(args.parent), load_spec(args.child)
-    kind = args.type or (child.warm_start.type if child.warm_start else "identical_data_and_algorithm")
-    changes = describe_changes(child, parent)
-    print(f"warm start {child.name} from {parent.name} ({kind})")
-    print("changes:" if changes else "changes: none")
-    for line in changes:
-        print(f"  {line}")
-    problems = compatibility_problems(child, [parent], kind)
-    if not problems:
-        print("verdict: compatible: SageMaker accepts this warm start")
-        return 0
-    print("verdict: SageMaker would refuse this warm start:")
-    for p in problems:
-        print(f"  {args.child}: {p.field}: {p.message}")
-    return 1
+    old, new, bad = load_sides(args.parent, args.child)
+    if bad:
+        _print_errors(bad)
+        return 1
+    changes = pair_studies(old, new, args.type)
+    if args.format == "markdown":
+        print(diff_markdown(changes))
+        return 1 if any(c.refused for c in changes) else 0
+    refused = False
+    for change in changes:
+        if change.old is None or change.new is None:
+            path, _ = change.new or change.old
+            print(f"{change.name}: {'added' if change.old is None else 'removed'} ({path})")
+            continue
+        (_, parent), (child_path, child) = change.old, change.new
+        kind = args.type or (child.warm_start.type if child.warm_start else "identical_data_and_algorithm")
+        lines = describe_changes(child, parent)
+        print(f"warm start {child.name} from {parent.name} ({kind})")
+        print("changes:" if lines else "changes: none")
+        for line in lines:
+            print(f"  {line}")
+        problems = compatibility_problems(child, [parent], kind)
+        if not problems:
+            print("verdict: compatible: SageMaker accepts this warm start")
+            continue
+        refused = True
+        print("verdict: SageMaker would refuse this warm start:")
+        for p in problems:
+            print(f"  {child_path}: {p.field}: {p.message}")
+    return 1 if refused else 0
 
 
 def _parents(text: str) -> list[str]:
@@ -112,12 +133,22 @@ def _parents(text: str) -> list[str]:
     return names
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("amt-conductor")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def _field(path: str, message: str) -> FieldError:
     return FieldError(path, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amt", description="Declarative SageMaker Automatic Model Tuning.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check specs offline against every rule SageMaker enforces")
@@ -136,15 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="summarize search space, worst-case cost and warnings")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    p.add_argument("--format", choices=["text", "markdown"], default="text",
+                   help="markdown: a pull request comment")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("schema", help="print the spec's JSON Schema")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("diff", help="would SageMaker accept CHILD warm-started from PARENT?")
-    p.add_argument("parent", metavar="PARENT")
-    p.add_argument("child", metavar="CHILD")
+    p = sub.add_parser("diff", help="what changes from PARENT to CHILD, and would SageMaker accept the warm start?")
+    p.add_argument("parent", metavar="PARENT", help="a spec, or a folder of specs (matched by study name)")
+    p.add_argument("child", metavar="CHILD", help="a spec, or a folder of specs")
     p.add_argument("--type", choices=["identical_data_and_algorithm", "transfer_learning"])
+    p.add_argument("--format", choices=["text", "markdown"], default="text",
+                   help="markdown: a pull request comment (cost, warm start, request fields that change)")
     p.set_defaults(func=cmd_diff)
 
     _add_optional(sub)

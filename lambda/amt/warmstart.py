@@ -113,14 +113,15 @@ def _image_of(spec: Spec) -> tuple[str | None, str | None, str | None]:
 def describe_changes(child: Spec, parent: Spec) -> list[str]:
     """A readable diff of what the child changes relative to the parent (allowed or not)."""
     a, b = parent.model_dump(mode="json"), child.model_dump(mode="json")
-    return [f"{path}: {old!r} -> {new!r}" for path, old, new in _diff(a, b, "")]
+    return [f"{path}: {old!r} -> {new!r}" for path, old, new in diff_paths(a, b, "")]
 
 
-def _diff(a: object, b: object, path: str) -> list[tuple[str, object, object]]:
+def diff_paths(a: object, b: object, path: str) -> list[tuple[str, object, object]]:
+    """Every (dotted path, old, new) where two JSON-like values differ; dicts are compared key by key."""
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[tuple[str, object, object]] = []
         for key in sorted(set(a) | set(b), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            out.extend(_diff(a.get(key), b.get(key), sub))
+            out.extend(diff_paths(a.get(key), b.get(key), sub))
         return out
     return [] if a == b else [(path, a, b)]
