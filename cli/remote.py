@@ -1,4 +1,4 @@
-"""`amt submit` and `amt status`: the commands that talk to a deployed stack."""
+"""`amt submit`, `amt status` and `amt best`: the commands that talk to a deployed stack."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("best", help="the study's best hyperparameters, training job, objective, model artifact "
+                                    "and model package (e.g. to deploy from CI)")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--region")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_best)
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
@@ -111,9 +119,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
-    """One row per round of `study`, oldest first."""
+    """One row per round of `study`, oldest first; a run's last round shows the package it registered."""
     out = []
-    for r in registry.rounds(study):
+    rounds = registry.rounds(study)
+    last_of_run = {r.get("run_id"): r.get("round") for r in rounds}
+    packages = {run_id: (registry.run(run_id) or {}).get("package_arn") for run_id in last_of_run if run_id}
+    for r in rounds:
+        package = packages.get(r.get("run_id")) if last_of_run.get(r.get("run_id")) == r.get("round") else None
         out.append({
             "round": r.get("round"),
             "job_name": r.get("job_name"),
@@ -121,5 +133,56 @@ def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
             "best_objective": r.get("best_objective"),
             "parents": ",".join(r.get("parents") or []) or "-",
             "report_uri": r.get("report_uri") or "-",
+            "model_package": package or "-",
         })
     return out
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    import json
+
+    import boto3
+
+    from amt.registry import Registry
+
+    outputs = stack_outputs(args.stack, args.region)
+    table = _output(outputs, StackOutputs.REGISTRY_TABLE, args.stack)
+    registry = Registry(boto3.client("dynamodb", region_name=args.region), table)
+    best = best_record(registry, boto3.client("sagemaker", region_name=args.region), args.study)
+    if best is None:
+        print(f"no best training job recorded for study {args.study!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(best, indent=2, sort_keys=True))
+        return 0
+    rows = [[k, best[k]] for k in ("study", "objective_metric", "objective", "round", "tuning_job", "training_job",
+                                   "model_artifact", "model_package")]
+    rows += [[f"hyperparameter {k}", v] for k, v in best["hyperparameters"].items()]
+    print(format_table(["field", "value"], rows))
+    return 0
+
+
+def best_record(registry: Any, sm: Any, study: str) -> dict[str, Any] | None:
+    """The study's best: from the registry, plus the training job's model artifact and objective metric
+    (DescribeTrainingJob); the model package is the registered one when it holds this training job."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    meta = registry.study(study) or {}
+    job = meta.get("best_training_job")
+    if not job:
+        return None
+    artifact, metric = meta.get("package_model_artifact") if meta.get("package_training_job") == job else None, None
+    try:
+        d = sm.describe_training_job(TrainingJobName=job)
+        artifact = (d.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or artifact
+        metric = (d.get("HyperParameters") or {}).get("_tuning_objective_metric")
+    except (ClientError, BotoCoreError) as exc:
+        print(f"note: cannot describe training job {job}: {exc}", file=sys.stderr)
+    round_no = meta.get("best_round")
+    tuning_job = (registry.round(study, int(round_no)) or {}).get("job_name") if round_no else None
+    return {
+        "study": study, "objective": meta.get("best_objective"), "objective_metric": metric,
+        "goal": meta.get("goal"), "round": round_no, "tuning_job": tuning_job, "training_job": job,
+        "hyperparameters": dict(meta.get("best_hyperparameters") or {}), "model_artifact": artifact,
+        "model_package": meta.get("package_arn") if meta.get("package_training_job") == job else None,
+    }

@@ -3,6 +3,7 @@ registry are real APIs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,9 @@ def test_status_lists_rounds_from_the_registry(stack: Any, capsys: pytest.Captur
                     parents=["churn-xgb-r1-aaaaaa"], spec_location=loc, worst_case_hours=20)
     assert main(["status", "churn-xgb", "--stack", "AmtConductor"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["round", "job_name", "status", "best_objective", "parents", "report_uri"]
-    assert lines[2].split() == ["1", "churn-xgb-r1-aaaaaa", "COMPLETED", "0.91", "-", "s3://a/r1.md"]
+    assert lines[0].split() == ["round", "job_name", "status", "best_objective", "parents", "report_uri",
+                                "model_package"]
+    assert lines[2].split() == ["1", "churn-xgb-r1-aaaaaa", "COMPLETED", "0.91", "-", "s3://a/r1.md", "-"]
     assert lines[3].split()[:3] == ["2", "churn-xgb-r2-aaaaaa", "LAUNCHING"]
     assert lines[3].split()[4] == "churn-xgb-r1-aaaaaa"
 
@@ -100,3 +102,45 @@ def test_a_missing_stack_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("stack Nope: cannot read the stack:")
     assert "does not exist" in err[0]
+
+
+def _promoted_study(ddb: Any) -> Registry:
+    reg = Registry(ddb, "amt-registry")
+    loc = {"bucket": "amt-configs", "key": "configs/churn-xgb.yaml", "version_id": "v1"}
+    reg.put_study_spec("churn-xgb", spec_location=loc, goal="maximize", schedule=None)
+    reg.claim_run("run-1", study="churn-xgb", trigger="s3", spec_location=loc)
+    reg.claim_round("churn-xgb", 1, run_id="run-1", job_name="churn-xgb-r1-aaaaaa", parents=[],
+                    spec_location=loc, worst_case_hours=20)
+    reg.set_round("churn-xgb", 1, RoundStatus.COMPLETED, best_objective=0.91, report_uri="s3://a/r1.md")
+    reg.update_study_best("churn-xgb", goal="maximize", objective=0.91, training_job="churn-xgb-r1-aaaaaa-002-ab",
+                          hyperparameters={"eta": "0.1"}, round_no=1, report_uri="s3://a/r1.md")
+    reg.record_promotion("run-1", "churn-xgb", {
+        "registered": True, "package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-xgb/1",
+        "model_artifact": "s3://b/training/churn-xgb/churn-xgb-r1-aaaaaa-002-ab/output/model.tar.gz",
+        "candidate": {"training_job": "churn-xgb-r1-aaaaaa-002-ab", "objective": 0.91}, "reason": "first"})
+    return reg
+
+
+def test_status_shows_the_package_a_run_registered(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _promoted_study(stack[1])
+    assert main(["status", "churn-xgb", "--stack", "AmtConductor", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["model_package"].endswith(":model-package/churn-xgb/1")
+
+
+def test_best_prints_job_objective_artifact_and_package(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _promoted_study(stack[1])
+    assert main(["best", "churn-xgb", "--stack", "AmtConductor", "--json"]) == 0
+    best = json.loads(capsys.readouterr().out)
+    assert best["training_job"] == "churn-xgb-r1-aaaaaa-002-ab" and best["tuning_job"] == "churn-xgb-r1-aaaaaa"
+    assert best["objective"] == 0.91 and best["hyperparameters"] == {"eta": "0.1"}
+    assert best["model_package"].endswith("/churn-xgb/1")
+    assert best["model_artifact"].endswith("/churn-xgb-r1-aaaaaa-002-ab/output/model.tar.gz")
+    assert main(["best", "churn-xgb", "--stack", "AmtConductor"]) == 0
+    table = capsys.readouterr().out
+    assert "hyperparameter eta" in table and "model_package" in table
+
+
+def test_best_of_an_unknown_study_is_a_one_line_error(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["best", "ghost", "--stack", "AmtConductor"]) == 1
+    assert capsys.readouterr().err.strip() == "no best training job recorded for study 'ghost'"
