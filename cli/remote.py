@@ -1,10 +1,12 @@
-"""`amt submit`, `amt status` and `amt best`: the commands that talk to a deployed stack."""
+"""`amt submit`, `amt status`, `amt best` and `amt report`: the commands that talk to a deployed stack
+(`amt report --local` reads a simulator's output instead)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from amt.errors import FieldError, SpecError
@@ -37,6 +39,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_best)
+
+    p = sub.add_parser("report", help="a link to the study's latest HTML report (presigned), or its path in a "
+                                      "simulator's output (--local)")
+    p.add_argument("study", metavar="STUDY")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="the deployed stack's name")
+    where.add_argument("--local", metavar="DIR", help="a simulator's output folder (`amt simulate --out DIR`)")
+    p.add_argument("--region")
+    p.add_argument("--expires", type=int, default=3600, help="seconds the link stays valid (default 3600)")
+    p.set_defaults(func=cmd_report)
 
 
 def stack_outputs(stack: str, region: str | None) -> dict[str, str]:
@@ -186,3 +198,54 @@ def best_record(registry: Any, sm: Any, study: str) -> dict[str, Any] | None:
         "hyperparameters": dict(meta.get("best_hyperparameters") or {}), "model_artifact": artifact,
         "model_package": meta.get("package_arn") if meta.get("package_training_job") == job else None,
     }
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.local:
+        found = latest_local_report(Path(args.local), args.study)
+        if found is None:
+            print(f"no HTML report of study {args.study!r} under {args.local}", file=sys.stderr)
+            return 1
+        print(found.resolve().as_uri())
+        return 0
+    import boto3
+
+    from amt.registry import Registry
+
+    outputs = stack_outputs(args.stack, args.region)
+    registry = Registry(boto3.client("dynamodb", region_name=args.region),
+                        _output(outputs, StackOutputs.REGISTRY_TABLE, args.stack))
+    url = presigned_report_url(registry, boto3.client("s3", region_name=args.region), args.study,
+                               expires=args.expires)
+    if url is None:
+        print(f"no report recorded for study {args.study!r}", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
+
+
+def presigned_report_url(registry: Any, s3: Any, study: str, *, expires: int) -> str | None:
+    """A GET link to the latest round's report.html (beside the report.md the study records)."""
+    uri = (registry.study(study) or {}).get("last_report_uri")
+    if not uri:
+        return None
+    bucket, _, key = str(uri).removeprefix("s3://").partition("/")
+    folder = key.rpartition("/")[0]
+    key = f"{folder}/report.html" if folder else "report.html"
+    url: str = s3.generate_presigned_url("get_object", ExpiresIn=expires, Params={
+        "Bucket": bucket, "Key": key, "ResponseContentType": "text/html; charset=utf-8"})
+    return url
+
+
+def latest_local_report(out_dir: Path, study: str) -> Path | None:
+    """The report.html of the study's highest round in a simulator's output folder."""
+    import json
+
+    best: tuple[int, Path] | None = None
+    for doc in (out_dir / "reports" / study).glob("*/report.json"):
+        page = doc.with_name("report.html")
+        if page.exists():
+            round_no = int(json.loads(doc.read_text()).get("round") or 0)
+            if best is None or round_no > best[0]:
+                best = (round_no, page)
+    return best[1] if best else None

@@ -262,7 +262,8 @@ def promote_step(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
 def _annotate_report(rt: Runtime, report_uri: str, outcome: dict[str, Any]) -> None:
     """Add the promotion outcome to the round's report.json and report.md (same prefix)."""
-    from amt.reports import render_promotion
+    from amt.report_html import render_html
+    from amt.reports import render_promotion, report_svg
 
     bucket, _, key = report_uri.removeprefix("s3://").partition("/")
     prefix = key.rsplit("/", 1)[0] + "/"
@@ -276,5 +277,8 @@ def _annotate_report(rt: Runtime, report_uri: str, outcome: dict[str, Any]) -> N
         # report.json last: its `promotion` key is what a retry checks.
         rt.s3.put_object(Bucket=bucket, Key=key, ContentType="text/markdown; charset=utf-8",
                          Body=(md.rstrip("\n") + "\n\n" + render_promotion(outcome) + "\n").encode())
+        html = render_html(doc, report_svg(doc), study_best=doc.get("study_best"))
+        rt.s3.put_object(Bucket=bucket, Key=prefix + "report.html", ContentType="text/html; charset=utf-8",
+                         Body=html.encode())
         rt.s3.put_object(Bucket=bucket, Key=prefix + "report.json", ContentType="application/json",
                          Body=json.dumps(doc, indent=2, sort_keys=True).encode())

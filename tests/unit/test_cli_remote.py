@@ -113,7 +113,8 @@ def _promoted_study(ddb: Any) -> Registry:
                     spec_location=loc, worst_case_hours=20)
     reg.set_round("churn-xgb", 1, RoundStatus.COMPLETED, best_objective=0.91, report_uri="s3://a/r1.md")
     reg.update_study_best("churn-xgb", goal="maximize", objective=0.91, training_job="churn-xgb-r1-aaaaaa-002-ab",
-                          hyperparameters={"eta": "0.1"}, round_no=1, report_uri="s3://a/r1.md")
+                          hyperparameters={"eta": "0.1"}, round_no=1,
+                          report_uri="s3://amt-artifacts/reports/churn-xgb/churn-xgb-r1-aaaaaa/report.md")
     reg.record_promotion("run-1", "churn-xgb", {
         "registered": True, "package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-xgb/1",
         "model_artifact": "s3://b/training/churn-xgb/churn-xgb-r1-aaaaaa-002-ab/output/model.tar.gz",
@@ -144,3 +145,24 @@ def test_best_prints_job_objective_artifact_and_package(stack: Any, capsys: pyte
 def test_best_of_an_unknown_study_is_a_one_line_error(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["best", "ghost", "--stack", "AmtConductor"]) == 1
     assert capsys.readouterr().err.strip() == "no best training job recorded for study 'ghost'"
+
+
+def test_report_prints_a_presigned_link_to_the_latest_html_page(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _promoted_study(stack[1])
+    assert main(["report", "churn-xgb", "--stack", "AmtConductor"]) == 0
+    url = capsys.readouterr().out.strip()
+    path, _, query = url.partition("?")
+    assert path.endswith("amt-artifacts/reports/churn-xgb/churn-xgb-r1-aaaaaa/report.html")
+    assert "Signature=" in query and "response-content-type=text%2Fhtml" in query
+
+
+def test_report_from_a_simulator_folder_is_the_highest_round(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for job, round_no in (("churn-xgb-r1-aaaaaa", 1), ("churn-xgb-r2-aaaaaa", 2)):
+        folder = tmp_path / "reports" / "churn-xgb" / job
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text(json.dumps({"round": round_no}))
+        (folder / "report.html").write_text("<!DOCTYPE html>")
+    assert main(["report", "churn-xgb", "--local", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("/churn-xgb-r2-aaaaaa/report.html")
+    assert main(["report", "ghost", "--local", str(tmp_path)]) == 1
