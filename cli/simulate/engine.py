@@ -240,6 +240,45 @@ def upload_spec(path: str | Path, *, rounds: int | None = None) -> Step:
     return step
 
 
+def data_uploads(channel_uri: str, count: int, *, quiet_s: float = 3600) -> Step:
+    """A `then` step: `count` objects land under `channel_uri` (one "Object Created" event each, through the
+    template's rules); the study's scheduled new-data check runs during the burst and again once the
+    uploads have been quiet for `quiet_s` simulated seconds."""
+    def step(sim: Simulation, world: World) -> None:
+        bucket, _, prefix = channel_uri.removeprefix("s3://").partition("/")
+        s3 = world.client("s3")
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket)
+        for i in range(count):
+            key = f"{prefix}part-{sim.clock.now:.0f}-{i:04d}.csv"
+            version = s3.put_object(Bucket=bucket, Key=key, Body=b"0,1\n").get("VersionId", "null")
+            at = sim.clock.datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+            world.put_event(s3_object_created_event(bucket, key, version, 4, at=at))
+            sim.clock.advance(1)
+        sim.progress(f"{BANNER}: {count} objects uploaded under {channel_uri}")
+        _run_data_checks(sim, world)  # during the burst's quiet period: nothing starts
+        sim.clock.advance(quiet_s)
+        _run_data_checks(sim, world)
+    return step
+
+
+def _run_data_checks(sim: Simulation, world: World) -> None:
+    """Invoke the template's scheduled new-data checks once (the simulator runs no schedules by itself)."""
+    from amt.data_trigger import CHECK
+
+    for res in world.resolver.of_type("AWS::Events::Rule"):
+        for target in world.resolver.resolve(res.props).get("Targets") or []:
+            payload = json.loads(target["Input"]) if "Input" in target else {}
+            if payload.get("trigger") == CHECK:
+                sim.runtime.gate.clear()
+                try:
+                    out = sim.runtime.invoke(str(target["Arn"]), payload)
+                finally:
+                    sim.runtime.gate.set()
+                sim.progress(f"{BANNER}: new-data check for {payload.get('study')}: "
+                             f"{'started a run' if out.get('started') else out.get('reason')}")
+
+
 def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, Any]],
                       wall_timeout_s: float, then: Sequence[Step] = ()) -> SimulationResult:
     sfn = world.client("stepfunctions")

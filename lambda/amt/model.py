@@ -233,6 +233,18 @@ class Promote(_Strict):
     inference: Inference = Field(default_factory=Inference)
 
 
+class NewData(_Strict):
+    """New objects under these channels' prefixes start a run (transfer learning), at most once per quiet period."""
+
+    channels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20)
+    quiet_period: Seconds = Field(default=3600, ge=60, le=7 * 86400,
+                                  description="Uploads must pause this long before the run starts.")
+
+
+class Triggers(_Strict):
+    new_data: NewData | None = None
+
+
 def _early_stopping(value: Any) -> Any:
     # YAML 1.1 reads an unquoted `off` as false; the user means "off".
     if value is False:
@@ -275,6 +287,7 @@ class Spec(_Strict):
     ]] = Field(default_factory=dict, max_length=48)
     schedule: str | None = None
     promote: Promote | None = None
+    triggers: Triggers | None = None
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[
         ParamValue, Field(max_length=256)
     ]] = Field(default_factory=dict, max_length=45)

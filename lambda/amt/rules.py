@@ -254,7 +254,23 @@ def promote_rule(spec: Spec) -> Iterator[FieldError]:
                                                         "image does not serve; name the inference image")
 
 
+def triggers_rule(spec: Spec) -> Iterator[FieldError]:
+    new_data = spec.triggers.new_data if spec.triggers else None
+    if new_data is None:
+        return
+    for i, channel in enumerate(new_data.channels):
+        if channel not in spec.data:
+            yield FieldError(f"triggers.new_data.channels.{i}", f"no data channel {channel!r} "
+                                                                f"(channels: {', '.join(spec.data)})")
+        elif spec.data[channel].s3_data_type != "S3Prefix":
+            yield FieldError(f"triggers.new_data.channels.{i}", "needs an S3Prefix channel: new objects are "
+                                                                "noticed under its prefix")
+    if spec.strategy in ("grid", "hyperband"):
+        yield FieldError("triggers.new_data", f"a new-data run warm-starts (transfer learning), which SageMaker "
+                                              f"allows for bayesian and random search, not {spec.strategy}")
+
+
 RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule, promote_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, promote_rule, triggers_rule,
 )

@@ -95,6 +95,10 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
     event = _mapping(event)
     detail = _mapping(event.get("detail"))
+    if event.get("trigger") in ("new-data-object", "new-data-check"):  # amt.data_trigger names them
+        from amt.data_trigger import on_data
+
+        return on_data(rt, event)
     if "study" in event and not detail:
         study = str(event["study"])
         # Scheduler/EventBridge pass the tick's time; the minute is the fallback so that

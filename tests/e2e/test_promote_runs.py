@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from amt.promote import Meta
-from amt_cli.simulate.engine import run_simulation, upload_spec
-from amt_cli.simulate.results import SimulationResult
+from amt_cli.simulate.engine import data_uploads, run_simulation, upload_spec
+from amt_cli.simulate.results import SimulationResult, find_key
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +85,21 @@ def test_a_failed_run_registers_nothing(template: dict[str, Any], make_spec: Any
     assert result.status == "FAILED"
     assert result.model_packages == []
     assert "promote" not in result.lambda_invocations_by_function
+
+
+def test_a_burst_of_new_data_starts_one_transfer_learning_run(template: dict[str, Any], make_spec: Any) -> None:
+    result = _run(template, make_spec(rounds={"max": 1}),
+                  then=[data_uploads("s3://example-ml-data/churn/train/", 50, quiet_s=3600)])
+
+    assert [e["status"] for e in result.executions] == ["SUCCEEDED", "SUCCEEDED"]  # the upload's, then one
+    # The spec upload, 50 object events (noted), the check during the burst and the one after it.
+    assert result.lambda_invocations_by_function["start"] == 1 + 50 + 2
+    first, second = result.rounds
+    assert second.parents == [first.job_name]
+    assert find_key(result.history, "WarmStartType") == "TransferLearning"  # the data run's request
+    runs = sorted((i for i in result.registry if str(i["pk"]).startswith("RUN#")), key=lambda r: r["base_round"])
+    assert [r["trigger"] for r in runs] == ["s3", "new-data"]
+    improved = second.best_objective is not None and first.best_objective is not None and \
+        second.best_objective > first.best_objective
+    assert len(result.model_packages) == (2 if improved else 1)
+    assert ("package_arn" in runs[1]) is improved
