@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -72,3 +73,21 @@ def test_promote_runs_after_the_last_report_with_retries_catch_and_timeout(asl: 
     assert task["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": S.RECORD_FAILURE}]
     # Notify reads the same two fields whether Promote ran or not.
     assert set(task["ResultSelector"]) >= {"subject.$", "message.$"}
+
+
+def test_new_data_rule_and_check_of_the_study_with_triggers(synth: Any) -> None:
+    rules = synth.resources("AWS::Events::Rule")
+    (objects,) = [r["Properties"] for r in rules.values()
+                  if "NewData-churn-xgb" in str(r["Properties"].get("Name", ""))]
+    assert objects["EventPattern"]["detail"] == {"bucket": {"name": ["example-ml-data"]},
+                                                 "object": {"key": [{"prefix": "churn/train/"}]}}
+    (check,) = [r["Properties"] for r in rules.values()
+                if "NewDataCheck-churn-xgb" in str(r["Properties"].get("Name", ""))]
+    assert check["ScheduleExpression"] == "rate(6 minutes)"  # a tenth of the hour's quiet period
+    payload = json.loads(check["Targets"][0]["Input"])
+    assert payload == {"study": "churn-xgb", "trigger": "new-data-check", "quiet_seconds": 3600,
+                       "prefixes": ["s3://example-ml-data/churn/train/"]}
+    # The start function may list only that prefix (the check's fallback for buckets without events).
+    (listing,) = [st for st in _fn_statements(synth, "start") if st["Action"] == "s3:ListBucket"]
+    assert flatten(listing["Resource"]) == "arn:<AWS::Partition>:s3:::example-ml-data"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["churn/train/*"]}}
