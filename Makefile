@@ -20,6 +20,17 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# checkov pins boto3/botocore far below the project's: it gets a virtual environment of its own.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
+$(SCAN_STAMP):
+	@echo "==> installing checkov $(CHECKOV_VERSION) into $(SCAN_VENV) (its own venv: it pins an old boto3)"
+	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install -q --upgrade pip
+	@$(SCAN_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
 $(NPM_STAMP): package.json
 	@echo "==> installing the pinned CDK CLI (npm)"
 	@npm install --no-audit --no-fund --silent
@@ -53,9 +64,9 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)  ## install chromium for the browser test (apt; sudo when not root)
 
-test: install browser  ## every check: lint, unit, infra (cdk-nag, cfn-lint), end-to-end, the HTML report in chromium
+test: install browser $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end, the HTML report in chromium
 	@$(MAKE) --no-print-directory lint
-	@$(VENV)/bin/pytest -q
+	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
 
 screenshot: install browser  ## refresh docs/report-html.png (the README's picture of an HTML report)
 	@AMT_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest -q -p no:randomly tests/unit/test_report_html.py
@@ -77,6 +88,16 @@ demo: install  ## validate, render and plan the examples, synthesize, then run o
 bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
 	@$(PY) -m bench.run
 
+# mutmut lives in its own extra: `make test` never installs or runs it.
+MUTATE_STAMP := $(VENV)/.mutate-installed
+$(MUTATE_STAMP): $(STAMP)
+	@echo "==> installing mutmut (the [mutate] extra) into $(VENV)"
+	@$(PY) -m pip install -q -e '.[dev,mutate]'
+	@touch $@
+
+mutate: $(MUTATE_STAMP)  ## mutation testing, slow (docs/testing.md): MODULE=render for one part, MUTATE_JOBS=1 children
+	@$(PY) scripts/mutate.py $(MODULE)
+
 catalog: $(STAMP)  ## regenerate lambda/amt/data/image_catalog.json from the installed sagemaker SDK
 	@$(PY) scripts/build_image_catalog.py
 
@@ -86,4 +107,4 @@ deploy: install  ## deploy to the AWS account in your environment
 clean:  ## remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out build .amt-sim
 
-.PHONY: help install browser synth lint test screenshot demo bench catalog deploy clean
+.PHONY: help install browser synth lint test screenshot demo bench mutate catalog deploy clean

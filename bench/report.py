@@ -17,6 +17,7 @@ TARGETS = {
     "import_share_of_sdk": 0.05,
     "synth_50_over_1": 2.0,
     "make_test_s": 180,
+    "scale_fraction_1000": 0.8,
 }
 
 
@@ -152,6 +153,20 @@ def write(results: dict[str, Any]) -> None:
         for name, t in synth.get("templates_50", {}).items():
             lines += ["", f"With 50 specs, `{name}` is {t['bytes']:,} bytes (limit {t['max_bytes']:,} via S3) and "
                       f"has {t['resources']} resources (limit {t['max_resources']})."]
+        lines.append("")
+    scale = (results.get("scale") or {}).get("synth")
+    if scale:
+        lines += ["## Scale: templates and policies against AWS's limits", "",
+                  "Generated studies (every 5th with a KMS key and a VPC, every 3rd scheduled, every 7th a custom "
+                  "image), synthesized with cdk-nag on; each figure is the largest over every template, role and "
+                  "rule, with references resolved to their deployed length, as a fraction of AWS's limit "
+                  "(`bench/scale.py`).", "",
+                  _row(["studies", "synth (s)", "templates", "template (1 MB / 500 resources)",
+                        "policy (inline 10,240 / managed / trust 2,048)", "event pattern (2,048)"]),
+                  _row(["---"] * 6)]
+        for n, r in sorted(scale.items(), key=lambda kv: int(kv[0])):
+            lines.append(_row([n, r["seconds"], r["templates"], f"{r['max_template_fraction']:.0%}",
+                               f"{r['max_policy_fraction']:.0%}", f"{r['max_pattern_fraction']:.0%}"]))
         lines.append("")
     suite = results.get("suite")
     if suite:

@@ -79,7 +79,8 @@ def _plan_rows(plan: Plan) -> list[tuple[str, str]]:
         ("search space", plan.search_space),
         ("training jobs", f"{plan.max_jobs} per round, {plan.parallel} in parallel"),
         ("rounds", str(plan.rounds)),
-        ("worst case per round", f"{plan.worst_case_hours_per_round:g} instance-hours, {plan.worst_case_round_time}"),
+        ("worst case per round", f"{plan.worst_case_hours_per_round:g} instance-hours billed, "
+                                 f"{plan.worst_case_round_time} wall clock"),
         ("worst case in all", f"{plan.worst_case_hours_total:g} instance-hours"),
     ]
 

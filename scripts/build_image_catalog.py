@@ -42,18 +42,16 @@ ALGORITHMS = (
     "kmeans", "knn", "lda", "linear-learner", "ntm", "object-detection", "object2vec", "pca",
     "randomcutforest", "semantic-segmentation", "seq2seq", "sklearn", "xgboost",
 )
-FRAMEWORKS = ("mxnet", "pytorch", "tensorflow")
+FRAMEWORKS = ("huggingface", "mxnet", "pytorch", "tensorflow")
 # Left out on purpose; amt.images shows the reason when a spec names one of these.
-EXCLUDED = {
-    "huggingface": "its training images are chosen by transformers release and by a base framework "
-                   "(e.g. pytorch2.1.0), a third coordinate a spec does not carry; "
-                   "give the image URI as algorithm.image instead",
-}
+EXCLUDED: dict[str, str] = {}
 
 SUBTREE_KEYS = {"versions", "version_aliases", "processors", "scope"}
 LEAF_KEYS = {"repository", "registries", "processors", "py_versions", "container_version", "tag_prefix",
              "processor_in_tag"}
 PY_KEY = re.compile(r"^py\d+$")
+# Hugging Face versions hold one entry per base framework (pytorch2.1.0), with aliases (pytorch2.1).
+BASE_KEY = re.compile(r"^(pytorch|tensorflow)\d[\d.]*$")
 # Instance types used to probe the SDK's family-specific behaviour of framework GPU images.
 PROBE_GPU, PROBE_P4D, PROBE_P2 = "ml.p3.2xlarge", "ml.p4d.24xlarge", "ml.p2.xlarge"
 
@@ -153,6 +151,13 @@ class _Builder:
     def version_entry(self, cfg: dict[str, Any], where: str) -> dict[str, Any]:
         if "repository" in cfg:
             return self.leaf(cfg, where)
+        bases = {k: v for k, v in cfg.items() if k != "version_aliases"}
+        if bases and all(BASE_KEY.match(k) for k in bases):
+            out: dict[str, Any] = {"by_base": {b: self.version_entry(sub, f"{where}.{b}")
+                                               for b, sub in sorted(bases.items())}}
+            if cfg.get("version_aliases"):
+                out["base_aliases"] = dict(sorted(cfg["version_aliases"].items()))
+            return out
         if not cfg or not all(PY_KEY.match(k) for k in cfg):
             raise CatalogError(f"{where}: expected a repository or per-Python-version entries, got {sorted(cfg)}")
         return {"by_py": {py: self.leaf(sub, f"{where}.{py}") for py, sub in sorted(cfg.items())}}
@@ -177,26 +182,29 @@ class _Builder:
         p4d: dict[str, str] = {}
         p2: set[str] = set()
         for version in algo["known"]:
-            entry = algo["versions"][algo.get("aliases", {}).get(version, version)]
-            leaves = entry["by_py"].items() if "by_py" in entry else [(None, entry)]
-            for by_py, leaf in leaves:
-                regions = sorted(self.registries[leaf["registry"]])
-                for py in [by_py] if by_py else leaf.get("py_versions") or [None]:
-                    if not regions:
-                        continue
-                    base = self._retrieve(name, regions[0], version, PROBE_GPU, py)
-                    if base is None:
-                        continue  # no GPU image for this version
-                    on_p4d = self._retrieve(name, regions[0], version, PROBE_P4D, py)
-                    if on_p4d != base:
-                        if on_p4d is None or not on_p4d.startswith(base + "-"):
-                            raise CatalogError(f"{name} {version} {py}: ml.p4d image {on_p4d} is not {base}-*")
-                        p4d[base.rsplit(":", 1)[1]] = on_p4d[len(base) + 1:]
-                    on_p2 = self._retrieve(name, regions[0], version, PROBE_P2, py)
-                    if on_p2 is None:
-                        p2.add(version)
-                    elif on_p2 != base:
-                        raise CatalogError(f"{name} {version} {py}: ml.p2 image {on_p2} differs from {base}")
+            top = algo["versions"][algo.get("aliases", {}).get(version, version)]
+            by_base = top.get("by_base") or {None: top}
+            for framework, entry in by_base.items():
+                leaves = entry["by_py"].items() if "by_py" in entry else [(None, entry)]
+                for by_py, leaf in leaves:
+                    regions = sorted(self.registries[leaf["registry"]])
+                    for py in [by_py] if by_py else leaf.get("py_versions") or [None]:
+                        if not regions:
+                            continue
+                        probe = functools.partial(self._retrieve, name, regions[0], version, py=py, base=framework)
+                        base = probe(PROBE_GPU)
+                        if base is None:
+                            continue  # no GPU image for this version
+                        on_p4d = probe(PROBE_P4D)
+                        if on_p4d != base:
+                            if on_p4d is None or not on_p4d.startswith(base + "-"):
+                                raise CatalogError(f"{name} {version} {py}: ml.p4d image {on_p4d} is not {base}-*")
+                            p4d[base.rsplit(":", 1)[1]] = on_p4d[len(base) + 1:]
+                        on_p2 = probe(PROBE_P2)
+                        if on_p2 is None:
+                            p2.add(version)
+                        elif on_p2 != base:
+                            raise CatalogError(f"{name} {version} {py}: ml.p2 image {on_p2} differs from {base}")
         quirks: dict[str, Any] = {}
         if p4d:
             quirks["p4d_tag_suffix"] = dict(sorted(p4d.items()))
@@ -204,10 +212,11 @@ class _Builder:
             quirks["p2_unsupported"] = [v for v in algo["known"] if v in p2]
         return quirks
 
-    def _retrieve(self, name: str, region: str, version: str, instance_type: str, py: str | None) -> str | None:
+    def _retrieve(self, name: str, region: str, version: str, instance_type: str, py: str | None,
+                  base: str | None = None) -> str | None:
         try:
-            return str(self.iu.retrieve(name, region, version, image_scope="training",
-                                        instance_type=instance_type, py_version=py))
+            return str(self.iu.retrieve(name, region, version, image_scope="training", instance_type=instance_type,
+                                        py_version=py, base_framework_version=base))
         except ValueError:
             return None
 

@@ -17,6 +17,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
 from amt.access import MAX_PREFIX_LENGTH
+from amt.forms import parse_s3_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,8 +142,12 @@ class AppSettings:
                 raise SynthError(f"context {ContextKeys.KMS_KEY_ACCOUNTS}: {acct!r} is not a 12-digit account id")
         data = _strings(get, ContextKeys.DATA_PREFIXES)
         for uri in data:
-            if not uri.startswith("s3://") or len(uri) <= len("s3://"):
-                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r} is not an s3://bucket/prefix URI")
+            try:
+                parse_s3_uri(uri)  # the IAM scope is derived from its bucket and prefix
+            except ValueError as exc:
+                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {exc}") from None
+            if "*" in uri or "?" in uri:
+                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r}: IAM would read * and ? as wildcards")
         prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
         for p in prefixes:
             if not p or len(p) > MAX_PREFIX_LENGTH or not all(c.islower() or c.isdigit() or c == "-" for c in p):

@@ -28,6 +28,19 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
+def checkov_skip(scope: IConstruct, check_id: str, reason: str) -> None:
+    """Skip checkov's `check_id` on `scope`'s CloudFormation resource, with the reason in the template
+    (`Metadata.checkov.skip`, which checkov reads) next to the resource, as the cdk-nag acknowledgements are."""
+    if len(reason) < 30:
+        raise ValueError(f"{check_id}: give a reason a reviewer would accept")
+    cfn = scope if isinstance(scope, CfnResource) else scope.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{scope.node.path}: no CloudFormation resource to annotate")
+    current = cfn.get_metadata("checkov") or {"skip": []}
+    current["skip"] = [*current["skip"], {"id": check_id, "comment": reason}]
+    cfn.add_metadata("checkov", current)
+
+
 def allow_wildcards(scope: IConstruct, allowed: Sequence[tuple[str, str]]) -> None:
     """Acknowledge the IAM5 wildcard findings under `scope` that match one of `allowed` (regex, reason).
 
@@ -63,7 +76,7 @@ def _placeholders(stack: Stack, finding: str) -> str:
     pseudo parameters they stand for, so one pattern fits an environment-agnostic and an explicit synth."""
     for value, placeholder in ((stack.account, "<AWS::AccountId>"), (stack.region, "<AWS::Region>")):
         if not Token.is_unresolved(value):
-            finding = finding.replace(f":{value}:", f":{placeholder}:")
+            finding = re.sub(rf"(?<![0-9a-z]){re.escape(value)}(?![0-9a-z])", placeholder, finding)
     return finding
 
 

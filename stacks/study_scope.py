@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from amt.access import is_guarded
+from amt.forms import parse_s3_uri
+from amt.instances import local_storage_types
 from amt.model import Spec
 from amt.naming import study_prefix
 
@@ -24,9 +26,9 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        rest = uri.removeprefix("s3://")
-        bucket, _, prefix = rest.partition("/")
-        return cls(bucket, prefix)
+        """The bucket and prefix of an s3:// URI or an S3 https:// URL (path-style or virtual-hosted)."""
+        ref = parse_s3_uri(uri)
+        return cls(ref.bucket, ref.key)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class StudyAccess:
     job_prefix: str                              # jobs, training log streams: `<study>-r`, or the prefix
     data: tuple[S3Location, ...]
     output: S3Location | None                    # the spec's output_uri; None: the artifacts bucket's training/
+    checkpoint: S3Location | None = None         # written during training, read back when a job resumes
     custom_images: tuple[CustomImage, ...] = ()
     builtins: tuple[tuple[int, str], ...] = ()   # (catalog registry index, repository)
     kms_key: str | None = None
@@ -56,6 +59,9 @@ class StudyAccess:
     schedule: str | None = None
     guarded: bool = False                        # launched through its own launcher role (amt.access)
     from_prefix: bool = False
+    file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
+    # Instance types of a KMS study with local NVMe storage: its jobs carry no volume key (SageMaker refuses one).
+    local_storage_types: tuple[str, ...] = ()
 
     @property
     def artifacts_prefix(self) -> str:
@@ -69,21 +75,27 @@ def study_access(spec: Spec) -> StudyAccess:
 
     images: list[CustomImage] = []
     builtins: list[tuple[int, str]] = []
-    if spec.algorithm.image and (m := _ECR_URI.match(spec.algorithm.image)):
+    algo = spec.algorithm
+    if algo.image and (m := _ECR_URI.match(algo.image)):
         images.append(CustomImage(m["account"], m["region"], m["repo"]))
-    elif spec.algorithm.builtin:
-        # An unknown image is spec validation's to report: no repository is granted.
-        with contextlib.suppress(ImageError):
-            builtins.append(builtin_repository(spec.algorithm.builtin, spec.algorithm.version,
-                                               spec.algorithm.py_version))
+    elif algo.builtin:
+        for choice in spec.instance_choices():
+            # An unknown image is spec validation's to report: no repository is granted.
+            with contextlib.suppress(ImageError):
+                builtins.append(builtin_repository(algo.builtin, algo.version, choice.instance_type,
+                                                   algo.py_version, algo.base_framework))
     net = spec.network
+    data = [S3Location.parse(ch.uri) for ch in spec.data.values() if ch.uri is not None]
+    if algo.source is not None:  # script mode: the container downloads the code archive as the role
+        data.append(S3Location.parse(algo.source))
     return StudyAccess(
         name=spec.name,
         job_prefix=study_prefix(spec.name),
-        data=_unique(S3Location.parse(ch.uri) for ch in spec.data.values()),
+        data=_unique(data),
         output=S3Location.parse(spec.output_uri) if spec.output_uri else None,
+        checkpoint=S3Location.parse(spec.checkpoint.uri) if spec.checkpoint is not None else None,
         custom_images=tuple(images),
-        builtins=tuple(builtins),
+        builtins=tuple(dict.fromkeys(builtins)),
         kms_key=spec.kms_key_id,
         subnets=tuple(net.subnets) if net else (),
         security_groups=tuple(net.security_groups) if net else (),
@@ -91,6 +103,10 @@ def study_access(spec: Spec) -> StudyAccess:
         encrypted_traffic=bool(net and net.encrypt_inter_container_traffic),
         schedule=spec.schedule,
         guarded=is_guarded(spec),
+        file_systems=tuple(dict.fromkeys((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                                         for ch in spec.data.values() if ch.file_system is not None)),
+        local_storage_types=tuple(c.instance_type for c in spec.instance_choices())
+        if spec.kms_key_id and local_storage_types(spec) else (),
     )
 
 

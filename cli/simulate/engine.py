@@ -109,8 +109,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
     spec = load_spec(spec_path)
     started = time.monotonic()
     if template is None:
-        say(f"{BANNER}: synthesizing the CDK app...")
-        template = synthesize()
+        say(f"{BANNER}: synthesizing the CDK app for {spec.name}...")
+        template = synthesize(spec=Path(spec_path))
     resolver = Resolver(template)
     functions = functions_from_template(resolver, extra_functions or {})
     runtime = Runtime(functions, base_env=_ENV)
@@ -158,11 +158,11 @@ def _spec_object(world: World, path: Path, study: str, rounds: int | None) -> tu
     prefix = world.env_value(EnvKeys.CONFIGS_PREFIX) or DEFAULT_CONFIGS_PREFIX
     body = path.read_bytes()
     if rounds is not None:
-        import yaml
+        from amt.sourcetext import apply_source_text
+        from amt.yamlsafe import load_yaml
 
-        from amt.yamlsafe import SpecLoader
-
-        doc = yaml.load(body.decode("utf-8-sig"), Loader=SpecLoader)  # SpecLoader is a SafeLoader
+        # Rewritten as JSON: text fields keep the text written (`version: 1.10` stays "1.10").
+        doc = apply_source_text(*load_yaml(body.decode("utf-8-sig")))
         doc.setdefault("rounds", {})["max"] = rounds
         body = json.dumps(doc, indent=2).encode()  # JSON is YAML: any key suffix reads it
     return bucket, f"{prefix}{path.name}", body

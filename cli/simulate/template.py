@@ -40,16 +40,29 @@ class TemplateError(Exception):
     """The template cannot be simulated (missing state machine, unsupported token, failed synth)."""
 
 
-def synthesize(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """Run the project's `app.py` into a temporary cloud assembly; returns the workflow's template."""
+# The app's context key for the folder of specs it builds the stack for (stacks/config.py ContextKeys).
+CONFIGS_DIR_KEY = "amt:configsDir"
+
+
+def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None) -> dict[str, Any]:
+    """Run the project's `app.py` into a temporary cloud assembly; returns the workflow's template.
+
+    With `spec`, the stack is built for that spec alone (wherever it is), as it would be if it were the
+    only file in configs/: its study is one the stack may run, with the IAM scope and controls it needs."""
     app = project_root / "app.py"
     if not app.exists():
         raise TemplateError(f"{app}: no CDK app to synthesize")
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
+        context = _context(project_root, Path(out))
+        if spec is not None:
+            configs = Path(out) / "sim-configs"
+            configs.mkdir()
+            (configs / spec.name).write_bytes(spec.read_bytes())
+            context[CONFIGS_DIR_KEY] = str(configs)
         env = {**os.environ, "CDK_OUTDIR": out, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                # The built-in CloudFormation validation costs ~3 s and `amt validate`/tests cover it.
                "CDK_VALIDATION": "false",
-               "CDK_CONTEXT_JSON": json.dumps(_context(project_root, Path(out)))}
+               "CDK_CONTEXT_JSON": json.dumps(context)}
         proc = subprocess.run([sys.executable, str(app)], cwd=project_root, env=env, capture_output=True,
                               text=True, check=False)
         if proc.returncode != 0:

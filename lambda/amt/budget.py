@@ -9,17 +9,36 @@ from amt.model import Spec
 # Slack on top of the worst case before the workflow stops waiting for a job's event:
 # SageMaker needs time to provision, upload and wind down, and warm start loads parents.
 WAIT_SLACK_SECONDS = 3600
+# A retried job provisions its instances again; without `resources.max_pending` to bound that wait,
+# each retry is allowed this much on top (the first provisioning is inside WAIT_SLACK_SECONDS).
+RETRY_PROVISIONING_SECONDS = 15 * 60
 
 
 def worst_case_instance_hours(spec: Spec) -> float:
-    """max_jobs x instance_count x max_runtime_per_job (spot: max_wait), in instance-hours."""
-    per_job = spec.spot_max_wait() or spec.resources.max_runtime_per_job
-    return spec.max_jobs_effective() * spec.resources.instance_count * per_job / 3600
+    """Billable worst case: max_jobs x instance_count x max_runtime_per_job, in instance-hours; with several
+    `instance_configs`, the largest instance_count (any job may land on it).
+
+    Spot changes nothing here: billable time is training time, bounded by MaxRuntimeInSeconds; the time
+    waiting for Spot capacity (the rest of MaxWaitTimeInSeconds) is not billed. Retries add nothing either:
+    "When RetryStrategy is specified in the job request, MaxRuntimeInSeconds specifies the maximum time
+    for all of the attempts in total" (API reference, StoppingCondition). The wall-clock worst case,
+    which does include Spot waiting, is `job_wall_seconds` / `worst_case_round_seconds`.
+    """
+    return spec.max_jobs_effective() * spec.max_instance_count() * spec.resources.max_runtime_per_job / 3600
+
+
+def job_wall_seconds(spec: Spec) -> int:
+    """Longest one training job can take, launch to end: its runtime bound (spot: max_wait, which includes
+    waiting for capacity), the wait for accelerated capacity (`max_pending`), and each retry's new wait."""
+    run = spec.spot_max_wait() or spec.resources.max_runtime_per_job
+    pending = spec.resources.max_pending
+    retries = spec.retry.max_attempts if spec.retry else 0
+    return run + (pending or 0) + retries * (pending or RETRY_PROVISIONING_SECONDS)
 
 
 def worst_case_round_seconds(spec: Spec) -> int:
     """Longest a round can run: waves of parallel jobs, capped by max_tuning_runtime."""
-    per_job = spec.spot_max_wait() or spec.resources.max_runtime_per_job
+    per_job = job_wall_seconds(spec)
     waves = math.ceil(spec.max_jobs_effective() / spec.resources.max_parallel_jobs)
     seconds = waves * per_job
     if spec.resources.max_tuning_runtime is not None:

@@ -6,10 +6,10 @@ The data is `data/image_catalog.json`, derived from the sagemaker SDK's image UR
 py_version=...)`, which tests/unit/test_images.py checks against the installed SDK.
 
 Covered: SageMaker's first-party algorithms (xgboost, linear-learner, kmeans, ..., sklearn) and the
-pytorch, tensorflow and mxnet framework images (cpu/gpu from the instance family: ml.p*/ml.g* are gpu).
+pytorch, tensorflow, mxnet and huggingface framework images (cpu/gpu from the instance family: ml.p*/ml.g*
+are gpu). A huggingface image is chosen by transformers version *and* base framework (`pytorch2.1`, the
+SDK's `base_framework_version`), and its tag carries the base framework as given, as the SDK builds it.
 Left out, each with a clear error:
-- huggingface: its images are keyed by transformers release *and* base framework (pytorch2.1.0), a
-  coordinate that a builtin/version pair cannot carry; use a custom image URI.
 - Inferentia/Trainium (ml.inf*, ml.trn*: neuron images) and Graviton (arm64) instance families.
 - regions outside the commercial `aws` partition (China, GovCloud, ISO, European Sovereign Cloud).
 Deliberately stricter than the SDK: a version is required whenever an algorithm has several (the SDK
@@ -27,6 +27,7 @@ from typing import Any
 
 _INSTANCE = re.compile(r"^ml\.([a-z0-9-]+)\.\w+$")
 _ARM64 = re.compile(r"^[a-z]+\d+g[a-z]*$")  # Graviton families: m6g, c7gn, r6gd, x2gd, g5g ...
+REFERENCE_REGION = "us-east-1"  # carries every built-in image
 _URI = "{account}.dkr.ecr.{region}.{domain}/{repository}:{tag}"
 
 
@@ -116,40 +117,20 @@ def check_builtin(name: str, version: str | None) -> str | None:
     return None
 
 
-def _leaf(name: str, version: str | None, py_version: str | None) -> tuple[dict[str, Any], str, dict[str, Any],
-                                                                        str | None]:
-    """(algorithm, requested version, the catalog entry of its image, py version)."""
-    algo = _algorithm(name)
-    requested = _version(name, algo, version)
-    entry: dict[str, Any] = algo["versions"][algo.get("aliases", {}).get(requested, requested)]
-    label = f"{name} {requested}"
-    if "by_py" in entry:
-        py = _py_version(label, sorted(entry["by_py"]), py_version)
-        assert py is not None
-        return algo, requested, entry["by_py"][py], py
-    return algo, requested, entry, _py_version(label, entry.get("py_versions", []), py_version)
+_BASE = re.compile(r"^(pytorch|tensorflow)(\d[\d.]*)$")
 
 
-def builtin_repository(name: str, version: str | None, py_version: str | None = None) -> tuple[int, str]:
-    """(registry index, repository) of a built-in image: the repository is the same in every region,
-    the registry (AWS's account per region, `registry_accounts`) is not. Raises ImageError."""
-    _, _, leaf, _ = _leaf(name, version, py_version)
-    return int(leaf["registry"]), str(leaf["repository"])
-
-
-def all_builtin_repositories() -> list[tuple[int, str]]:
-    """Every (registry index, repository) the catalog knows, sorted."""
-    out: set[tuple[int, str]] = set()
-    for algo in _catalog()["algorithms"].values():
-        for entry in algo["versions"].values():
-            for leaf in entry["by_py"].values() if "by_py" in entry else [entry]:
-                out.add((int(leaf["registry"]), str(leaf["repository"])))
-    return sorted(out)
-
-
-def registry_accounts(registry: int) -> dict[str, str]:
-    """AWS's image account per region for a registry index of the catalog."""
-    return dict(_catalog()["registries"][registry])
+def _by_base(label: str, entry: dict[str, Any], base_framework: str | None) -> dict[str, Any]:
+    """The entry of a Hugging Face version for `base_framework` (e.g. pytorch2.1)."""
+    aliases: dict[str, str] = entry.get("base_aliases", {})
+    known = ", ".join([*sorted(aliases), *sorted(entry["by_base"])])
+    if base_framework is None:
+        raise ImageError(f"{label} needs base_framework, one of {known}")
+    full = aliases.get(base_framework, base_framework)
+    if full not in entry["by_base"] or not _BASE.match(base_framework):
+        raise ImageError(f"{label} has no base_framework {base_framework!r}; known: {known}")
+    found: dict[str, Any] = entry["by_base"][full]
+    return found
 
 
 def resolve_image(
@@ -158,12 +139,66 @@ def resolve_image(
     region: str,
     instance_type: str = "ml.m5.xlarge",
     py_version: str | None = None,
+    base_framework: str | None = None,
 ) -> str:
     """The ECR training image URI of `name` `version` in `region`; raises ImageError saying what would work."""
+    return _resolve(name, version, region, instance_type, py_version, base_framework)[0]
+
+
+def builtin_repository(name: str, version: str | None, instance_type: str = "ml.m5.xlarge",
+                       py_version: str | None = None, base_framework: str | None = None) -> tuple[int, str]:
+    """(registry index, repository) of a built-in image: the repository is the same in every region, the
+    registry (AWS's account per region, `registry_accounts`) is not. Raises ImageError."""
+    leaf = _resolve(name, version, REFERENCE_REGION, instance_type, py_version, base_framework)[1]
+    return int(leaf["registry"]), str(leaf["repository"])
+
+
+def all_builtin_repositories() -> list[tuple[int, str]]:
+    """Every (registry index, repository) the catalog knows, sorted."""
+    out: set[tuple[int, str]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "registry" in node and "repository" in node:
+                out.add((int(node["registry"]), str(node["repository"])))
+            for value in node.values():
+                walk(value)
+
+    walk(_catalog()["algorithms"])
+    return sorted(out)
+
+
+def registry_accounts(registry: int) -> dict[str, str]:
+    """AWS's image account per region for a registry index of the catalog."""
+    return dict(_catalog()["registries"][registry])
+
+
+def _resolve(name: str, version: str | None, region: str, instance_type: str, py_version: str | None,
+             base_framework: str | None) -> tuple[str, dict[str, Any]]:
     catalog = _catalog()
-    algo, requested, leaf, py = _leaf(name, version, py_version)
+    algo = _algorithm(name)
+    requested = _version(name, algo, version)
+    full_version = algo.get("aliases", {}).get(requested, requested)
+    entry: dict[str, Any] = algo["versions"][full_version]
     label = f"{name} {requested}"
     family = _family(instance_type)
+    tag_prefix = None
+    if "by_base" in entry:
+        entry = _by_base(label, entry, base_framework)
+        # The SDK tags with the base framework's version as given (2.1 for pytorch2.1) and the full release.
+        base_match = _BASE.match(base_framework or "")
+        assert base_match is not None
+        tag_prefix = f"{base_match[2]}-transformers{full_version}"
+    elif base_framework is not None:
+        raise ImageError(f"base_framework is only for huggingface (got {base_framework!r} for {name})")
+
+    if "by_py" in entry:
+        py = _py_version(label, sorted(entry["by_py"]), py_version)
+        assert py is not None
+        leaf: dict[str, Any] = entry["by_py"][py]
+    else:
+        leaf = entry
+        py = _py_version(label, leaf.get("py_versions", []), py_version)
 
     processors = algo.get("processors") or leaf.get("processors")
     processor = _processor(family, processors)
@@ -186,11 +221,12 @@ def resolve_image(
             raise ImageError(f"{label} has no {processor} image (for {instance_type})")
         container_version = leaf["container_version"][processor]
     tag_processor = processor if leaf.get("processor_in_tag", True) else None
-    tag = "-".join(x for x in (leaf.get("tag_prefix", requested), tag_processor, py, container_version) if x)
+    tag = "-".join(x for x in (tag_prefix or leaf.get("tag_prefix", requested), tag_processor, py, container_version)
+                   if x)
     if family == "p4d" and tag in algo.get("p4d_tag_suffix", {}):
         tag = f"{tag}-{algo['p4d_tag_suffix'][tag]}"
     return _URI.format(account=accounts[region], region=region, domain=catalog["domain"],
-                       repository=leaf["repository"], tag=tag)
+                       repository=leaf["repository"], tag=tag), leaf
 
 
 def is_framework(name: str) -> bool:

@@ -17,6 +17,10 @@ from pydantic import BaseModel, ValidationError
 from amt.errors import FieldError, SpecError
 from amt.model import RANGE_TYPES, Spec
 from amt.settings import SPEC_SUFFIXES
+from amt.sourcetext import Path as TextPath
+from amt.sourcetext import apply_source_text
+
+SourceTexts = dict[TextPath, str]
 
 MAX_SPEC_BYTES = 1_000_000
 
@@ -24,14 +28,17 @@ MAX_SPEC_BYTES = 1_000_000
 def parse_spec(data: bytes | str, source: str) -> Spec:
     """Parse and validate one spec; raises SpecError naming `source` and each field."""
     raw = _decode(data, source)
-    doc = _load_document(raw, source)
-    return validate_document(doc, source)
+    doc, texts = _load_document(raw, source)
+    return validate_document(doc, source, source_texts=texts)
 
 
-def validate_document(doc: Any, source: str) -> Spec:
-    """Validate an already-parsed document (a dict)."""
+def validate_document(doc: Any, source: str, *, source_texts: SourceTexts | None = None) -> Spec:
+    """Validate an already-parsed document (a dict). `source_texts` (path -> text written there, from the
+    loaders) lets text fields carry numbers exactly as written; without it a float in a text field is refused."""
     from amt.rules import check_rules
 
+    if source_texts:
+        doc = apply_source_text(doc, source_texts)
     if doc is None:
         raise SpecError(source, [FieldError("", "empty spec: expected a mapping with name, objective, ...")])
     if not isinstance(doc, dict):
@@ -131,12 +138,16 @@ def _decode(data: bytes | str, source: str) -> str:
                                                  "JSON text")]) from None
 
 
-def _load_document(text: str, source: str) -> Any:
+def _load_document(text: str, source: str) -> tuple[Any, SourceTexts]:
+    """The document and the source text of its numbers and booleans, by path."""
     if not text.strip():
         raise SpecError(source, [FieldError("", "empty file: expected a spec with name, objective, ...")])
     if source.lower().endswith(".json") or text.lstrip().startswith("{"):
         try:
-            return _json_value(json.loads(text, object_pairs_hook=_JsonPairs), "", source)
+            texts: SourceTexts = {}
+            doc = json.loads(text, object_pairs_hook=_JsonPairs, parse_float=_JsonNumber.of_float,
+                             parse_int=_JsonNumber.of_int)
+            return _json_value(doc, (), source, texts), texts
         except json.JSONDecodeError as exc:
             if source.lower().endswith(".json"):
                 raise SpecError(source, [FieldError("", f"invalid JSON at line {exc.lineno}, column "
@@ -150,28 +161,45 @@ class _JsonPairs(list[tuple[str, Any]]):
     """A JSON object as read, before its keys are checked for duplicates."""
 
 
-def _json_value(value: Any, path: str, source: str) -> Any:
+class _JsonNumber:
+    """A JSON number with the text it was written as."""
+
+    def __init__(self, text: str, value: int | float) -> None:
+        self.text, self.value = text, value
+
+    @classmethod
+    def of_float(cls, text: str) -> _JsonNumber:
+        return cls(text, float(text))
+
+    @classmethod
+    def of_int(cls, text: str) -> _JsonNumber:
+        return cls(text, int(text))
+
+
+def _json_value(value: Any, path: TextPath, source: str, texts: SourceTexts) -> Any:
     # json.loads keeps the last of duplicate keys silently; a spec treats them as errors, as in YAML.
     if isinstance(value, _JsonPairs):
         out: dict[str, Any] = {}
         for key, item in value:
-            where = f"{path}.{key}" if path else key
             if key in out:
-                raise SpecError(source, [FieldError(where, "written twice")])
-            out[key] = _json_value(item, where, source)
+                raise SpecError(source, [FieldError(".".join(map(str, (*path, key))), "written twice")])
+            out[key] = _json_value(item, (*path, key), source, texts)
         return out
     if isinstance(value, list):
-        return [_json_value(v, f"{path}.{i}" if path else str(i), source) for i, v in enumerate(value)]
+        return [_json_value(v, (*path, i), source, texts) for i, v in enumerate(value)]
+    if isinstance(value, _JsonNumber):
+        texts[path] = value.text
+        return value.value
     return value
 
 
-def _load_yaml(text: str, source: str) -> Any:
+def _load_yaml(text: str, source: str) -> tuple[Any, SourceTexts]:
     import yaml
 
-    from amt.yamlsafe import DuplicateKeyError, SpecLoader
+    from amt.yamlsafe import DuplicateKeyError, load_yaml
 
     try:
-        return yaml.load(text, Loader=SpecLoader)
+        return load_yaml(text)
     except DuplicateKeyError as exc:
         raise SpecError(source, [FieldError(exc.path, str(exc))]) from None
     except yaml.YAMLError as exc:
@@ -280,6 +308,9 @@ def _message(err: Any, loc: list[Any], doc: dict[str, Any]) -> str:
     if kind in ("too_long", "string_too_long") and isinstance(err.get("input"), str):
         # A long text is described by its length; echoing it helps nobody.
         return f"at most {err['ctx']['max_length']:,} characters (got {len(err['input']):,})"
+    if kind == "string_pattern_mismatch":
+        # Fields use amt.forms for messages in words; never show a person a raw regular expression.
+        return f"does not have the form this field takes (see the spec reference) (got {_short(err.get('input'))})"
     if kind == "union_tag_invalid":
         return f"type must be one of {', '.join(RANGE_TYPES)} (got {err.get('input', {}).get('type')!r})" \
             if isinstance(err.get("input"), dict) else msg

@@ -9,13 +9,22 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
+from amt import forms
 from amt.durations import parse_duration
+from amt.forms import S3_URI_CHECK, S3_URI_SCHEMA
 
-# SageMaker's name pattern for tuning jobs (the study name is its prefix).
-NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
-S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
+S3Uri = Annotated[str, S3_URI_SCHEMA, S3_URI_CHECK]
 
 # The JSON Schema describes what a user may write (editors check files against it), not the
 # validated value: durations as text, hyperparameter values as numbers or booleans.
@@ -29,11 +38,18 @@ Scaling = Literal["auto", "linear", "log", "reverse_log"]
 
 
 def _stringify(value: Any) -> Any:
-    """Hyperparameter and categorical values are strings to SageMaker; YAML may give numbers."""
+    """Text fields (hyperparameter, categorical, tag and environment values, versions) as SageMaker takes them.
+
+    The loaders hand over the text written in the file (see amt.sourcetext), so a number only arrives here
+    from a document built in code: an integer or a boolean has one obvious text, a float has not (1.10 and
+    1.1 are the same float), so it is refused rather than changed."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        raise ValueError(f"sent to SageMaker as text, but the text of this number is unknown (1.10 and 1.1 are "
+                         f"the same number): quote it as it should be sent, e.g. '{value!r}'")
     return value
 
 
@@ -43,6 +59,12 @@ def _one_line(value: str) -> str:
     if any(c in value for c in "\n\r\x85\u2028\u2029"):
         raise ValueError("must be on one line (SageMaker refuses line breaks here)")
     return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path, starting with / (got {value!r})")
+    return _one_line(value)
 
 
 ParamValue = Annotated[str, BeforeValidator(_stringify), AfterValidator(_one_line),
@@ -108,10 +130,20 @@ class Algorithm(_Strict):
                        WithJsonSchema({"type": ["string", "number", "null"]})] = Field(
         default=None, description="Version of the built-in algorithm (e.g. '1.7-1')."
     )
-    py_version: str | None = Field(
-        default=None, pattern=r"^py\d+$", description="Python version of a framework image, e.g. 'py310'."
+    py_version: Annotated[str, forms.PY_VERSION.schema(), forms.PY_VERSION.check] | None = Field(
+        default=None, description="Python version of a framework image, e.g. 'py310'."
     )
+    base_framework: Annotated[str, forms.BASE_FRAMEWORK.schema(), forms.BASE_FRAMEWORK.check] | None = Field(
+        default=None, description="huggingface only: the base framework and its version, e.g. 'pytorch2.1'.")
     image: str | None = Field(default=None, min_length=1, max_length=255, description="ECR image URI.")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=170,
+        description="An algorithm resource's name or ARN (yours, or an AWS Marketplace subscription).",
+    )
+    entry_point: Annotated[str, AfterValidator(_one_line)] | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Script mode: the script to run, a path inside the `source` archive (e.g. train.py).")
+    source: Annotated[str, forms.CODE_ARCHIVE_SCHEMA, forms.CODE_ARCHIVE_CHECK] | None = None
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     input_mode: Literal["File", "Pipe", "FastFile"] = "File"
 
@@ -147,32 +179,96 @@ Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discr
 RANGE_TYPES = ("continuous", "integer", "categorical")
 
 
-class Channel(_Strict):
-    """An S3 input channel."""
+class FileSystem(_Strict):
+    """An EFS or FSx for Lustre directory mounted as a channel (the jobs run in the spec's VPC)."""
 
-    uri: str = Field(pattern=S3_URI_PATTERN, max_length=1024, description="s3://bucket/prefix/")
+    type: Literal["efs", "fsx_lustre"]
+    id: Annotated[str, forms.FILE_SYSTEM_ID.schema(min_length=11, max_length=21, description="fs-0123456789abcdef0"),
+                  forms.FILE_SYSTEM_ID.check]
+    path: Annotated[str, AfterValidator(_absolute_path)] = Field(
+        max_length=4096, description="The directory: '/' or '/<dir>' on EFS, '/<mount name>/<dir>' on FSx.")
+    access_mode: Literal["ro", "rw"] = "ro"
+
+
+class Channel(_Strict):
+    """An input channel: an S3 location (`uri`) or a file system directory (`file_system`)."""
+
+    uri: S3Uri | None = None
+    file_system: FileSystem | None = None
     content_type: str | None = Field(default=None, max_length=256)
     compression: Literal["None", "Gzip"] | None = None
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     s3_data_type: Literal["S3Prefix", "ManifestFile", "AugmentedManifestFile"] = "S3Prefix"
     input_mode: Literal["File", "Pipe", "FastFile"] | None = None
+    attribute_names: list[Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]] | None = (
+        Field(default=None, min_length=1, max_length=16, description="JSON attributes of an augmented manifest."))
+    shuffle_seed: Int | None = Field(default=None, ge=0, le=2**63 - 1, description="ShuffleConfig.Seed.")
+    record_wrapper: Literal["None", "RecordIO"] | None = None
+
+
+
+
+class InstanceConfig(_Strict):
+    """One instance choice of several, tried in the order given (HyperParameterTuningInstanceConfig)."""
+
+    instance_type: Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check]
+    instance_count: Int = Field(default=1, ge=1)
+    volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+
+
+def _instance_type_optional(schema: dict[str, Any]) -> None:
+    # Required unless instance_configs is given (the validator below); editors should not demand it.
+    schema["required"] = [f for f in schema.get("required", []) if f != "instance_type"]
 
 
 class Resources(_Strict):
     """Instances per training job and the tuning job's limits."""
 
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    model_config = ConfigDict(json_schema_extra=_instance_type_optional)
+
+    # Required (so a spec without it is told so with its other missing fields), except beside instance_configs.
+    instance_type: Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check] | None = Field()
     instance_count: Int = Field(default=1, ge=1)
     volume_size_gb: Int = Field(default=30, ge=1, le=16384)
+    instance_configs: list[InstanceConfig] | None = Field(
+        default=None, min_length=1, max_length=6,
+        description="Instead of instance_type/count/volume: up to 6 choices SageMaker tries in order.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_replace_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("instance_configs") is not None and "instance_type" not in data:
+            return {**data, "instance_type": None}
+        return data
     max_jobs: Int | None = Field(default=None, ge=1)
     max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
     max_tuning_runtime: Seconds | None = Field(default=None, ge=120, le=15_768_000)
+    # botocore's StoppingCondition.MaxPendingTimeInSeconds bounds: 30 min to 28 days.
+    max_pending: Seconds | None = Field(
+        default=None, ge=1800, le=2_419_200,
+        description="Longest a training job may wait for accelerated (ml.p/g/trn) capacity before it is stopped.",
+    )
 
 
 class Spot(_Strict):
     enabled: bool = False
     max_wait: Seconds | None = Field(default=None, description="Default: twice max_runtime_per_job.")
+
+
+class Checkpoint(_Strict):
+    """Where training jobs save checkpoints, so a Spot interruption or a retry resumes instead of restarting."""
+
+    uri: S3Uri = Field(description="s3://bucket/prefix/ (or an S3 https:// URL) for checkpoints.")
+    local_path: Annotated[str, AfterValidator(_absolute_path)] | None = Field(
+        default=None, max_length=4096, description="Path in the container; SageMaker's default /opt/ml/checkpoints/.")
+
+
+class Retry(_Strict):
+    """Retries of a training job that fails with an internal server error."""
+
+    max_attempts: Int = Field(ge=1, le=30, description="RetryStrategy.MaximumRetryAttempts (1-30).")
 
 
 class Completion(_Strict):
@@ -183,7 +279,7 @@ class Completion(_Strict):
 
 class WarmStart(_Strict):
     type: Literal["identical_data_and_algorithm", "transfer_learning"]
-    parents: list[Annotated[str, Field(pattern=NAME_PATTERN.replace("a-z0-9", "a-zA-Z0-9"), max_length=32)]] = (
+    parents: list[Annotated[str, forms.TUNING_JOB_NAME.schema(max_length=32), forms.TUNING_JOB_NAME.check]] = (
         Field(min_length=1, max_length=5)
     )
 
@@ -198,10 +294,10 @@ class Budget(_Strict):
 
 
 class Network(_Strict):
-    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+    subnets: list[Annotated[str, forms.SUBNET.schema(), forms.SUBNET.check]] = Field(
         default_factory=list, max_length=16
     )
-    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")]] = Field(
+    security_groups: list[Annotated[str, forms.SECURITY_GROUP.schema(), forms.SECURITY_GROUP.check]] = Field(
         default_factory=list, max_length=5
     )
     isolation: bool = False
@@ -258,7 +354,7 @@ class Spec(_Strict):
     """A tuning study: everything needed to create its tuning jobs, round after round."""
 
     spec_version: Literal[1] = 1
-    name: str = Field(min_length=1, max_length=32, pattern=NAME_PATTERN)
+    name: Annotated[str, forms.STUDY_NAME.schema(min_length=1, max_length=32), forms.STUDY_NAME.check]
     description: str | None = Field(default=None, max_length=1024)
     objective: Objective
     strategy: Literal["bayesian", "random", "grid", "hyperband"]
@@ -268,12 +364,16 @@ class Spec(_Strict):
         ParamValue, Field(max_length=2500)
     ]] = Field(default_factory=dict)
     ranges: dict[ParamName, Range]
-    data: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_]+$", max_length=64)], Channel] = Field(
+    data: dict[Annotated[str, forms.CHANNEL_NAME.schema(max_length=64), forms.CHANNEL_NAME.check], Channel] = Field(
         min_length=1, max_length=20
     )
-    output_uri: str | None = Field(default=None, pattern=S3_URI_PATTERN, max_length=1024)
+    output_uri: S3Uri | None = None
+    output_compression: Literal["gzip", "none"] | None = Field(
+        default=None, description="Compression of the model artifact; SageMaker's default is gzip.")
     resources: Resources
     spot: Spot = Field(default_factory=Spot)
+    checkpoint: Checkpoint | None = None
+    retry: Retry | None = None
     early_stopping: Annotated[Literal["auto", "off"], BeforeValidator(_early_stopping)] = "off"
     completion: Completion | None = None
     random_seed: Int | None = Field(default=None, ge=0)
@@ -282,8 +382,9 @@ class Spec(_Strict):
     budget: Budget | None = None
     network: Network | None = None
     kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
-    environment: dict[Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=512)], Annotated[
-        str, Field(max_length=512)
+    environment: dict[Annotated[str, forms.ENV_NAME.schema(max_length=512), forms.ENV_NAME.check], Annotated[
+        str, BeforeValidator(_stringify), Field(max_length=512),
+        WithJsonSchema({"type": ["string", "number", "boolean"], "maxLength": 512}),
     ]] = Field(default_factory=dict, max_length=48)
     schedule: str | None = None
     promote: Promote | None = None
@@ -304,6 +405,20 @@ class Spec(_Strict):
         if self.resources.max_jobs is not None:
             return self.resources.max_jobs
         return self.grid_size() if self.strategy == "grid" else 0
+
+    def instance_choices(self) -> list[InstanceConfig]:
+        """The instance configurations jobs may run on: `resources.instance_configs`, else the single one."""
+        res = self.resources
+        if res.instance_configs:
+            return list(res.instance_configs)
+        if res.instance_type is None:  # refused by the rules; an empty list keeps callers total
+            return []
+        return [InstanceConfig(instance_type=res.instance_type, instance_count=res.instance_count,
+                               volume_size_gb=res.volume_size_gb)]
+
+    def max_instance_count(self) -> int:
+        """Instances per training job in the costliest choice (the budget's worst case)."""
+        return max((c.instance_count for c in self.instance_choices()), default=1)
 
     def spot_max_wait(self) -> int | None:
         if not self.spot.enabled:

@@ -35,18 +35,28 @@ def max_study_name_length(max_round: int | None = None) -> int:
     return JOB_NAME_MAX - suffix_length(ROUND_HORIZON if max_round is None else max_round)
 
 
-# Optional fields added after spec version 1 shipped: while unset they stay out of the digest, so the
-# studies that do not use them keep their job names (and the warm-start parents that name those jobs).
-ADDED_OPTIONAL_FIELDS = ("promote", "triggers")
+# Fields added to spec version 1 after its first release. While unset they are left out of the digest,
+# so upgrading amt-conductor renames no existing study's jobs (a running round keeps adopting its job).
+ADDED_FIELDS = frozenset({
+    "checkpoint", "retry", "max_pending", "instance_configs", "output_compression", "name",
+    "entry_point", "source", "attribute_names", "shuffle_seed", "record_wrapper", "file_system", "algorithms",
+    "autotune", "base_framework", "promote", "triggers",
+})
+
+
+def _without_unset_additions(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_unset_additions(v) for k, v in value.items()
+                if not (k in ADDED_FIELDS and v in (None, False, [], {}))}
+    if isinstance(value, list):
+        return [_without_unset_additions(v) for v in value]
+    return value
 
 
 def spec_hash(spec: Spec) -> str:
     """A short, stable digest of everything in the spec."""
-    doc = spec.model_dump(mode="json")
-    for key in ADDED_OPTIONAL_FIELDS:
-        if doc.get(key) is None:
-            doc.pop(key, None)
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    data = _without_unset_additions(spec.model_dump(mode="json"))
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

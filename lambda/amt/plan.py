@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from amt.budget import rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
+from amt.budget import job_wall_seconds, rounds_within_budget, worst_case_instance_hours, worst_case_round_seconds
 from amt.durations import format_duration
+from amt.instances import local_storage_types
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 
@@ -29,6 +30,8 @@ class Plan:
     worst_case_hours_per_round: float
     worst_case_hours_total: float
     worst_case_round_time: str
+    worst_case_job_time: str = ""
+    spot_wait: str | None = None  # the part of a job's wall-clock worst case spent waiting for Spot (not billed)
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -39,9 +42,11 @@ class Plan:
             ("search space", self.search_space),
             ("training jobs", f"{self.max_jobs} per round, {self.parallel} in parallel"),
             ("rounds", str(self.rounds)),
-            ("worst case", f"{self.worst_case_hours_per_round:g} instance-hours and "
-                           f"{self.worst_case_round_time} per round; {self.worst_case_hours_total:g} "
-                           "instance-hours in all"),
+            ("worst case, billed", f"{self.worst_case_hours_per_round:g} instance-hours per round; "
+                                   f"{self.worst_case_hours_total:g} instance-hours in all"),
+            ("worst case, wall clock", f"{self.worst_case_round_time} per round, {self.worst_case_job_time} per job"
+                                       + (f" (up to {self.spot_wait} of it waiting for Spot capacity, not billed)"
+                                          if self.spot_wait else "")),
         ]
         width = max(len(k) for k, _ in rows)
         out = [f"{k.ljust(width)}  {v}" for k, v in rows]
@@ -73,6 +78,7 @@ def make_plan(spec: Spec) -> Plan:
     """Summarize `spec`: search space, worst cases and warnings."""
     space, dims = space_description(spec)
     per_round = worst_case_instance_hours(spec)
+    wait = spec.spot_max_wait()
     rounds = spec.rounds.max
     allowed = rounds_within_budget(spec)
     warnings = _warnings(spec, allowed)
@@ -90,8 +96,15 @@ def make_plan(spec: Spec) -> Plan:
         worst_case_hours_per_round=round(per_round, 2),
         worst_case_hours_total=round(per_round * rounds, 2),
         worst_case_round_time=format_duration(worst_case_round_seconds(spec)),
+        worst_case_job_time=format_duration(job_wall_seconds(spec)),
+        spot_wait=format_duration(wait - spec.resources.max_runtime_per_job)
+        if wait and wait > spec.resources.max_runtime_per_job else None,
         warnings=warnings,
     )
+
+
+def _accelerated(instance_type: str) -> bool:
+    return instance_type.split(".")[1].startswith(("p", "g", "trn"))
 
 
 def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
@@ -111,6 +124,17 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
+    if spec.spot.enabled and spec.checkpoint is None:
+        out.append("spot is on without a checkpoint: a training job interrupted by Spot restarts from zero "
+                   "(set checkpoint.uri, and save checkpoints to checkpoint.local_path in the training code)")
+    types = [c.instance_type for c in spec.instance_choices()]
+    if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
+        out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
+                   "to accelerated instance types only (ml.p, ml.g, ml.trn)")
+    local = local_storage_types(spec)
+    if spec.kms_key_id and local:
+        out.append(f"kms_key_id encrypts the outputs only: {', '.join(local)} has local NVMe storage, which its "
+                   "hardware encrypts and on which SageMaker refuses a volume KMS key, so none is sent")
     if spec.early_stopping == "off" and spec.strategy in ("bayesian", "random") and jobs >= 50:
         out.append("early_stopping is off: with many jobs, auto early stopping usually saves instance-hours")
     return out

@@ -75,8 +75,10 @@ def inference_image(spec: Spec, *, region: str, training_image: str) -> str:
         return inference.image
     algo = spec.algorithm
     if algo.builtin and not is_framework(algo.builtin):
-        instance = inference.instance_types[0] if inference.instance_types else spec.resources.instance_type
-        return resolve_image(algo.builtin, algo.version, region, instance, algo.py_version)
+        configs = spec.resources.instance_configs
+        instance = (inference.instance_types[0] if inference.instance_types else spec.resources.instance_type
+                    or (configs[0].instance_type if configs else "ml.m5.xlarge"))
+        return resolve_image(algo.builtin, algo.version, region, instance, algo.py_version, algo.base_framework)
     if not training_image:
         raise PromotionFailed("no inference image: set promote.inference.image")
     return training_image

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from amt.access import TAG_ROUND, TAG_STACK, TAG_STUDY
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.instances import local_storage_types
+from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
+from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 
 SCALING = {"auto": "Auto", "linear": "Linear", "log": "Logarithmic", "reverse_log": "ReverseLogarithmic"}
 STRATEGY = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 WARM_START = {"identical_data_and_algorithm": "IdenticalDataAndAlgorithm", "transfer_learning": "TransferLearning"}
+
+
+FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
 
 
 def training_image(spec: Spec, region: str) -> str:
@@ -19,9 +24,11 @@ def training_image(spec: Spec, region: str) -> str:
         return spec.algorithm.image
     from amt.images import resolve_image
 
-    assert spec.algorithm.builtin is not None  # the model guarantees one of image/builtin
+    assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
+    # With several instance choices, the rules check that every one resolves to this same image.
     return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.resources.instance_type, py_version=spec.algorithm.py_version)
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version,
+                         base_framework=spec.algorithm.base_framework)
 
 
 def render_request(
@@ -128,38 +135,67 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
                          default_kms_key: str = "") -> dict[str, Any]:
-    algo: dict[str, Any] = {
-        "TrainingImage": training_image(spec, region),
-        "TrainingInputMode": spec.algorithm.input_mode,
-    }
+    algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
+    if spec.algorithm.name is not None:
+        algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
+    else:
+        algo["TrainingImage"] = training_image(spec, region)
     if spec.algorithm.metrics:
         algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
-    resources: dict[str, Any] = {
-        "InstanceType": spec.resources.instance_type,
-        "InstanceCount": spec.resources.instance_count,
-        "VolumeSizeInGB": spec.resources.volume_size_gb,
-    }
+    if spec.output_compression is not None:
+        output["CompressionType"] = spec.output_compression.upper()
+    resources: dict[str, Any]
+    if spec.resources.instance_configs:
+        resources = {"InstanceConfigs": [{"InstanceType": c.instance_type, "InstanceCount": c.instance_count,
+                                          "VolumeSizeInGB": c.volume_size_gb} for c in spec.resources.instance_configs],
+                     "AllocationStrategy": "Prioritized"}
+    else:
+        resources = {
+            "InstanceType": spec.resources.instance_type,
+            "InstanceCount": spec.resources.instance_count,
+            "VolumeSizeInGB": spec.resources.volume_size_gb,
+        }
     if spec.kms_key_id:
         output["KmsKeyId"] = spec.kms_key_id
-        resources["VolumeKmsKeyId"] = spec.kms_key_id
+        # SageMaker refuses a volume key on instances with local NVMe storage (their hardware encrypts it).
+        if not local_storage_types(spec):
+            resources["VolumeKmsKeyId"] = spec.kms_key_id
     elif default_kms_key:
         output["KmsKeyId"] = default_kms_key
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.resources.max_runtime_per_job}
     wait = spec.spot_max_wait()
     if wait is not None:
         stopping["MaxWaitTimeInSeconds"] = wait
+    if spec.resources.max_pending is not None:
+        stopping["MaxPendingTimeInSeconds"] = spec.resources.max_pending
     definition: dict[str, Any] = {
         "AlgorithmSpecification": algo,
         "RoleArn": role_arn,
         "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
         "OutputDataConfig": output,
-        "ResourceConfig": resources,
+        # Instance choices live in HyperParameterTuningResourceConfig, which replaces ResourceConfig.
+        ("HyperParameterTuningResourceConfig" if spec.resources.instance_configs else "ResourceConfig"): resources,
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": spec.spot.enabled,
     }
-    if spec.hyperparameters:
-        definition["StaticHyperParameters"] = dict(spec.hyperparameters)
+    if spec.checkpoint is not None:
+        definition["CheckpointConfig"] = {"S3Uri": spec.checkpoint.uri}
+        if spec.checkpoint.local_path is not None:
+            definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
+    if spec.retry is not None:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
+    static = dict(spec.hyperparameters)
+    if spec.algorithm.entry_point is not None and spec.algorithm.source is not None:
+        static.update(script_hyperparameters(spec.algorithm.entry_point, spec.algorithm.source, region,
+                                             isolated=_isolated(spec)))
+        if _isolated(spec):
+            # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
+            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algorithm.source,
+                    "S3DataDistributionType": "FullyReplicated"}
+            definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
+    if static:
+        definition["StaticHyperParameters"] = static
     if spec.network is not None:
         if spec.network.subnets:
             definition["VpcConfig"] = {"Subnets": list(spec.network.subnets),
@@ -171,15 +207,33 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _channel(name: str, ch: Any, spec: Spec) -> dict[str, Any]:
-    source = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri, "S3DataDistributionType": ch.distribution}
-    out: dict[str, Any] = {"ChannelName": name, "DataSource": {"S3DataSource": source}}
+def _isolated(spec: Spec) -> bool:
+    return spec.network is not None and spec.network.isolation
+
+
+def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
+    source: dict[str, Any]
+    if ch.file_system is not None:
+        fs = ch.file_system
+        source = {"FileSystemDataSource": {"FileSystemId": fs.id, "FileSystemAccessMode": fs.access_mode,
+                                           "FileSystemType": FILE_SYSTEM[fs.type], "DirectoryPath": fs.path}}
+    else:
+        s3: dict[str, Any] = {"S3DataType": ch.s3_data_type, "S3Uri": ch.uri,
+                              "S3DataDistributionType": ch.distribution}
+        if ch.attribute_names:
+            s3["AttributeNames"] = list(ch.attribute_names)
+        source = {"S3DataSource": s3}
+    out: dict[str, Any] = {"ChannelName": name, "DataSource": source}
     if ch.content_type:
         out["ContentType"] = ch.content_type
     if ch.compression:
         out["CompressionType"] = ch.compression
+    if ch.record_wrapper:
+        out["RecordWrapperType"] = ch.record_wrapper
     if ch.input_mode:
         out["InputMode"] = ch.input_mode
+    if ch.shuffle_seed is not None:
+        out["ShuffleConfig"] = {"Seed": ch.shuffle_seed}
     return out
 
 

@@ -23,8 +23,12 @@ LEADERBOARD_ROWS = 50
 
 
 def clean_hyperparameters(params: dict[str, Any]) -> dict[str, str]:
-    """Drop SageMaker's own `_`-prefixed keys (e.g. `_tuning_objective_metric`); values as strings."""
-    return {str(k): str(v) for k, v in sorted(params.items()) if not str(k).startswith("_")}
+    """Drop the hyperparameters SageMaker sets itself (`_tuning_objective_metric`); values as strings.
+
+    Other `_` names are the algorithm's own (`_num_gpus`) and part of the configuration."""
+    from amt.rules import SAGEMAKER_HYPERPARAMETERS
+
+    return {str(k): str(v) for k, v in sorted(params.items()) if str(k) not in SAGEMAKER_HYPERPARAMETERS}
 
 
 def rank_jobs(jobs: Sequence[dict[str, Any]], goal: str) -> list[dict[str, Any]]:

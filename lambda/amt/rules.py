@@ -12,11 +12,27 @@ from collections.abc import Callable, Iterator
 
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
+from amt.forms import Form, excerpt
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.naming import ROUND_HORIZON, max_study_name_length
+from amt.scriptmode import (
+    CODE_CHANNEL,
+    LOG_LEVEL,
+    PROGRAM,
+    REGION,
+    SCRIPT_MODE_BUILTINS,
+    SUBMIT_DIRECTORY,
+    control_environment_reason,
+    is_control_hyperparameter,
+)
+
+SCRIPT_HYPERPARAMETERS = (PROGRAM, SUBMIT_DIRECTORY, REGION, LOG_LEVEL)
 
 MAX_RANGES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
+# Hyperparameters SageMaker sets itself on every training job of a tuning job. Other `_` names are the
+# algorithm's own (Object2Vec's `_num_gpus`, `_kvstore`, `_num_kv_servers` in AWS's tuning example).
+SAGEMAKER_HYPERPARAMETERS = ("_tuning_objective_metric",)
 MAX_JOBS = {"random": 10_000}
 MAX_JOBS_DEFAULT = 750
 MAX_HYPERBAND_RESOURCE = 20_000
@@ -25,12 +41,17 @@ EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*\S+(\s+\S+){5}\s*\)$")
 # AWS tags: letters, numbers, separators (\p{Z}: spaces, not tabs or line breaks) and _ . : / = + - @
-_TAG = re.compile(r"^(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])*$")
-_KMS = re.compile(
-    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
-    r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))$"
-)
-_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?$")
+_TAG_CHAR = r"(?:[\w.:/=+\-@]|[^\S\t\n\r\f\v\x1c-\x1f\x85])"
+_TAG = Form("letters, digits, spaces and _ . : / = + - @", f"{_TAG_CHAR}*", _TAG_CHAR)
+_KMS = Form("a KMS key id, key ARN, alias/NAME or alias ARN",
+            r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[\w/\-]+|"
+            r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:(key/[0-9a-f\-]+|alias/[\w/\-]+))", r"[\w:/\-]")
+_IMAGE = Form("an ECR image URI like 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag",
+              r"\d{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/\-]+([:@][\w.\-:]+)?",
+              r"[\w.:/@\-]")
+# botocore's AlgorithmName pattern: a name, or an algorithm ARN (yours or an AWS Marketplace one).
+_ALGORITHM_NAME = re.compile(r"^(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:[a-z\-]*/)?"
+                             r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)$")
 
 Rule = Callable[[Spec], Iterator[FieldError]]
 
@@ -64,13 +85,54 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
     for name in both:
         yield FieldError(f"hyperparameters.{name}", "is also tuned in ranges; a hyperparameter is static or "
                                                    "tuned, not both")
-    total = len(set(spec.hyperparameters) | set(spec.ranges)) + 1
+    # Script mode adds the SDK's four control hyperparameters to the request.
+    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algorithm.entry_point is not None else 0)
+    total = len(set(spec.hyperparameters) | set(spec.ranges)) + added
     if total > MAX_HYPERPARAMETERS:
-        yield FieldError("hyperparameters", f"{total - 1} static + tuned hyperparameters; at most "
-                                            f"{MAX_HYPERPARAMETERS - 1} (SageMaker adds one of its own)")
-    for name in spec.hyperparameters:
-        if name.startswith("_"):
-            yield FieldError(f"hyperparameters.{name}", "names starting with '_' are reserved by SageMaker")
+        yield FieldError("hyperparameters", f"{total - added} static + tuned hyperparameters; at most "
+                                            f"{MAX_HYPERPARAMETERS - added} (SageMaker adds one of its own"
+                                            + (", script mode four" if added > 1 else "") + ")")
+    for where, names in (("hyperparameters", spec.hyperparameters), ("ranges", spec.ranges)):
+        for name in names:
+            if name in SAGEMAKER_HYPERPARAMETERS:
+                yield FieldError(f"{where}.{name}", "reserved: SageMaker sets this hyperparameter itself")
+            elif is_control_hyperparameter(name):
+                yield FieldError(f"{where}.{name}", "sagemaker_* hyperparameters control which code the SageMaker "
+                                                    "containers run and are never written by hand; for script "
+                                                    "mode give algorithm.entry_point and algorithm.source")
+
+
+def environment_rule(spec: Spec) -> Iterator[FieldError]:
+    for name in spec.environment:
+        reason = control_environment_reason(name)
+        if reason:
+            yield FieldError(f"environment.{name}", f"may not be set by a spec: {reason}")
+
+
+def script_mode_rule(spec: Spec) -> Iterator[FieldError]:
+    algo = spec.algorithm
+    if (algo.entry_point is None) != (algo.source is None):
+        missing = "source" if algo.source is None else "entry_point"
+        yield FieldError(f"algorithm.{missing}", "script mode needs both entry_point and source (the S3 URI of "
+                                                 "the code archive)")
+        return
+    if algo.entry_point is None:
+        return
+    if algo.entry_point.startswith("/") or ".." in algo.entry_point.split("/"):
+        yield FieldError("algorithm.entry_point", "a path inside the source archive, like train.py or "
+                                                  f"src/train.py (got {algo.entry_point!r})")
+    if algo.name is not None or (algo.builtin is not None and algo.builtin not in SCRIPT_MODE_BUILTINS):
+        what = f"builtin {algo.builtin}" if algo.builtin else "an algorithm resource"
+        yield FieldError("algorithm.entry_point", f"script mode runs on the framework containers "
+                                                  f"({', '.join(sorted(SCRIPT_MODE_BUILTINS))}) or a custom image "
+                                                  f"built on them, not on {what}")
+    elif not (algo.builtin in catalog_frameworks() or algo.image is not None):
+        # A framework image's metrics are already checked by the algorithm rule; xgboost and sklearn in script
+        # mode print what the script prints, which SageMaker knows nothing of.
+        yield from _objective_among_metrics(spec, f"{algo.builtin} in script mode")
+    if spec.network is not None and spec.network.isolation and CODE_CHANNEL in spec.data:
+        yield FieldError(f"data.{CODE_CHANNEL}", "with network isolation, script mode passes the code archive as "
+                                                 f"the {CODE_CHANNEL!r} channel; rename this channel")
 
 
 def strategy_rule(spec: Spec) -> Iterator[FieldError]:
@@ -128,18 +190,28 @@ def _hyperband(spec: Spec) -> Iterator[FieldError]:
 
 def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
     algo = spec.algorithm
-    if (algo.image is None) == (algo.builtin is None):
-        yield FieldError("algorithm", "give exactly one of builtin (with version) or image")
+    if sum(x is not None for x in (algo.image, algo.builtin, algo.name)) != 1:
+        yield FieldError("algorithm", "give exactly one of builtin (with version), image, or name (an algorithm "
+                                      "resource)")
         return
     names = [m.name for m in algo.metrics]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         yield FieldError("algorithm.metrics", f"metric {dup!r} is defined twice")
-    if algo.image is not None:
+    if algo.name is not None:
+        # The algorithm resource declares its image, metrics and tunable objectives; SageMaker checks them.
+        if algo.version is not None or algo.py_version is not None:
+            yield FieldError("algorithm.version" if algo.version is not None else "algorithm.py_version",
+                             "only with builtin; an algorithm resource has its own image")
+        if not _ALGORITHM_NAME.fullmatch(algo.name):
+            yield FieldError("algorithm.name", "expected an algorithm resource name (letters, digits, hyphens, at "
+                                               "most 63) or its ARN, arn:aws:sagemaker:REGION:ACCOUNT:algorithm/NAME "
+                                               f"(got {algo.name!r})")
+    elif algo.image is not None:
         if algo.version is not None:
             yield FieldError("algorithm.version", "only with builtin; a custom image carries its version in its tag")
-        if not _IMAGE.fullmatch(algo.image):
-            yield FieldError("algorithm.image", f"expected an ECR image URI like 123456789012.dkr.ecr.us-east-1."
-                                                f"amazonaws.com/repo:tag (got {algo.image!r})")
+        problem = _IMAGE.problem(algo.image)
+        if problem:
+            yield FieldError("algorithm.image", problem)
         yield from _objective_among_metrics(spec, "a custom image")
     else:
         from amt.images import ImageError, catalog_info, check_builtin, resolve_image
@@ -151,11 +223,17 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
             return
         try:
             # us-east-1 carries every built-in image; this checks instance type and py_version offline.
-            resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=spec.resources.instance_type,
-                          py_version=algo.py_version)
+            images = {resolve_image(algo.builtin, algo.version, REFERENCE_REGION, instance_type=c.instance_type,
+                                    py_version=algo.py_version, base_framework=algo.base_framework)
+                      for c in spec.instance_choices()}
         except ImageError as exc:
-            yield FieldError("algorithm.py_version" if "py_version" in str(exc) else "algorithm", str(exc))
+            field = next((f for f in ("py_version", "base_framework") if f in str(exc)), None)
+            yield FieldError(f"algorithm.{field}" if field else "algorithm", str(exc))
             return
+        if len(images) > 1:
+            yield FieldError("resources.instance_configs", f"{algo.builtin} has different images for these instance "
+                                                           "types (cpu and gpu); one tuning job has one image, so "
+                                                           "choose instance types of one kind")
         if algo.builtin in catalog_info()["frameworks"]:
             # A framework image runs the user's script: SageMaker knows none of its metrics.
             yield from _objective_among_metrics(spec, f"the {algo.builtin} framework image")
@@ -184,12 +262,65 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
     if spec.budget is not None and spec.max_jobs_effective():
         worst = worst_case_instance_hours(spec)
         if worst > spec.budget.max_instance_hours:
-            per_job = "spot.max_wait" if spec.spot.enabled else "max_runtime_per_job"
             yield FieldError("budget.max_instance_hours",
-                             f"one round may use {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {res.instance_count} x {per_job} "
-                             f"{(wait or res.max_runtime_per_job) / 3600:g}h), more than the budget of "
+                             f"one round may bill {worst:g} instance-hours in the worst case (max_jobs "
+                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x "
+                             f"max_runtime_per_job {res.max_runtime_per_job / 3600:g}h), more than the budget of "
                              f"{spec.budget.max_instance_hours:g}")
+
+
+def instances_rule(spec: Spec) -> Iterator[FieldError]:
+    res = spec.resources
+    if res.instance_configs is None:
+        if res.instance_type is None:
+            yield FieldError("resources.instance_type", "required (or give resources.instance_configs)")
+        return
+    if res.instance_type is not None:
+        yield FieldError("resources.instance_type", "not with instance_configs: give it in each of "
+                                                    "resources.instance_configs")
+    for field in ("instance_count", "volume_size_gb"):
+        if field in res.model_fields_set:
+            yield FieldError(f"resources.{field}", "not with instance_configs: give it in each of "
+                                                   "resources.instance_configs")
+    types = [c.instance_type for c in res.instance_configs]
+    for dup in sorted({t for t in types if types.count(t) > 1}):
+        yield FieldError("resources.instance_configs", f"{dup} is listed twice")
+
+
+def catalog_frameworks() -> list[str]:
+    from amt.images import catalog_info
+
+    frameworks: list[str] = catalog_info()["frameworks"]
+    return frameworks
+
+
+def channels_rule(spec: Spec) -> Iterator[FieldError]:
+    for name, ch in spec.data.items():
+        where = f"data.{name}"
+        if (ch.uri is None) == (ch.file_system is None):
+            yield FieldError(where, "give exactly one of uri (S3) or file_system (EFS or FSx for Lustre)")
+            continue
+        if ch.file_system is not None:
+            s3_only = [f for f in ("distribution", "s3_data_type", "attribute_names") if f in ch.model_fields_set]
+            for field in s3_only:
+                yield FieldError(f"{where}.{field}", "only with an S3 uri, not with file_system")
+            if spec.network is None or not spec.network.subnets:
+                yield FieldError(f"{where}.file_system", "a file system is reached through a VPC: set "
+                                                         "network.subnets and network.security_groups")
+        mode = ch.input_mode or spec.algorithm.input_mode
+        if ch.record_wrapper == "RecordIO" and mode != "Pipe":
+            yield FieldError(f"{where}.record_wrapper", f"RecordIO wrapping needs Pipe input mode (the channel's "
+                                                        f"input mode is {mode}); in File mode leave it unset")
+        if ch.s3_data_type == "AugmentedManifestFile":
+            # S3DataSource docs: an augmented manifest "can only be used if the Channel's input mode is Pipe",
+            # and AttributeNames says which of each line's attributes the algorithm receives.
+            if mode != "Pipe":
+                yield FieldError(f"{where}.s3_data_type", f"an AugmentedManifestFile is read in Pipe input mode only "
+                                                          f"(the channel's input mode is {mode}): set "
+                                                          f"{where}.input_mode: Pipe")
+            if not ch.attribute_names:
+                yield FieldError(f"{where}.attribute_names", "required with an AugmentedManifestFile: the attributes "
+                                                             "of each manifest line to send, e.g. [source-ref, class]")
 
 
 def naming_rule(spec: Spec) -> Iterator[FieldError]:
@@ -218,17 +349,20 @@ def rounds_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def settings_rule(spec: Spec) -> Iterator[FieldError]:
-    if spec.kms_key_id is not None and not _KMS.fullmatch(spec.kms_key_id):
-        yield FieldError("kms_key_id", "expected a KMS key id, key ARN, alias/NAME or alias ARN "
-                                       f"(got {spec.kms_key_id!r})")
+    problem = _KMS.problem(spec.kms_key_id) if spec.kms_key_id is not None else None
+    if problem:
+        yield FieldError("kms_key_id", problem)
     if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
-                                     f"'cron(0 3 ? * MON *)' (got {spec.schedule!r})")
+                                     f"'cron(0 3 ? * MON *)' (got {excerpt(spec.schedule)})")
     for key, value in spec.tags.items():
         if key.lower().startswith("aws:") or key.startswith("amt:"):
             yield FieldError(f"tags.{key}", "the aws: and amt: prefixes are reserved")
-        elif not _TAG.fullmatch(key) or not _TAG.fullmatch(value):
-            yield FieldError(f"tags.{key}", "tags may use letters, digits, spaces and _ . : / = + - @")
+        else:
+            for part, text in (("key", key), ("value", value)):
+                problem = _TAG.problem(text)
+                if problem:
+                    yield FieldError(f"tags.{key}", f"the tag's {part}: {problem}")
     net = spec.network
     if net is not None and bool(net.subnets) != bool(net.security_groups):
         yield FieldError("network", "a VPC needs both subnets and security_groups")
@@ -239,8 +373,11 @@ def promote_rule(spec: Spec) -> Iterator[FieldError]:
     if promote is None:
         return
     image = promote.inference.image
-    if image is not None and not _IMAGE.fullmatch(image):
-        yield FieldError("promote.inference.image", f"expected an ECR image URI (got {image!r})")
+    if image is not None and (problem := _IMAGE.problem(image)):
+        yield FieldError("promote.inference.image", problem)
+    if image is None and spec.algorithm.name is not None:
+        yield FieldError("promote.inference.image", "an algorithm resource (algorithm.name) has no training image "
+                                                    "to serve from; name the inference image")
     if image is None and spec.algorithm.builtin:
         from amt.images import ImageError, is_framework
 
@@ -262,6 +399,9 @@ def triggers_rule(spec: Spec) -> Iterator[FieldError]:
         if channel not in spec.data:
             yield FieldError(f"triggers.new_data.channels.{i}", f"no data channel {channel!r} "
                                                                 f"(channels: {', '.join(spec.data)})")
+        elif spec.data[channel].uri is None:
+            yield FieldError(f"triggers.new_data.channels.{i}", "needs an S3 channel (uri): a file system channel "
+                                                                "sends no upload events")
         elif spec.data[channel].s3_data_type != "S3Prefix":
             yield FieldError(f"triggers.new_data.channels.{i}", "needs an S3Prefix channel: new objects are "
                                                                 "noticed under its prefix")
@@ -270,7 +410,23 @@ def triggers_rule(spec: Spec) -> Iterator[FieldError]:
                                               f"allows for bayesian and random search, not {spec.strategy}")
 
 
+def s3_uri_rule(spec: Spec) -> Iterator[FieldError]:
+    # The execution role is granted `<uri>*`: IAM would read a `*` or `?` in the URI as a wildcard, and the
+    # study could read (or write) more than the spec declares.
+    uris = [(f"data.{name}.uri", ch.uri) for name, ch in spec.data.items() if ch.uri is not None]
+    for where, uri in (("output_uri", spec.output_uri), ("algorithm.source", spec.algorithm.source),
+                       ("checkpoint.uri", spec.checkpoint.uri if spec.checkpoint else None)):
+        if uri is not None:
+            uris.append((where, uri))
+    for where, uri in uris:
+        bad = sorted({c for c in uri if c in "*?"})
+        if bad:
+            yield FieldError(where, f"may not contain {' or '.join(repr(c) for c in bad)}: IAM reads them as "
+                                    f"wildcards in the study's access (got {uri!r})")
+
+
 RULES: tuple[Rule, ...] = (
-    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule,
-    naming_rule, warm_start_rule, rounds_rule, settings_rule, promote_rule, triggers_rule,
+    ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
+    channels_rule, environment_rule, script_mode_rule,
+    naming_rule, warm_start_rule, rounds_rule, settings_rule, s3_uri_rule, promote_rule, triggers_rule,
 )

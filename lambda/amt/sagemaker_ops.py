@@ -83,6 +83,15 @@ def create_tuning_job(sm: Any, request: dict[str, Any]) -> Launched:
                     failure_reason=desc.get("FailureReason") or "")
 
 
+def _instance_count(definition: dict[str, Any]) -> int:
+    # With instance choices (HyperParameterTuningResourceConfig) a job's count depends on the choice it got:
+    # the largest keeps reported instance-hours an upper bound, as the budget's worst case is.
+    flexible = (definition.get("HyperParameterTuningResourceConfig") or {}).get("InstanceConfigs") or []
+    if flexible:
+        return max(int(c.get("InstanceCount") or 1) for c in flexible)
+    return int((definition.get("ResourceConfig") or {}).get("InstanceCount") or 1)
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (str(value) if value else None)
 
@@ -135,7 +144,7 @@ def describe(sm: Any, job_name: str) -> dict[str, Any]:
         "training_job_counters": dict(d.get("TrainingJobStatusCounters") or {}),
         "objective_counters": dict(d.get("ObjectiveStatusCounters") or {}),
         "static_hyperparameters": dict(definition.get("StaticHyperParameters") or {}),
-        "instance_count": int((definition.get("ResourceConfig") or {}).get("InstanceCount") or 1),
+        "instance_count": _instance_count(definition),
         "parents": [p["HyperParameterTuningJobName"] for p in warm.get("ParentHyperParameterTuningJobs", [])],
         "warm_start_type": warm.get("WarmStartType", ""),
         "best_training_job": _training_summary(best) if best else None,

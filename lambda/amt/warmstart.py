@@ -5,6 +5,14 @@ same objective; the same set of static + tunable hyperparameter names; no tunabl
 hyperparameter changes type; at most 10 static changes (a categorical turned static
 counts once per value); IdenticalDataAndAlgorithm keeps data and image; at most 5 parents;
 fields outside the changeable list (environment, isolation, encryption) must match.
+
+Fields added later, by the same rules (API reference, HyperParameterTuningJobWarmStartConfig.WarmStartType):
+script mode's code (`algorithm.entry_point`, `source`) reaches SageMaker as static hyperparameters, so
+turning it on or off changes the set of names and changing it counts toward the 10 static changes; an
+algorithm resource (`algorithm.name`) or Hugging Face `base_framework` is part of the training image, and a
+file system channel part of the input data, which identical_data_and_algorithm keeps. Checkpoints, retries,
+`max_pending`, `instance_configs` and `output_compression` are neither data, image nor hyperparameters: a
+child may change them.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.scriptmode import script_hyperparameters
 
 MAX_PARENTS = 5
 MAX_STATIC_CHANGES = 10
@@ -37,16 +46,27 @@ def _range_kind(r: object) -> str:
     return "categorical"
 
 
+def static_hyperparameters(spec: Spec) -> dict[str, str]:
+    """The static hyperparameters SageMaker sees, script mode's included (parent and child run in one region)."""
+    out = dict(spec.hyperparameters)
+    algo = spec.algorithm
+    if algo.entry_point is not None and algo.source is not None:
+        isolated = spec.network is not None and spec.network.isolation
+        out.update(script_hyperparameters(algo.entry_point, algo.source, "<region>", isolated=isolated))
+    return out
+
+
 def static_changes(child: Spec, parent: Spec) -> list[str]:
     """The changes that count toward SageMaker's limit of 10, one line each."""
     out: list[str] = []
-    for name, value in child.hyperparameters.items():
+    child_static, parent_static = static_hyperparameters(child), static_hyperparameters(parent)
+    for name, value in child_static.items():
         if name in parent.ranges:
             r = parent.ranges[name]
             weight = len(r.values) if isinstance(r, CategoricalRange) else 1
             out.extend([f"{name}: tunable -> static ({value})"] * weight)
-        elif name in parent.hyperparameters and parent.hyperparameters[name] != value:
-            out.append(f"{name}: {parent.hyperparameters[name]} -> {value}")
+        elif name in parent_static and parent_static[name] != value:
+            out.append(f"{name}: {parent_static[name]} -> {value}")
     return out
 
 
@@ -72,8 +92,8 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
                                                   f"{child.objective.metric!r}; it must stay the same"))
     if child.objective.goal != parent.objective.goal:
         out.append(Problem(p, "objective.goal", f"changed {parent.objective.goal} -> {child.objective.goal}"))
-    child_names = set(child.hyperparameters) | set(child.ranges)
-    parent_names = set(parent.hyperparameters) | set(parent.ranges)
+    child_names = set(static_hyperparameters(child)) | set(child.ranges)
+    parent_names = set(static_hyperparameters(parent)) | set(parent.ranges)
     if child_names != parent_names:
         added, removed = sorted(child_names - parent_names), sorted(parent_names - child_names)
         parts = [f"added {', '.join(added)}"] if added else []
@@ -89,7 +109,7 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
         out.append(Problem(p, "hyperparameters", f"{len(changes)} static changes; at most {MAX_STATIC_CHANGES}: "
                                                  + "; ".join(changes)))
     if kind == "identical_data_and_algorithm":
-        if {k: v.uri for k, v in child.data.items()} != {k: v.uri for k, v in parent.data.items()}:
+        if _data_of(child) != _data_of(parent):
             out.append(Problem(p, "data", "changed; identical_data_and_algorithm needs the same input data "
                                           "(use transfer_learning)"))
         if _image_of(child) != _image_of(parent):
@@ -105,9 +125,14 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
     return out
 
 
-def _image_of(spec: Spec) -> tuple[str | None, str | None, str | None]:
+def _image_of(spec: Spec) -> tuple[str | None, ...]:
     # A built-in algorithm's version picks its image as surely as a custom image's tag does.
-    return spec.algorithm.image, spec.algorithm.builtin, spec.algorithm.version
+    algo = spec.algorithm
+    return algo.image, algo.builtin, algo.version, algo.name, algo.base_framework
+
+
+def _data_of(spec: Spec) -> dict[str, object]:
+    return {k: v.uri if v.file_system is None else v.file_system.model_dump() for k, v in spec.data.items()}
 
 
 def describe_changes(child: Spec, parent: Spec) -> list[str]:

@@ -10,6 +10,8 @@ one tuning job and one SendTaskSuccess. Preparing a round is in `amt.rounds`, th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -194,25 +196,15 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
         logger.info(f"not resuming: {outcome}", extra={"job_name": job_name, "status": status})
         return outcome
     token = claimed["token"]
-    try:
-        with transient_errors("SendTask"):
-            if status == "Completed":
-                rt.sfn.send_task_success(taskToken=token, output=json.dumps({"job_name": job_name,
-                                                                             "status": status}))
-            else:
-                error = "TuningJobFailed" if status == "Failed" else "TuningJobStopped"
-                cause = failure_reason or f"tuning job {job_name} ended {status}"
-                rt.sfn.send_task_failure(taskToken=token, error=error, cause=cause[:CAUSE_MAX])
-    except ClientError as err:
-        if error_code(err) in STALE_TOKEN_CODES:
-            logger.info("task token no longer waited on", extra={"code": error_code(err)})
-            return "stale"
-        rt.registry.release_token(job_name, token)
-        raise
-    except Exception:
-        # The execution was not resumed: re-arm the token so a redelivery or the reconciler can.
-        rt.registry.release_token(job_name, token)
-        raise
+    with _rearm_unless_sent(rt, job_name, token) as sent:
+        if status == "Completed":
+            rt.sfn.send_task_success(taskToken=token, output=json.dumps({"job_name": job_name, "status": status}))
+        else:
+            error = "TuningJobFailed" if status == "Failed" else "TuningJobStopped"
+            cause = failure_reason or f"tuning job {job_name} ended {status}"
+            rt.sfn.send_task_failure(taskToken=token, error=error, cause=cause[:CAUSE_MAX])
+    if sent.stale:
+        return "stale"
     count("JobsResumed", study=claimed.get("study"))
     logger.info("resumed the execution", extra={"job_name": job_name, "status": status})
     return "resumed"
@@ -253,35 +245,77 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     now = now or rt.registry.clock()
     quiet = rt.registry.quiet_tokens(now - timedelta(minutes=rt.settings.quiet_minutes))
     counts = {"checked": 0, "resumed": 0, "running": 0, "missing": 0}
+    errors: list[Exception] = []
     for item in quiet:
-        job = item["job_name"]
         counts["checked"] += 1
-        found = sagemaker_ops.status_of(rt.sagemaker, job)
-        if found is None:
-            # Launch stored the token but the job never came to be (the create failed for good).
-            counts["missing"] += 1
-            claimed = rt.registry.claim_token(job)
-            if claimed:
-                _fail_token(rt, claimed["token"], "TuningJobMissing", f"SageMaker has no tuning job {job}")
-            continue
-        status, reason = found
-        if status in TERMINAL:
-            counts["resumed"] += resume_job(rt, job, status, reason) == "resumed"
-        else:
-            counts["running"] += 1
-            rt.registry.touch_token(job)
+        try:
+            _reconcile_one(rt, item["job_name"], counts)
+        except Exception as err:
+            # One job's failure (its token is re-armed) must not keep the others waiting.
+            logger.exception("could not reconcile the job", extra={"job_name": item["job_name"]})
+            errors.append(err)
     gauge("TuningJobsInFlight", rt.registry.inflight_count())
     count("JobsReconciled", counts["resumed"])
-    logger.info("reconciled", extra=counts)
+    logger.info("reconciled", extra={**counts, "errors": len(errors)})
+    if errors:
+        raise errors[0]  # the invocation fails visibly (Errors metric); the next tick retries
     return counts
 
 
-def _fail_token(rt: Runtime, token: str, error: str, cause: str) -> None:
-    try:
+def _reconcile_one(rt: Runtime, job: str, counts: dict[str, int]) -> None:
+    found = sagemaker_ops.status_of(rt.sagemaker, job)
+    if found is None:
+        # Launch stored the token but the job never came to be (the create failed for good).
+        counts["missing"] += 1
+        claimed = rt.registry.claim_token(job)
+        if claimed:
+            _fail_token(rt, job, claimed["token"], "TuningJobMissing", f"SageMaker has no tuning job {job}")
+        return
+    status, reason = found
+    if status in TERMINAL:
+        counts["resumed"] += resume_job(rt, job, status, reason) == "resumed"
+    else:
+        counts["running"] += 1
+        rt.registry.touch_token(job)
+
+
+def _fail_token(rt: Runtime, job_name: str, token: str, error: str, cause: str) -> None:
+    with _rearm_unless_sent(rt, job_name, token):
         rt.sfn.send_task_failure(taskToken=token, error=error, cause=cause)
+
+
+class _Sent:
+    stale = False
+
+
+@contextmanager
+def _rearm_unless_sent(rt: Runtime, job_name: str, token: str) -> Iterator[_Sent]:
+    """Around a SendTask* call on a claimed token: a stale token (nobody waits any more) is done
+    (`.stale`); any other failure, transient or permanent (AccessDenied...), re-arms the token
+    before it propagates, so the next event or the reconciler retries instead of the run hanging
+    until its timeout with a token marked RESUMED."""
+    sent = _Sent()
+    try:
+        with transient_errors("SendTask"):
+            yield sent
     except ClientError as err:
-        if error_code(err) not in STALE_TOKEN_CODES:
-            raise
+        if error_code(err) in STALE_TOKEN_CODES:
+            logger.info("task token no longer waited on", extra={"code": error_code(err), "job_name": job_name})
+            sent.stale = True
+            return
+        _release(rt, job_name, token)
+        raise
+    except Exception:
+        _release(rt, job_name, token)
+        raise
+
+
+def _release(rt: Runtime, job_name: str, token: str) -> None:
+    try:
+        rt.registry.release_token(job_name, token)
+    except Exception:
+        # The SendTask error is the one to surface; the token stays RESUMED, which the log says.
+        logger.exception("could not re-arm the task token", extra={"job_name": job_name})
 
 
 # -- stop ----------------------------------------------------------------------------

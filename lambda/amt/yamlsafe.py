@@ -1,14 +1,17 @@
-"""A YAML loader for specs: safe, YAML 1.2 booleans, and duplicate keys are errors.
+"""A YAML loader for specs: safe, YAML 1.2 booleans, duplicate keys are errors, and the source text of
+every number and boolean is kept.
 
 YAML 1.1 (PyYAML's default) reads unquoted `off`, `on`, `yes`, `no` as booleans; a user
 writing `early_stopping: off` means the word. Only `true`/`false` are booleans here.
 A key written twice would silently win in PyYAML; here it is an error naming the key.
+SageMaker takes versions and hyperparameter values as text: `1.10` must reach it as "1.10", not as
+the float 1.1, so `load_yaml` also returns each non-string scalar's text by its path (`SourceTexts`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -19,16 +22,59 @@ class DuplicateKeyError(yaml.YAMLError):
         super().__init__(f"written twice (again at line {line})")
 
 
+# Path (mapping keys as text, list indexes as ints) -> the text written there, for numbers and booleans.
+SourceTexts: TypeAlias = dict[tuple[str | int, ...], str]
+
+
 class SpecLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans and duplicate-key detection."""
+    """SafeLoader with YAML 1.2 booleans, duplicate-key detection and the source text of scalars."""
 
     def compose_document(self) -> yaml.Node | None:
         node = super().compose_document()
         # Remember where each mapping sits so a duplicate key is named by its full path.
         self.mapping_paths: dict[int, str] = {}
+        self.source_texts: SourceTexts = {}
         if node is not None:
             _index_paths(node, "", self.mapping_paths)
+            _index_texts(node, (), self.source_texts, set())
         return node
+
+
+def load_yaml(text: str) -> tuple[Any, SourceTexts]:
+    """The document in `text` and the source text of its numbers and booleans (raises yaml.YAMLError)."""
+    loader = SpecLoader(text)
+    try:
+        return loader.get_single_data(), getattr(loader, "source_texts", {})
+    finally:
+        loader.dispose()
+
+
+_TEXT_KEPT = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _index_texts(node: yaml.Node, path: tuple[str | int, ...], out: SourceTexts, open_: set[int]) -> None:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag in _TEXT_KEPT:
+            out[path] = node.value
+        return
+    if id(node) in open_:  # a recursive anchor
+        return
+    open_.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_texts(item, (*path, i), out, open_)
+    elif isinstance(node, yaml.MappingNode):
+        # `<<: *base` first (in a list, the first mapping wins), so keys written beside it win, as in the mapping.
+        merged = [v for k, v in node.value if k.tag == _MERGE_TAG]
+        for source in merged:
+            for m in (reversed(source.value) if isinstance(source, yaml.SequenceNode) else [source]):
+                if isinstance(m, yaml.MappingNode):
+                    _index_texts(m, path, out, open_)
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG and isinstance(key_node, yaml.ScalarNode):
+                _index_texts(value_node, (*path, key_node.value), out, open_)
+    open_.discard(id(node))
 
 
 def _index_paths(node: yaml.Node, path: str, out: dict[int, str]) -> None:

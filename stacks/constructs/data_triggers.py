@@ -28,7 +28,7 @@ def check_minutes(quiet_seconds: int) -> int:
 
 def channel_prefixes(spec: Spec) -> list[S3Location]:
     assert spec.triggers is not None and spec.triggers.new_data is not None
-    return [S3Location.parse(spec.data[c].uri) for c in spec.triggers.new_data.channels]
+    return [S3Location.parse(str(spec.data[c].uri)) for c in spec.triggers.new_data.channels]
 
 
 def add_data_triggers(triggers: Triggers, *, start: lambda_.IFunction, start_role: iam.IRole,

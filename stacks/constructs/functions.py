@@ -15,7 +15,7 @@ from constructs import Construct
 from stacks import ids
 from stacks.config import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER, POWERTOOLS_LAYER_VERSION, EnvSettings, SynthError
 from stacks.constructs.roles import write_logs_statement
-from stacks.nag import acknowledge, allow_wildcards
+from stacks.nag import acknowledge, allow_wildcards, checkov_skip
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 
@@ -38,6 +38,19 @@ SIZING: dict[str, Sizing] = {
     "reconcile": Sizing(512, 300),
     "stop": Sizing(256, 60),
 }
+
+
+# checkov findings that do not apply to these functions, each with its reason (in the template, per function).
+CHECKOV_SKIPS = [
+    ("CKV_AWS_116", "No dead-letter queue on the function itself: EventBridge targets have a DLQ and the "
+                    "event-driven functions an on-failure destination (the same queue); the workflow's functions "
+                    "are invoked synchronously by Step Functions, whose catch records and notifies."),
+    ("CKV_AWS_117", "Not in a VPC: the handlers call AWS APIs only (SageMaker, Step Functions, DynamoDB, S3, SNS) "
+                    "and are invoked only by EventBridge and Step Functions; a VPC would add NAT or endpoints "
+                    "and no isolation."),
+    ("CKV_AWS_115", "No reserved concurrency: EventBridge and Step Functions retry throttled invocations with "
+                    "backoff, and a reservation would take capacity from the account's other functions."),
+]
 
 
 class Functions(Construct):
@@ -94,11 +107,14 @@ class Functions(Construct):
                 log_group=log_group,
                 tracing=lambda_.Tracing.ACTIVE,
                 environment=dict(environment),
+                environment_encryption=key,
                 description=f"amt-conductor: handlers.{handler}",
             )
             acknowledge(fn, "AwsSolutions-L1",
                         "Pinned to python3.12: the Powertools v3 layer and the project layer are built for "
                         "cp312; the runtime moves with both, deliberately.")
+            for check, reason in CHECKOV_SKIPS:
+                checkov_skip(fn, check, reason)
             allow_wildcards(role, [
                 (r"Resource::\*", "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no "
                                    "resource-level permissions."),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
-from amt.access import GUARDED, LAUNCH, OPEN, ROLE_PATH_ROOT, TAG_STACK
+from amt.access import LAUNCH, OPEN, ROLE_PATH_ROOT, TAG_STACK
 from stacks.study_scope import PromoteScope, S3Location, StudyAccess
 
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -198,7 +198,13 @@ def controls_deny_statements(stack: Stack, study: StudyAccess) -> list[iam.Polic
 
     if study.kms_key:
         for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
-            deny(f"RequireSpecKmsKey{cond_key.split(':')[1]}", {"StringNotEquals": {cond_key: study.kms_key}})
+            conditions: dict[str, dict[str, object]] = {"StringNotEquals": {cond_key: study.kms_key}}
+            if cond_key == "sagemaker:VolumeKmsKey" and study.local_storage_types:
+                # SageMaker refuses a volume key on instances with local NVMe storage (amt.instances), so these
+                # jobs carry none: only requests on the spec's own instance types may leave it out.
+                conditions["ForAnyValue:StringNotEquals"] = {"sagemaker:InstanceTypes":
+                                                             list(study.local_storage_types)}
+            deny(f"RequireSpecKmsKey{cond_key.split(':')[1]}", conditions)
     if study.subnets:
         deny("RequireSpecVpc", {"Null": {"sagemaker:VpcSubnets": "true"}})
         deny("RequireSpecSubnets", {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(study.subnets)}})
@@ -222,8 +228,10 @@ def execution_statements(stack: Stack, study: StudyAccess, *, artifacts_bucket_a
                          registry_account: RegistryAccount) -> list[iam.PolicyStatement]:
     """Everything one study's training jobs need, and only for that study."""
     return [
-        *read_data_statements(stack, study.data),
+        *read_data_statements(stack, [*study.data, *([study.checkpoint] if study.checkpoint else [])]),
         *write_output_statements(stack, study, artifacts_bucket_arn),
+        *checkpoint_statements(stack, study),
+        *mount_file_systems_statements(stack, study),
         *pull_images_statements(stack, study, registry_account),
         training_logs_statement(stack, study),
         iam.PolicyStatement(
@@ -267,6 +275,31 @@ def write_output_statements(stack: Stack, study: StudyAccess, artifacts_bucket_a
         iam.PolicyStatement(sid="ListOwnArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket_arn],
                             conditions={"StringLike": {"s3:prefix": [f"{study.artifacts_prefix}*"]}}),
     ]
+
+
+def checkpoint_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
+    """A checkpoint location is written during training (and read back, by `read_data_statements`)."""
+    if study.checkpoint is None:
+        return []
+    objects = f"{_bucket_arn(stack, study.checkpoint.bucket)}/{study.checkpoint.prefix}*"
+    return [iam.PolicyStatement(sid="WriteOwnCheckpoints", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                resources=[objects])]
+
+
+def mount_file_systems_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
+    """Mount the EFS file systems the study reads (and writes, for `rw` channels) when their policy requires IAM
+    authorization; FSx for Lustre has no IAM mount permission (the VPC's security groups govern it)."""
+    arn = f"arn:{stack.partition}:elasticfilesystem:{stack.region}:{stack.account}:file-system/"
+    efs = [(fs_id, mode) for kind, fs_id, mode in study.file_systems if kind == "efs"]
+    out = []
+    if efs:
+        out.append(iam.PolicyStatement(sid="MountOwnFileSystems", actions=["elasticfilesystem:ClientMount"],
+                                       resources=sorted({arn + fs_id for fs_id, _ in efs})))
+    writable = sorted({arn + fs_id for fs_id, mode in efs if mode == "rw"})
+    if writable:
+        out.append(iam.PolicyStatement(sid="WriteOwnFileSystems", actions=["elasticfilesystem:ClientWrite"],
+                                       resources=writable))
+    return out
 
 
 def pull_images_statements(stack: Stack, study: StudyAccess,
@@ -366,5 +399,3 @@ def vpc_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement
         ),
     ]
 
-
-__all__ = ["GUARDED", "LAUNCH", "OPEN"]

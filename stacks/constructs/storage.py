@@ -14,7 +14,7 @@ from constructs import Construct
 
 from amt.settings import DEFAULT_CONFIGS_PREFIX, SPEC_SUFFIXES
 from stacks.config import EnvSettings
-from stacks.nag import acknowledge, allow_wildcards
+from stacks.nag import acknowledge, allow_wildcards, checkov_skip
 
 
 class Storage(Construct):
@@ -77,6 +77,8 @@ class Storage(Construct):
         )
         acknowledge(self.access_logs, "AwsSolutions-S1",
                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
+        checkov_skip(self.access_logs, "CKV_AWS_18",
+                     "This is the access-log destination of the other buckets; logging it to itself would loop.")
 
         self.configs = self._data_bucket("ConfigsBucket", env, event_bridge=True)
         self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
@@ -163,6 +165,17 @@ class Storage(Construct):
         if singleton is not None:
             acknowledge(singleton, "AwsSolutions-L1",
                         "CDK's BucketDeployment handler: its runtime is pinned by aws-cdk-lib and upgraded with it.")
+            for check, reason in (
+                ("CKV_AWS_116", "CDK's BucketDeployment handler is invoked synchronously by CloudFormation, which "
+                                "fails the deployment on an error: there is no event to dead-letter."),
+                ("CKV_AWS_117", "CDK's BucketDeployment handler copies between two S3 buckets at deploy time; "
+                                "it has no network resources to reach in a VPC."),
+                ("CKV_AWS_115", "CDK's BucketDeployment handler runs once per deployment; reserved concurrency "
+                                "would only take capacity from the account."),
+                ("CKV_AWS_173", "CDK's BucketDeployment handler's environment holds no secret (aws-cdk-lib sets "
+                                "it); Lambda encrypts it at rest."),
+            ):
+                checkov_skip(singleton, check, reason)
         return deployment
 
 

@@ -63,7 +63,7 @@ def test_cli_json(template: dict[str, Any], make_spec: Any, monkeypatch: pytest.
                   capsys: pytest.CaptureFixture[str]) -> None:
     from amt_cli.main import main
 
-    monkeypatch.setattr(engine, "synthesize", lambda: template)
+    monkeypatch.setattr(engine, "synthesize", lambda **_: template)
     code = main(["simulate", str(make_spec()), "--rounds", "1", "--json", "--job-hours", "2"])
 
     out, err = capsys.readouterr()

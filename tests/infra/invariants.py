@@ -135,3 +135,95 @@ def function_violations(template: dict[str, Any], *, runtime: str = "python3.12"
         elif "RetentionInDays" not in group.get("Properties", {}):
             out.append(f"{lid}: log group {group_id} keeps logs forever")
     return out
+
+
+_CREATE = "sagemaker:CreateHyperParameterTuningJob"
+
+
+def _statements_by_role(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every statement of the policies attached to each role (a role's Allow and Deny may sit in different
+    policies; what counts is what the role ends up with)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for res in _of(template, "AWS::IAM::Policy").values():
+        for role in _list(res["Properties"].get("Roles")):
+            out.setdefault(flatten(role), []).extend(res["Properties"]["PolicyDocument"].get("Statement", []))
+    for lid, res in _of(template, "AWS::IAM::Role").items():
+        for p in res.get("Properties", {}).get("Policies", []) or []:
+            out.setdefault(f"<{lid}>", []).extend(p["PolicyDocument"].get("Statement", []))
+    return out
+
+
+def _normal(condition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A condition block with every value as a sorted list, so ordering and one-element lists compare equal."""
+    return {op: {k: sorted(str(v) for v in _list(val)) for k, val in keys.items()} for op, keys in condition.items()}
+
+
+def required_spec_denies(scope: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(job prefix, condition) of each Deny on CreateHyperParameterTuningJob that the specs' controls need:
+    a KMS key for volumes and outputs, the subnets, the security groups, isolation, traffic encryption. A Deny,
+    because an Allow with a condition is overridden by any broader Allow. Derived from the IAM condition keys
+    SageMaker documents (Service Authorization Reference), not from roles.py: a Bool test on an absent key
+    never matches, so each required flag also needs a Null test."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for prefix, key in scope.kms_keys:
+        out += [(prefix, {"StringNotEquals": {f"sagemaker:{k}KmsKey": key}}) for k in ("Volume", "Output")]
+    for prefix, subnets, groups in scope.networks:
+        out.append((prefix, {"Null": {"sagemaker:VpcSubnets": "true"}}))
+        out.append((prefix, {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(subnets)}}))
+        if groups:
+            out.append((prefix, {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(groups)}}))
+    for prefixes, flag in ((scope.isolation, "NetworkIsolation"),
+                           (scope.encrypted_traffic, "InterContainerTrafficEncryption")):
+        for prefix in prefixes:
+            out.append((prefix, {"Bool": {f"sagemaker:{flag}": "false"}}))
+            out.append((prefix, {"Null": {f"sagemaker:{flag}": "true"}}))
+    return out
+
+
+def spec_control_violations(templates: list[dict[str, Any]], scope: Any) -> list[str]:
+    """For each study, the roles that may create its jobs by name (its launcher) carry the Deny statements its
+    spec's controls need (see `required_spec_denies`), and at least one such role exists. A role that may create
+    any job tagged ours (`.../hyper-parameter-tuning-job/*`) may pass only open studies' roles (`/open/*`),
+    never a guarded study's, so it cannot run a guarded study's access without the controls."""
+    out: list[str] = []
+    roles: dict[str, list[dict[str, Any]]] = {}
+    for n, template in enumerate(templates):
+        roles.update({f"{n}:{k}": v for k, v in _statements_by_role(template).items()})
+    creators: dict[str, list[str]] = {}
+    for role, statements in roles.items():
+        allows = [st for st in statements if st.get("Effect") == "Allow"]
+        created = [flatten(r) for st in allows if _CREATE in _list(st.get("Action")) for r in _list(st.get("Resource"))]
+        if not created:
+            continue
+        creators[role] = created
+        if any(r.endswith(":hyper-parameter-tuning-job/*") for r in created):
+            passed = [flatten(r) for st in allows if "iam:PassRole" in _list(st.get("Action"))
+                      for r in _list(st.get("Resource"))]
+            out += [f"{role}: creates any job and may pass {r}" for r in passed if not r.endswith("/open/*")]
+    for prefix, condition in required_spec_denies(scope):
+        mine = [role for role, created in creators.items()
+                if any(r.endswith(f":hyper-parameter-tuning-job/{prefix}*") for r in created)]
+        if not mine:
+            out.append(f"no role creates {prefix}* jobs under its spec's controls")
+        for role in mine:
+            denies = [(flatten(r), _normal(st.get("Condition", {}))) for st in roles[role]
+                      if st.get("Effect") == "Deny" and _CREATE in _list(st.get("Action"))
+                      for r in _list(st.get("Resource"))]
+            # The volume-key deny of a local-storage study carries one more condition (its instance types).
+            if not any(res.endswith(f":hyper-parameter-tuning-job/{prefix}*")
+                       and all(cond.get(op) == keys for op, keys in _normal(condition).items())
+                       for res, cond in denies):
+                out.append(f"{role}: no Deny of {_CREATE} on {prefix}* when {condition}")
+    return out
+
+
+def controls_scope(accesses: list[Any]) -> Any:
+    """The per-control view `required_spec_denies` reads, from the stack's `StudyAccess` list."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        kms_keys=[(a.job_prefix, a.kms_key) for a in accesses if a.kms_key],
+        networks=[(a.job_prefix, a.subnets, a.security_groups) for a in accesses if a.subnets],
+        isolation=[a.job_prefix for a in accesses if a.isolation],
+        encrypted_traffic=[a.job_prefix for a in accesses if a.encrypted_traffic],
+    )

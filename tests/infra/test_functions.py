@@ -70,8 +70,8 @@ def test_environment_is_exactly_the_shared_keys(synth: Any) -> None:
         # Nothing in the environment grows with the studies (Lambda allows 4 KB): the context's prefixes only,
         # and the base every study role's ARN is computed from (amt.access).
         assert env[EnvKeys.STUDY_PREFIXES] == ""
-        assert flatten(env[EnvKeys.ROLE_ARN_BASE]) == \
-            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/"
+        base = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/"
+        assert flatten(env[EnvKeys.ROLE_ARN_BASE]) == base
         # Grows with the distinct model package groups of promote: (a few), not with the studies.
         assert env[EnvKeys.MODEL_PACKAGE_GROUPS] == "churn-xgb"
 

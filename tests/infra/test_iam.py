@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 
 from amt.access import stack_key
 from infra.conftest import ROOT, throwaway_stack
-from infra.invariants import role_violations
+from infra.invariants import required_spec_denies, role_violations, spec_control_violations
 from stacks import ids
 from stacks.ids import STACK_ID
 from stacks.nag import flatten
@@ -276,3 +276,58 @@ def test_state_machine_may_publish_to_the_encrypted_topic(synth: Any) -> None:
     assert "sns:Publish" in _actions(statements)
     kms = [s for s in statements if "kms:Decrypt" in s["Action"]]
     assert kms and all(s["Resource"]["Fn::GetAtt"][0].startswith(f"{ids.STORAGE}Key") for s in kms)
+
+
+# --- the specs' controls are enforced by Deny statements (issue 14, item 7) ------------------------------------
+
+def _configs_scope() -> Any:
+    from amt.loader import load_specs
+    from infra.invariants import controls_scope
+    from stacks.study_scope import studies_access
+
+    good, bad = load_specs([ROOT / "configs"])
+    assert not bad
+    return controls_scope(studies_access([spec for _, spec in good]))
+
+
+def test_every_spec_control_is_enforced_by_a_deny(synth: Any) -> None:
+    scope = _configs_scope()
+    required = {k for _, c in required_spec_denies(scope) for keys in c.values() for k in keys}
+    # configs/ exercises every control the check knows; otherwise this test would prove less than it says.
+    assert required == {"sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey", "sagemaker:VpcSubnets",
+                        "sagemaker:VpcSecurityGroupIds", "sagemaker:NetworkIsolation",
+                        "sagemaker:InterContainerTrafficEncryption"}
+    assert spec_control_violations(synth.all_templates(), scope) == []
+
+
+@pytest.mark.parametrize("key", ["sagemaker:VpcSecurityGroupIds", "sagemaker:VpcSubnets", "sagemaker:VolumeKmsKey",
+                                 "sagemaker:NetworkIsolation"])
+def test_the_deny_check_catches_a_dropped_deny(synth: Any, key: str) -> None:
+    import copy
+
+    templates = copy.deepcopy(synth.all_templates())
+    dropped = 0
+    for template in templates:
+        for res in template["Resources"].values():
+            for policy in res.get("Properties", {}).get("Policies", []) if res["Type"] == "AWS::IAM::Role" else []:
+                doc = policy["PolicyDocument"]
+                keep = [st for st in doc["Statement"]
+                        if not (st["Effect"] == "Deny" and key in repr(st.get("Condition")))]
+                dropped += len(doc["Statement"]) - len(keep)
+                doc["Statement"] = keep
+    assert dropped
+    found = spec_control_violations(templates, _configs_scope())
+    assert found and all(key in v for v in found), found
+
+
+def test_the_deny_check_catches_a_launcher_that_may_pass_guarded_roles(synth: Any) -> None:
+    import copy
+
+    templates = copy.deepcopy(synth.all_templates())
+    for res in templates[0]["Resources"].values():
+        if res["Type"] == "AWS::IAM::Policy":
+            for st in res["Properties"]["PolicyDocument"]["Statement"]:
+                if st["Action"] == "iam:PassRole":
+                    st["Resource"] = "arn:aws:iam::1:role/amt/AmtConductor/*"
+    found = spec_control_violations(templates, _configs_scope())
+    assert any("may pass arn:aws:iam::1:role/amt/AmtConductor/*" in v for v in found), found

@@ -95,14 +95,16 @@ def test_render_prints_the_request(capsys: pytest.CaptureFixture[str], path: Pat
 
 def test_render_round_and_parents(capsys: pytest.CaptureFixture[str]) -> None:
     path = ROOT / "configs" / "churn-xgb.yaml"
+    role, bucket = "arn:aws:iam::210987654321:role/tuning-runs", "team-ml-artifacts"
     code, out, _ = run(capsys, "render", str(path), "--region", "us-west-2", "--round", "2",
-                       "--parents", "churn-xgb-r1-aaaaaa, churn-xgb-r0-bbbbbb")
+                       "--parents", "churn-xgb-r1-aaaaaa, churn-xgb-r0-bbbbbb", "--role-arn", role,
+                       "--output-bucket", bucket)
     assert code == 0
     request = json.loads(out)
     parents = ["churn-xgb-r1-aaaaaa", "churn-xgb-r0-bbbbbb"]
     assert request == render_request(load_spec(path), region="us-west-2", round_no=2, parents=parents,
-                                     role_arn=request["TrainingJobDefinition"]["RoleArn"],
-                                     output_bucket="amt-artifacts-123456789012")
+                                     role_arn=role, output_bucket=bucket)
+    assert request["TrainingJobDefinition"]["RoleArn"] == role
     assert request["HyperParameterTuningJobName"].startswith("churn-xgb-r2-")
 
 
@@ -141,7 +143,8 @@ def test_plan_shows_job_name_and_worst_case(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "plan", str(path))
     assert code == 0
     assert job_name(load_spec(path), 1) in out
-    assert re.search(r"worst case\s+20 instance-hours", out)  # 20 jobs x 1 instance x 1h
+    assert re.search(r"worst case, billed\s+20 instance-hours", out)  # 20 jobs x 1 instance x 1h
+    assert re.search(r"worst case, wall clock\s+10h per round, 1h per job", out)  # 10 waves of 2
 
 
 def test_plan_warns_about_bayesian_parallelism(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -95,3 +95,25 @@ def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixt
     logged = capsys.readouterr().out + "\n".join(repr(vars(r)) for r in caplog.records)
     assert "created the tuning job" in logged and "resumed the execution" in logged  # the logs were captured
     assert f"token-{p['job_name']}" not in logged
+
+
+def test_a_guarded_study_is_created_as_its_launcher_role(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The launcher role's Denies hold the request to the reviewed spec's controls (amt.access): the create
+    # must go through it, never through the launch function's own role.
+    p = {**prepared(world), "launcher_role_arn": "arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1"}
+    used: list[str | None] = []
+
+    def as_role(role_arn: str | None, session_name: str) -> Any:
+        used.append(role_arn)
+        return world.sm
+
+    monkeypatch.setattr(world.rt, "sagemaker_as", as_role)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    assert used == [p["launcher_role_arn"]] and world.sm.created == [p["job_name"]]
+
+
+def test_the_launcher_session_uses_the_assumed_roles_credentials(world: World) -> None:
+    client = world.rt.sagemaker_as("arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1", "amt-launch-x")
+    creds = client._request_signer._credentials
+    assert creds.access_key != "testing" and creds.token  # STS's, not the function's own
+    assert world.rt.sagemaker_as(None, "x") is world.rt.sagemaker

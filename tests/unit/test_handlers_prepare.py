@@ -202,3 +202,33 @@ def test_the_wrapped_input_from_the_state_machine_is_prepared(world: World) -> N
     out = world.call(prepare, {"input": {"source": loc, "trigger": "s3", "run_id": "ignored"}, "run_id": "exec-1"})
     assert out["run_id"] == "exec-1"
     assert world.rt.registry.run("exec-1") is not None and world.rt.registry.run("ignored") is None
+
+
+def test_a_minimize_study_warm_starts_from_its_lowest_rounds(world: World) -> None:
+    """Issue 14, item 2: for `goal: minimize` the best rounds are the lowest; with six completed rounds the
+    five parents must leave out the highest (ranked as if maximizing, they would leave out the best)."""
+    doc = spec_doc(objective={"metric": "validation:auc", "goal": "minimize"}, rounds={"max": 1})
+    loc = world.put_spec(doc)
+    spec = parse_spec(yaml.safe_dump(doc), "x")
+    reg = world.rt.registry
+    objectives = {1: 0.5, 2: 0.9, 3: 0.1, 4: 0.7, 5: 0.3, 6: 0.2}
+    for round_no, objective in objectives.items():
+        reg.claim_round("churn", round_no, run_id=f"old-{round_no}", job_name=job_name(spec, round_no), parents=[],
+                        spec_location=loc, worst_case_hours=4.0)
+        reg.set_round("churn", round_no, "COMPLETED", best_objective=objective)
+    out = run(world, loc, "run-7")
+    assert out["round"] == 7
+    lowest_first = [3, 6, 5, 1, 4]  # 0.1, 0.2, 0.3, 0.5, 0.7
+    assert out["parents"] == [job_name(spec, r) for r in lowest_first]
+
+
+def test_a_scheduled_run_warm_starts_from_the_lineage_not_the_specs_explicit_parents(world: World) -> None:
+    """Issue 14, item 3: explicit warm_start.parents apply to an uploaded run only (docs/architecture.md);
+    a scheduled run of the same spec continues from the study's own best rounds."""
+    doc = spec_doc(rounds={"max": 1}, warm_start={"type": "transfer_learning", "parents": ["legacy-tuning-job"]})
+    loc = world.put_spec(doc)
+    first = world.launch_round(loc, "run-1")
+    assert first["parents"] == ["legacy-tuning-job"]
+    world.complete_round(first, [0.8])
+    out = world.call(prepare, {"study": "churn", "run_id": "run-2", "trigger": "schedule"})
+    assert out["round"] == 2 and out["parents"] == [first["job_name"]]

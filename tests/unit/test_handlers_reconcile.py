@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import TABLE, World, spec_doc
+import pytest
+from botocore.exceptions import ClientError
+from conftest import TABLE, World, client_error, spec_doc
 
 from amt.registry import Registry
 from handlers import reconcile
@@ -39,3 +41,34 @@ def test_a_token_whose_job_never_existed_fails_the_wait(world: World, clock: Any
     [(method, call)] = world.task_results()
     assert method == "send_task_failure" and call["error"] == "TuningJobMissing"
     assert world.call(reconcile, {})["checked"] == 0
+
+
+def test_a_failed_send_for_a_missing_job_re_arms_the_token(world: World, clock: Any) -> None:
+    """Issue 14, item 6, on the reconciler's own path: SendTaskFailure denied leaves the token WAITING."""
+    world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
+    world.rt.registry.put_token("churn-r9-000000", "tok", study="churn", round_no=9, run_id="run-9")
+    clock.now += timedelta(hours=1)
+    world.sfn.fail["send_task_failure"] = [client_error("AccessDeniedException", "not authorized")]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        world.call(reconcile, {})
+    assert world.rt.registry.token("churn-r9-000000")["status"] == "WAITING"
+    clock.now += timedelta(hours=1)
+    assert world.call(reconcile, {})["missing"] == 1
+    [(method, call)] = world.task_results()
+    assert method == "send_task_failure" and call["error"] == "TuningJobMissing"
+
+
+def test_one_job_that_cannot_be_resumed_does_not_hold_up_the_others(world: World, clock: Any) -> None:
+    world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
+    loc = world.put_spec(spec_doc())
+    first = world.launch_round(loc, "run-1")
+    clock.now += timedelta(minutes=1)
+    second = world.launch_round(loc, "run-2")
+    clock.now += timedelta(minutes=40)
+    world.sfn.fail["send_task_success"] = [client_error("AccessDeniedException", "not authorized")]
+    with pytest.raises(ClientError, match="AccessDenied"):  # the invocation still fails visibly
+        world.call(reconcile, {})
+    [(method, call)] = world.task_results()
+    assert method == "send_task_success" and call["taskToken"] == f"token-{second['job_name']}"
+    assert world.rt.registry.token(first["job_name"])["status"] == "WAITING"
+    assert world.rt.registry.token(second["job_name"])["status"] == "RESUMED"

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import World, client_error, spec_doc
+from conftest import TABLE, World, client_error, spec_doc
 
 from amt.sagemaker_ops import Transient
 from handlers import resume
@@ -104,3 +104,26 @@ def test_an_event_for_a_job_that_is_not_ours_is_not_described(world: World) -> N
         or original(**kw)  # type: ignore[method-assign]
     assert world.call(resume, world.job_event("someone-elses-job", "Completed")) == "unknown"
     assert calls == []
+
+
+def test_a_permanent_send_error_re_arms_the_token_so_the_reconciler_retries(world: World, clock: Any) -> None:
+    """Issue 14, item 6: AccessDenied on SendTaskSuccess must not leave the token RESUMED (the run would
+    hang until its timeout: no redelivery, and the reconciler lists only WAITING tokens)."""
+    from datetime import timedelta
+
+    from botocore.exceptions import ClientError
+
+    from amt.registry import Registry
+    from handlers import reconcile
+
+    world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
+    p = launched(world)
+    world.sfn.fail["send_task_success"] = [client_error("AccessDeniedException", "not authorized")]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        world.call(resume, world.job_event(p["job_name"], "Completed"))
+    assert world.task_results() == []
+    assert world.rt.registry.token(p["job_name"])["status"] == "WAITING"
+    clock.now += timedelta(minutes=31)  # past the reconciler's quiet period
+    assert world.call(reconcile, {})["resumed"] == 1
+    [(method, call)] = world.task_results()
+    assert method == "send_task_success" and call["taskToken"] == f"token-{p['job_name']}"

@@ -56,41 +56,57 @@ def _spread(regions: list[str], n: int) -> list[str]:
     return sorted({regions[round(i * (len(regions) - 1) / (n - 1))] for i in range(n)})
 
 
-def _cases(name: str) -> Iterator[tuple[str, str, str, str | None]]:
-    """(version, region, instance type, py_version) to compare, including ones both sides must refuse."""
+Case = tuple[str, str, str, "str | None", "str | None"]
+
+
+def _bases(entry: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """(base framework as a spec may give it, its entry); Hugging Face versions have one per base."""
+    if "by_base" not in entry:
+        return [(None, entry)]
+    given = [(b, entry["by_base"][b]) for b in entry["by_base"]]
+    given += [(alias, entry["by_base"][full]) for alias, full in entry.get("base_aliases", {}).items()]
+    return given
+
+
+def _cases(name: str) -> Iterator[Case]:
+    """(version, region, instance type, py_version, base framework) to compare, including ones both sides
+    must refuse."""
     catalog = _catalog()
     algo = catalog["algorithms"][name]
     all_regions = sorted({r for accounts in catalog["registries"] for r in accounts})
     framework = algo["kind"] == "framework"
     for version in algo["known"]:
-        entry = algo["versions"][algo.get("aliases", {}).get(version, version)]
-        leaves = list(entry["by_py"].values()) if "by_py" in entry else [entry]
-        pys: list[str | None] = [None, *sorted(entry.get("by_py", {})), *entry.get("py_versions", [])]
-        if framework:
-            pys.append("py99")
-        for leaf in leaves:
-            available = sorted(catalog["registries"][leaf["registry"]])
-            regions = available if name == "xgboost" else _spread(available, SPREAD)
-            missing = [*[r for r in all_regions if r not in available][:1], "xx-nowhere-1"]
-            for py in pys:
-                for instance_type in CPU_GPU:
-                    for region in regions + missing:
-                        yield version, region, instance_type, py
-                for instance_type in FRAMEWORK_INSTANCES if framework else ():
-                    yield version, available[0], instance_type, py
+        for base, entry in _bases(algo["versions"][algo.get("aliases", {}).get(version, version)]):
+            leaves = list(entry["by_py"].values()) if "by_py" in entry else [entry]
+            pys: list[str | None] = [None, *sorted(entry.get("by_py", {})), *entry.get("py_versions", [])]
+            if framework:
+                pys.append("py99")
+            for leaf in leaves:
+                available = sorted(catalog["registries"][leaf["registry"]])
+                regions = available if name == "xgboost" else _spread(available, SPREAD)
+                missing = [*[r for r in all_regions if r not in available][:1], "xx-nowhere-1"]
+                for py in pys:
+                    for instance_type in CPU_GPU:
+                        for region in regions + missing:
+                            yield version, region, instance_type, py, base
+                    for instance_type in FRAMEWORK_INSTANCES if framework else ():
+                        yield version, available[0], instance_type, py, base
+        if name == "huggingface":
+            yield version, "us-east-1", "ml.g5.xlarge", None, "pytorch9.9"  # an unknown base: both refuse
 
 
-def _sdk_outcome(sdk: Any, name: str, version: str, region: str, instance_type: str, py: str | None) -> str:
+def _sdk_outcome(sdk: Any, name: str, version: str, region: str, instance_type: str, py: str | None,
+                 base: str | None) -> str:
     try:
         return str(sdk.retrieve(name, region, version, image_scope="training", instance_type=instance_type,
-                                py_version=py))
+                                py_version=py, base_framework_version=base))
     except ValueError:
         return "refused"
 
 
-def _our_outcome(name: str, version: str, region: str, instance_type: str, py: str | None) -> str:
+def _our_outcome(name: str, version: str, region: str, instance_type: str, py: str | None, base: str | None) -> str:
     try:
-        return resolve_image(name, version, region, instance_type=instance_type, py_version=py)
+        return resolve_image(name, version, region, instance_type=instance_type, py_version=py, base_framework=base)
     except ImageError:
         return "refused"
 
@@ -136,8 +152,8 @@ def test_catalog_info_names_the_sdk() -> None:
     info = images.catalog_info()
     assert info["sdk_package"] == "sagemaker-core" and info["sdk_version"] == _catalog()["source"]["version"]
     assert info["algorithms"] == len(images.algorithms()) >= 20
-    assert info["frameworks"] == ["mxnet", "pytorch", "tensorflow"]
-    assert info["excluded"] == ["huggingface"]
+    assert info["frameworks"] == ["huggingface", "mxnet", "pytorch", "tensorflow"]
+    assert info["excluded"] == []
 
 
 def test_known_image_without_the_sdk() -> None:
@@ -156,17 +172,32 @@ def test_unknown_algorithm_suggests_the_closest() -> None:
         resolve_image("linear_learner", "1", "us-east-1")
 
 
-def test_excluded_framework_says_why() -> None:
-    problem = check_builtin("huggingface", "4.36")
-    assert problem is not None and "algorithm.image" in problem and "version" not in problem
+def test_hugging_face_needs_a_base_framework() -> None:
+    with pytest.raises(ImageError, match=r"needs base_framework, one of pytorch2\.1"):
+        resolve_image("huggingface", "4.36", "us-east-1", "ml.g5.xlarge", "py310")
+    with pytest.raises(ImageError, match="only for huggingface"):
+        resolve_image("pytorch", "2.1", "us-east-1", "ml.g5.xlarge", "py310", base_framework="pytorch2.1")
 
 
 def test_unknown_version_lists_the_known_ones() -> None:
-    problem = check_builtin("xgboost", "1.8-1")
-    assert problem == (
-        "xgboost has no version '1.8-1'; did you mean '1.7-1'? known: 0.90-1, 0.90-2, 1, 1.0-1, 1.2-1, "
-        "1.2-2, 1.3-1, 1.5-1, 1.7-1, 3.0-5, 3.2-0 (aliases: latest)")
+    # The expectation comes from the sagemaker SDK's own image config, not from our catalog: a catalog refresh
+    # changes both sides alike, and a version the message leaves out (or invents) still fails the test.
+    sdk = pytest.importorskip("sagemaker.core.image_uris")
+    config = json.loads((Path(sdk.__file__).parent / "image_uri_config" / "xgboost.json").read_text())["training"]
+    newest = max(config["versions"], key=_version_key)
+    typo = f"{newest}x"
+    problem = check_builtin("xgboost", typo)
+    assert problem is not None
+    head, _, known = problem.partition(" known: ")
+    assert head == f"xgboost has no version {typo!r}; did you mean {newest!r}?"
+    listed, _, aliases = known.removesuffix(")").partition(" (aliases: ")
+    assert listed.split(", ") == sorted(config["versions"], key=_version_key)  # in version order, not as text
+    assert set(aliases.split(", ")) == set(config["version_aliases"])
     assert check_builtin("kmeans", "2") is not None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.replace("-", ".").split("."))
 
 
 def test_version_required_when_several() -> None:

@@ -15,7 +15,7 @@ from spec_factory import custom_spec, parse, setin
 
 from amt.loader import parse_spec
 from amt.model import Spec
-from amt.naming import execution_name, job_name, study_prefix
+from amt.naming import execution_name, job_name, max_study_name_length, study_prefix
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 EXECUTION_SAFE = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
@@ -127,6 +127,12 @@ CHANGES: list[tuple[str, Any]] = [
     ("schedule", "rate(1 day)"),
     ("promote", {"model_package_group": "models"}),
     ("tags", {"team": "ml"}),
+    ("checkpoint", {"uri": "s3://example-bucket/ckpt/"}),
+    ("retry", {"max_attempts": 2}),
+    ("resources.max_pending", "1h"),
+    ("output_compression", "none"),
+    ("data.train.shuffle_seed", 3),
+    ("algorithm", {"name": "my-algorithm"}),
 ]
 
 
@@ -180,9 +186,9 @@ tokens = st.text(min_size=0, max_size=300)
 
 @FAST
 @given(study=study_names(32), token=tokens)
-def test_execution_name_is_deterministic_and_safe(study: str, token: str) -> None:
+def test_execution_name_is_safe(study: str, token: str) -> None:
+    # Same in every process: tests/unit/test_determinism.py.
     name = execution_name(study, token)
-    assert name == execution_name(study, token)
     assert EXECUTION_SAFE.match(name), name
     assert name.startswith(study)
 
@@ -209,3 +215,18 @@ def test_prefix_overlaps_finds_a_study_inside_another_studys_job_prefix() -> Non
     assert prefix_overlaps(["churn", "churn-rare", "churn-xgb", "fraud"]) == [("churn", "churn-rare")]
     assert prefix_overlaps(["a", "a-r", "b-r2"]) == [("a", "a-r")]
     assert prefix_overlaps(["churn-xgb", "churn-xgb-q4"]) == []
+
+
+def test_study_names_leave_room_for_the_round_suffix() -> None:
+    # <study>-r<round>-<6 hex> within SageMaker's 32 characters: 32 - len("-r9-") - 6 for single-digit rounds.
+    assert max_study_name_length(9) == 22
+    assert max_study_name_length() == 32 - len("-r999-") - 6  # every run continues the numbering: up to 999
+
+
+def test_execution_names_cut_the_study_never_the_digest() -> None:
+    # Step Functions allows 80 characters of [0-9A-Za-z_-]; the 16 hex digits (64 bits) keep two triggers apart.
+    name = execution_name("s" * 100, "tick")
+    head, _, digest = name.rpartition("-")
+    assert len(name) == 80 and head == "s" * 63
+    assert re.fullmatch(r"[0-9a-f]{16}", digest), digest
+    assert execution_name("churn.v2 test", "t").startswith("churn-v2-test-")

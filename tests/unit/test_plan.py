@@ -1,5 +1,6 @@
-"""Plan and budget: worst case = max_jobs x instance_count x max_runtime_per_job (spot: max_wait), rounds
-the budget allows, how long the workflow waits, and the warnings `amt plan` shows."""
+"""Plan and budget: billable worst case = max_jobs x instance_count x max_runtime_per_job (Spot waiting is
+not billed; the wall-clock worst case counts it), rounds the budget allows, how long the workflow waits,
+and the warnings `amt plan` shows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from spec_factory import custom_spec, grid_spec, parse, setin
+from spec_factory import custom_spec, grid_spec, only_error, parse, setin
 
 from amt.budget import rounds_within_budget, wait_timeout_seconds, worst_case_instance_hours, worst_case_round_seconds
 from amt.model import Spec
@@ -29,13 +30,29 @@ def test_worst_case_on_demand() -> None:
     assert worst_case_instance_hours(with_resources(max_jobs=20, instance_count=3, max_runtime_per_job="30m")) == 30
 
 
-def test_worst_case_on_spot_uses_max_wait() -> None:
-    spec = parse(custom_spec(spot={"enabled": True, "max_wait": "3h"}))  # 10 jobs x 1 x 3h
-    assert worst_case_instance_hours(spec) == 30
+def test_worst_case_on_spot_bills_runtime_not_the_wait_for_capacity() -> None:
+    # Billable time is bounded by MaxRuntimeInSeconds; waiting for Spot capacity is not billed (issue 8, bug 6).
+    spec = parse(custom_spec(spot={"enabled": True, "max_wait": "3h"}))  # 10 jobs x 1 x 1h
+    assert worst_case_instance_hours(spec) == 10
+    assert worst_case_instance_hours(parse(custom_spec(spot={"enabled": True}))) == 10
 
 
-def test_worst_case_on_spot_default_wait() -> None:
-    assert worst_case_instance_hours(parse(custom_spec(spot={"enabled": True}))) == 20  # 10 x 1 x 2h
+def test_a_spot_study_within_its_billable_budget_is_accepted() -> None:
+    # 10 jobs x 1h on Spot (max_wait 2h by default): 10 billable instance-hours, under a budget of 12.
+    spec = parse(custom_spec(spot={"enabled": True}, budget={"max_instance_hours": 12}))
+    assert worst_case_instance_hours(spec) == 10
+    err = only_error(custom_spec(spot={"enabled": True}, budget={"max_instance_hours": 9}))
+    assert err.path == "budget.max_instance_hours" and "max_runtime_per_job 1h" in err.message
+
+
+def test_plan_shows_the_wall_clock_worst_case_with_spot_waiting_apart() -> None:
+    spec = parse(custom_spec(spot={"enabled": True, "max_wait": "3h"}))
+    plan = make_plan(spec)
+    text = "\n".join(plan.lines())
+    assert plan.worst_case_hours_per_round == 10  # billed: 10 jobs x 1h
+    assert plan.worst_case_job_time == "3h" and plan.spot_wait == "2h"
+    assert plan.worst_case_round_time == "15h"  # 5 waves of 2 parallel jobs, 3h each
+    assert "billed" in text and "wall clock" in text and "2h of it waiting for Spot capacity" in text
 
 
 def test_worst_case_of_a_grid_counts_combinations() -> None:
@@ -50,8 +67,7 @@ def test_worst_case_formula(jobs: int, count: int, runtime: int, spot: bool, ext
     for key, value in {"max_jobs": jobs, "instance_count": count, "max_runtime_per_job": runtime,
                        "max_parallel_jobs": 1}.items():
         setin(doc, f"resources.{key}", value)
-    per_job = runtime + extra_wait if spot else runtime
-    assert worst_case_instance_hours(parse(doc)) == pytest.approx(jobs * count * per_job / 3600)
+    assert worst_case_instance_hours(parse(doc)) == pytest.approx(jobs * count * runtime / 3600)
 
 
 # --- rounds and waiting ---------------------------------------------------------------------

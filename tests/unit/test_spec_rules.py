@@ -236,6 +236,13 @@ def test_hyperband_at_most_20000_epochs() -> None:
     parse(hyperband_spec(hyperband={"max_resource": 20000}))
 
 
+def test_hyperband_infers_up_to_20000_epochs() -> None:
+    """Issue 14, item 8: the bound of an inferred max_resource is the API's MaxResource bound, inclusive."""
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 20000})).strategy == "hyperband"
+    assert parse(hyperband_spec(hyperband=None, hyperparameters={"epochs": 1})).strategy == "hyperband"
+    assert only_error(hyperband_spec(hyperband=None, hyperparameters={"epochs": 0})).path == "hyperparameters.epochs"
+
+
 def test_hyperband_min_resource_at_most_max() -> None:
     err = only_error(hyperband_spec(hyperband={"min_resource": 28, "max_resource": 27}))
     assert err.path == "hyperband.min_resource"
@@ -388,14 +395,14 @@ def test_warm_start_only_for_bayesian_and_random(make: object) -> None:
 # --- hyperparameters and algorithm ----------------------------------------------------------
 
 def test_static_and_tuned_names_disjoint() -> None:
-    err = only_error(custom_spec(hyperparameters={"lr": 0.1, "batch_size": 64}))
+    err = only_error(custom_spec(hyperparameters={"lr": "0.1", "batch_size": 64}))
     assert err.path == "hyperparameters.lr"
     assert "static or tuned" in err.message
 
 
 def test_static_hyperparameters_become_strings() -> None:
-    spec = parse(custom_spec(hyperparameters={"a": 1, "b": 0.5, "c": True, "d": "x"}))
-    assert spec.hyperparameters == {"a": "1", "b": "0.5", "c": "true", "d": "x"}
+    spec = parse(custom_spec(hyperparameters={"a": 1, "b": "0.50", "c": True, "d": "x"}))
+    assert spec.hyperparameters == {"a": "1", "b": "0.50", "c": "true", "d": "x"}
 
 
 def test_custom_image_needs_metric_definitions() -> None:
@@ -516,12 +523,12 @@ def test_budget_exceeded_by_worst_case() -> None:
     assert parse(setin(doc, "budget.max_instance_hours", 20)).budget.max_instance_hours == 20  # type: ignore[union-attr]
 
 
-def test_budget_worst_case_on_spot_uses_max_wait() -> None:
-    # 10 jobs x 1 instance x 3h (max_wait) = 30.
-    err = only_error(custom_spec(budget={"max_instance_hours": 29}, spot={"enabled": True, "max_wait": "3h"}))
+def test_budget_worst_case_on_spot_counts_billable_runtime_not_max_wait() -> None:
+    # 10 jobs x 1 instance x 1h (max_runtime_per_job) = 10; the 3h max_wait includes unbilled waiting.
+    err = only_error(custom_spec(budget={"max_instance_hours": 9}, spot={"enabled": True, "max_wait": "3h"}))
     assert err.path == "budget.max_instance_hours"
-    assert "30 instance-hours" in err.message and "29" in err.message
-    parse(custom_spec(budget={"max_instance_hours": 30}, spot={"enabled": True, "max_wait": "3h"}))
+    assert "10 instance-hours" in err.message and "9" in err.message
+    parse(custom_spec(budget={"max_instance_hours": 10}, spot={"enabled": True, "max_wait": "3h"}))
 
 
 def test_budget_of_a_grid_counts_its_combinations() -> None:
@@ -599,7 +606,7 @@ def test_network_ids_format() -> None:
 # --- all at once ----------------------------------------------------------------------------
 
 def test_all_errors_of_a_file_are_reported_at_once() -> None:
-    doc = custom_spec(hyperparameters={"lr": 0.1}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
+    doc = custom_spec(hyperparameters={"lr": "0.1"}, spot={"max_wait": "2h"}, network={"subnets": ["subnet-1"]})
     setin(doc, "resources.max_parallel_jobs", 20)
     paths = sorted(e.path for e in errors_of(doc))
     assert paths == ["hyperparameters.lr", "network", "resources.max_parallel_jobs", "spot.max_wait"]
@@ -622,7 +629,7 @@ def test_framework_image_needs_metric_definitions() -> None:
     # pytorch/tensorflow/mxnet images run the user's script: SageMaker knows none of its metrics.
     from amt.images import catalog_info, versions
 
-    framework = catalog_info()["frameworks"][0]
+    framework = next(f for f in catalog_info()["frameworks"] if f != "huggingface")  # needs base_framework too
     version = next(v for v in reversed(versions(framework)) if not check_framework(framework, v))
     doc = builtin_spec(algorithm={"builtin": framework, "version": version})
     err = only_error(doc)
@@ -718,10 +725,22 @@ def test_at_most_100_hyperparameters_including_sagemakers_own() -> None:
     assert "100" in err.message and "99" in err.message
 
 
-def test_underscore_hyperparameters_are_reserved() -> None:
-    err = only_error(custom_spec(hyperparameters={"_tuning_objective_metric": "x"}))
-    assert err.path == "hyperparameters._tuning_objective_metric"
+@pytest.mark.parametrize("where", ["hyperparameters", "ranges"])
+def test_the_hyperparameter_sagemaker_sets_is_reserved(where: str) -> None:
+    doc = custom_spec()
+    doc[where]["_tuning_objective_metric"] = "x" if where == "hyperparameters" else {
+        "type": "categorical", "values": ["a", "b"]}
+    err = only_error(doc)
+    assert err.path == f"{where}._tuning_objective_metric"
     assert "reserved" in err.message
+
+
+def test_underscore_hyperparameters_of_algorithms_are_allowed() -> None:
+    # AWS's Object2Vec tuning example sends these static hyperparameters (issue 8, bug 3).
+    spec = parse(custom_spec(hyperparameters={"_num_gpus": "auto", "_num_kv_servers": "auto", "_kvstore": "device"},
+                             ranges={"_lr": {"type": "continuous", "min": 0.01, "max": 0.1}}))
+    assert set(spec.hyperparameters) == {"_num_gpus", "_num_kv_servers", "_kvstore"}
+    assert set(spec.ranges) == {"_lr"}
 
 
 @pytest.mark.parametrize("path", ["resources.max_jobs", "resources.max_parallel_jobs", "resources.instance_count",
@@ -731,3 +750,20 @@ def test_true_or_false_is_not_a_number(path: str) -> None:
     err = only_error(setin(custom_spec(), path, True))
     assert err.path == path
     assert err.message == "expected a number (got true)"
+
+
+# --- S3 URIs: no IAM wildcards (issue 9 item 10) --------------------------------------------
+
+@pytest.mark.parametrize(("path", "uri"), [
+    ("data.train.uri", "s3://example-bucket/tr?in/"),      # attack: `?` matches any one character in IAM
+    ("data.train.uri", "s3://example-bucket/*"),           # attack: the whole bucket
+    ("output_uri", "s3://example-bucket/out*/"),
+])
+def test_a_wildcard_in_an_s3_uri_is_refused_naming_the_field(path: str, uri: str) -> None:
+    err = only_error(setin(custom_spec(), path, uri))
+    assert err.path == path
+    assert "IAM reads them as wildcards" in err.message
+
+
+def test_a_plain_s3_uri_passes() -> None:
+    assert errors_of(setin(custom_spec(), "output_uri", "s3://example-bucket/out-1/")) == []

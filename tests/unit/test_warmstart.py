@@ -62,7 +62,7 @@ def test_objective_goal_changed() -> None:
 # --- hyperparameter names and types ---------------------------------------------------------
 
 def test_name_set_changed_by_adding() -> None:
-    [problem] = compatibility_problems(changed("hyperparameters.dropout", 0.1), [PARENT])
+    [problem] = compatibility_problems(changed("hyperparameters.dropout", "0.1"), [PARENT])
     assert problem.field == "hyperparameters"
     assert "added dropout" in problem.message
 
@@ -131,7 +131,7 @@ def test_categorical_turned_static_pushes_over_the_limit() -> None:
 
 
 def test_continuous_turned_static_counts_once() -> None:
-    child_doc = custom_spec(hyperparameters={"batch_size": 64, "lr": 0.01})
+    child_doc = custom_spec(hyperparameters={"batch_size": 64, "lr": "0.01"})
     del child_doc["ranges"]["lr"]
     assert static_changes(parse(child_doc), PARENT) == ["lr: tunable -> static (0.01)"]
 
@@ -226,7 +226,7 @@ def test_describe_changes_lists_changed_paths() -> None:
 
 
 def test_describe_changes_shows_added_and_removed() -> None:
-    child = spec(hyperparameters={"dropout": 0.1})
+    child = spec(hyperparameters={"dropout": "0.1"})
     lines = describe_changes(child, PARENT)
     assert "hyperparameters.batch_size: '64' -> None" in lines
     assert "hyperparameters.dropout: None -> '0.1'" in lines

@@ -1,0 +1,66 @@
+"""Warm-start rules for the fields added by issue 8: what a child may change relative to its parent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from spec_factory import custom_spec, parse, setin
+
+from amt.warmstart import compatibility_problems, static_changes
+
+METRICS = [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]
+SCRIPT = {"builtin": "pytorch", "version": "2.1", "py_version": "py310", "metrics": METRICS,
+          "entry_point": "train.py", "source": "s3://example-bucket/code/v1/sourcedir.tar.gz"}
+VPC = {"subnets": ["subnet-0a1b"], "security_groups": ["sg-0c2d"]}
+EFS = {"type": "efs", "id": "fs-0123456789abcdef0", "path": "/datasets/train"}
+
+
+def problems(parent: dict[str, Any], child: dict[str, Any], kind: str = "identical_data_and_algorithm") -> set[str]:
+    return {p.field for p in compatibility_problems(parse(child), [parse(parent)], kind)}
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("checkpoint", {"uri": "s3://example-bucket/ckpt/"}),
+    ("retry", {"max_attempts": 3}),
+    ("resources.max_pending", "2h"),
+    ("output_compression", "none"),
+])
+def test_a_child_may_change_operational_fields(path: str, value: object) -> None:
+    assert problems(custom_spec(), setin(custom_spec(), path, value)) == set()
+
+
+def test_instance_configs_may_change() -> None:
+    child = custom_spec()
+    del child["resources"]["instance_type"]
+    child["resources"]["instance_configs"] = [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.c5.xlarge"}]
+    assert problems(custom_spec(), child) == set()
+
+
+def test_turning_script_mode_on_changes_the_hyperparameter_names() -> None:
+    plain = custom_spec(algorithm={k: v for k, v in SCRIPT.items() if k not in ("entry_point", "source")})
+    assert "hyperparameters" in problems(plain, custom_spec(algorithm=SCRIPT), "transfer_learning")
+
+
+def test_a_new_code_archive_is_a_static_change() -> None:
+    parent = custom_spec(algorithm=SCRIPT)
+    child = custom_spec(algorithm={**SCRIPT, "source": "s3://example-bucket/code/v2/sourcedir.tar.gz"})
+    changes = static_changes(parse(child), parse(parent))
+    assert [c.split(":")[0] for c in changes] == ["sagemaker_submit_directory"]
+    assert problems(parent, child) == set()
+
+
+@pytest.mark.parametrize(("kind", "refused"), [("identical_data_and_algorithm", {"algorithm"}),
+                                               ("transfer_learning", set())])
+def test_a_different_algorithm_resource_keeps_identical_data_and_algorithm_from_warm_starting(
+        kind: str, refused: set[str]) -> None:
+    parent, child = custom_spec(algorithm={"name": "algo-a"}), custom_spec(algorithm={"name": "algo-b"})
+    assert problems(parent, child, kind) == refused
+
+
+@pytest.mark.parametrize(("kind", "refused"), [("identical_data_and_algorithm", {"data"}),
+                                               ("transfer_learning", set())])
+def test_a_different_file_system_is_different_data(kind: str, refused: set[str]) -> None:
+    parent = custom_spec(network=VPC, data={"train": {"file_system": EFS}})
+    child = custom_spec(network=VPC, data={"train": {"file_system": {**EFS, "path": "/datasets/v2"}}})
+    assert problems(parent, child, kind) == refused
