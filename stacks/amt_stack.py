@@ -68,6 +68,23 @@ PROMOTE_WILDCARDS = [
      "Model artifacts under a promoting study's own output_uri."),
 ]
 
+# Registry operations each handler makes (DeleteItem: the queue entries of admitted or stopped rounds;
+# ConditionCheck is not used: capacity transactions are Put, Update and Delete of single items).
+_READ = ("dynamodb:GetItem", "dynamodb:Query")
+_CAPACITY = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+REGISTRY_ACTIONS: dict[str, tuple[str, ...]] = {
+    "start": ("dynamodb:GetItem", "dynamodb:UpdateItem"),  # triggers.new_data: note uploads, claim a run
+    "prepare": (*_READ, "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    "admit": (*_READ, *_CAPACITY),
+    "launch": ("dynamodb:UpdateItem",),
+    "resume": (*_READ, *_CAPACITY),
+    "report": (*_READ, "dynamodb:UpdateItem"),
+    "promote": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "record_failure": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    "reconcile": (*_READ, *_CAPACITY),
+    "stop": (*_READ, *_CAPACITY),
+}
+
 
 class AmtStack(Stack):
     """Everything one deployment of amt-conductor needs; `specs` are the validated specs of configs/."""
@@ -98,6 +115,7 @@ class AmtStack(Stack):
             EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
             EnvKeys.STUDY_PREFIXES: ",".join(settings.study_prefixes),
             EnvKeys.MODEL_PACKAGE_GROUPS: ",".join(promoting.groups),
+            EnvKeys.QUOTAS: settings.quotas.to_env(),
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
@@ -106,7 +124,8 @@ class AmtStack(Stack):
         fn, role = functions.fn, functions.roles
 
         workflow = Workflow(self, ids.WORKFLOW, functions={h: fn[h] for h in ids.WORKFLOW_HANDLERS},
-                            topic=notifications.topic, key=key, env=env)
+                            topic=notifications.topic, key=key, env=env,
+                            queue_timeout_hours=settings.queue_timeout_hours)
         sm_arn = workflow.state_machine.state_machine_arn
         # Only functions outside the workflow may know its ARN (the workflow references the others: a cycle).
         for handler in ids.HANDLERS:
@@ -127,17 +146,24 @@ class AmtStack(Stack):
             start_function_arn=fn["start"].function_arn, dead_letter_arn=triggers.dead_letters.queue_arn)
 
         # --- grants between constructs: each function gets what its handler does, nothing more ---
+        # (tests/unit/test_role_actions.py checks each role against the calls its handler makes.)
         for handler in ids.HANDLERS:
-            role[handler].add_to_policy(policy.registry_statement(registry.table.table_arn))
-            key.grant_encrypt_decrypt(role[handler])  # registry items (and topic, buckets) use our CMK
-        for handler in ("prepare", "promote"):  # load the spec version
-            storage.configs.grant_read(role[handler], f"{storage.configs_prefix}*")
+            if REGISTRY_ACTIONS[handler]:
+                role[handler].add_to_policy(policy.registry_statement(registry.table.table_arn,
+                                                                      REGISTRY_ACTIONS[handler]))
+                key.grant_encrypt_decrypt(role[handler])  # registry items (and topic, buckets) use our CMK
+        role["prepare"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
+        role["report"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
+        role["report"].add_to_policy(policy.write_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
         role["start"].add_to_policy(policy.start_execution_statement(sm_arn))
-        for handler in ("resume", "reconcile"):
-            role[handler].add_to_policy(policy.task_response_statement(sm_arn))
-        for handler in ("report", "promote"):  # promote adds its verdict to the last round's report
-            storage.artifacts.grant_read(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
-            storage.artifacts.grant_put(role[handler], f"{DEFAULT_REPORTS_PREFIX}*")
+        # Outside the workflow, so their roles may name it: they send task tokens (resume, and wake queued rounds).
+        for handler in ("resume", "reconcile", "stop"):
+            role[handler].add_to_policy(policy.task_response_statement(
+                sm_arn, failure=handler != "stop"))
+        # Promote loads the spec version, reads and rewrites the last round's report, and registers the model.
+        role["promote"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
+        role["promote"].add_to_policy(policy.read_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
+        role["promote"].add_to_policy(policy.write_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
         model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=promoting.groups,
                                        existing=settings.existing_model_package_groups)
         if promoting.groups:
@@ -151,10 +177,11 @@ class AmtStack(Stack):
         role["launch"].add_to_policy(policy.create_tuning_jobs_statement(self, key_of_stack))
         role["launch"].add_to_policy(policy.pass_open_roles_statement(self, self.stack_name))
         role["launch"].add_to_policy(policy.assume_launchers_statement(self, self.stack_name))
-        # launch adopts an existing job; resume/reconcile check status; report reads results; stop and
-        # record_failure describe before stopping.
-        for handler in ("launch", "resume", "report", "reconcile", "stop", "record_failure"):
+        # launch adopts an existing job; resume/reconcile confirm status; report reads results and lists the
+        # training jobs.
+        for handler in ("launch", "resume", "reconcile"):
             role[handler].add_to_policy(policy.describe_jobs_statement(self, key_of_stack))
+        role["report"].add_to_policy(policy.describe_jobs_statement(self, key_of_stack, list_training_jobs=True))
         # record_failure stops a job whose wait timed out (the execution goes on to fail, not to abort).
         for handler in ("stop", "record_failure"):
             role[handler].add_to_policy(policy.stop_tuning_job_statement(self, key_of_stack))

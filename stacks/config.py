@@ -18,6 +18,7 @@ from aws_cdk import aws_logs as logs
 
 from amt.access import MAX_PREFIX_LENGTH
 from amt.forms import parse_s3_uri
+from amt.settings import DEFAULT_INSTANCE_QUOTA, DEFAULT_TUNING_JOB_QUOTA, Quotas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +99,11 @@ class ContextKeys:
     RECONCILE_MINUTES = "amt:reconcileMinutes"
     # Model package groups `promote:` names that exist already: the stack references them instead of creating them.
     EXISTING_MODEL_PACKAGE_GROUPS = "amt:existingModelPackageGroups"
+    # Account limits admission keeps within (docs/operations.md, Quotas and the queue).
+    QUOTA_TUNING_JOBS = "amt:quotaTuningJobs"
+    QUOTA_INSTANCES = "amt:quotaInstances"
+    QUOTA_DEFAULT_INSTANCES = "amt:quotaDefaultInstances"
+    QUEUE_TIMEOUT_HOURS = "amt:queueTimeoutHours"
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class AppSettings:
     layer_dir: Path = field(default=ROOT / "build" / "layer")
     reconcile_minutes: int = 15
     existing_model_package_groups: tuple[str, ...] = ()
+    quotas: Quotas = field(default_factory=Quotas)
+    queue_timeout_hours: int = 30 * 24
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> AppSettings:
@@ -160,6 +168,8 @@ class AppSettings:
             raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: not a number ({minutes!r})") from None
         if not 1 <= reconcile <= 1440:
             raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: must be 1-1440 (got {reconcile})")
+        quotas = _quotas(get)
+        queue_hours = _int(get, ContextKeys.QUEUE_TIMEOUT_HOURS, 30 * 24, 1, 365 * 24)
         configs = get(ContextKeys.CONFIGS_DIR)
         layer = get(ContextKeys.LAYER_DIR)
         return cls(
@@ -175,7 +185,51 @@ class AppSettings:
             layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
             reconcile_minutes=reconcile,
             existing_model_package_groups=_strings(get, ContextKeys.EXISTING_MODEL_PACKAGE_GROUPS),
+            quotas=quotas,
+            queue_timeout_hours=queue_hours,
         )
+
+
+def _int(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+    raw = get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise SynthError(f"context {key}: not a whole number ({raw!r})") from None
+    if not low <= value <= high:
+        raise SynthError(f"context {key}: must be {low}-{high} (got {value})")
+    return value
+
+
+def _quotas(get: Callable[[str], Any]) -> Quotas:
+    """amt:quotaTuningJobs, amt:quotaDefaultInstances, and amt:quotaInstances as a JSON object
+    (`{"ml.p3.2xlarge": 4}`) or `type=n,type=n`."""
+    raw = get(ContextKeys.QUOTA_INSTANCES) or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip().startswith("{") else dict(
+                (k.strip(), v.strip()) for k, v in (pair.split("=", 1) for pair in raw.split(",") if pair.strip()))
+        except ValueError:
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: expected a JSON object or "
+                             "type=count,type=count") from None
+    if not isinstance(raw, dict):
+        raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: expected an object of instance type -> count")
+    instances: dict[str, int] = {}
+    for itype, n in raw.items():
+        if not str(itype).startswith("ml."):
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype!r} is not an instance type (ml.*)")
+        try:
+            instances[str(itype)] = int(n)
+        except (TypeError, ValueError):
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: not a whole number ({n!r})") from None
+        if instances[str(itype)] < 0:
+            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: must be >= 0")
+    return Quotas(
+        tuning_jobs=_int(get, ContextKeys.QUOTA_TUNING_JOBS, DEFAULT_TUNING_JOB_QUOTA, 1, 100_000),
+        instances=instances,
+        default_instances=_int(get, ContextKeys.QUOTA_DEFAULT_INSTANCES, DEFAULT_INSTANCE_QUOTA, 0, 100_000))
 
 
 def _strings(get: Callable[[str], Any], key: str) -> tuple[str, ...]:

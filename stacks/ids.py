@@ -26,14 +26,18 @@ MODEL_REGISTRY = "ModelRegistry"
 STATE_MACHINE = "StateMachine"
 
 # The handler modules under lambda/handlers/, in the order of the architecture table.
-HANDLERS = ("start", "prepare", "launch", "resume", "report", "promote", "record_failure", "reconcile", "stop")
+HANDLERS = ("start", "prepare", "admit", "launch", "resume", "report", "promote", "record_failure", "reconcile",
+            "stop")
 # The ones the state machine invokes (they must not receive the state machine's ARN: a cycle).
-WORKFLOW_HANDLERS = ("prepare", "launch", "report", "promote", "record_failure")
+WORKFLOW_HANDLERS = ("prepare", "admit", "launch", "report", "promote", "record_failure")
 
 # State names of the workflow (the simulator and the tests read them).
 class States:
     PREPARE = "Prepare"
     USE_PREPARED = "UsePrepared"
+    ADMIT = "Admit"
+    ADMITTED_CHOICE = "Admitted?"
+    WAIT_IN_QUEUE = "WaitInQueue"
     LAUNCH = "Launch"
     REPORT = "Report"
     USE_REPORT = "UseReport"

@@ -33,7 +33,8 @@ def poll_loop_definition(interval_s: int = 60) -> dict[str, Any]:
         "Comment": f"Baseline: poll the tuning job every {interval_s} s",
         "StartAt": "Prepare",
         "States": {
-            "Prepare": invoke("prepare", "$", "$.prepared", "UsePrepared"),
+            "Prepare": invoke("prepare", {"input.$": "$", "run_id.$": "$$.Execution.Name"}, "$.prepared",
+                              "UsePrepared"),
             "UsePrepared": {"Type": "Pass", "InputPath": "$.prepared.Payload", "ResultPath": "$.prepared",
                             "Next": "CreateJob"},
             "CreateJob": invoke("create_job", {"prepared.$": "$.prepared"}, "$.launch", "Wait"),

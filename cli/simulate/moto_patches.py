@@ -25,6 +25,7 @@ Why each patch exists:
 from __future__ import annotations
 
 import functools
+import threading
 import types
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,7 +37,7 @@ from botocore.loaders import Loader
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult, EmptyResult
-from moto.sagemaker.exceptions import ResourceNotFound
+from moto.sagemaker.exceptions import ResourceNotFound, SagemakerClientError
 from moto.sagemaker.models import HyperParameterTuningJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -46,13 +47,21 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 import amt.registry as amt_registry
+from amt_cli.simulate.sagemaker import QuotaExceeded
 
 if TYPE_CHECKING:
     from amt_cli.simulate.engine import Simulation
+
+class ResourceLimitExceeded(SagemakerClientError):
+    """What SageMaker answers a create over the account's quotas."""
+
+    code = "ResourceLimitExceeded"
+
 
 _LOADED: dict[tuple[Any, ...], Any] = {}  # botocore data files are static: keep them for the process
 _parse_json_path = functools.lru_cache(maxsize=4096)(parse_json_path)
@@ -110,6 +119,11 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
     original_call_action = SageMakerResponse.call_action
 
     def create_job(self: Any, hyper_parameter_tuning_job_name: str, **kwargs: Any) -> str:
+        try:
+            sm.check_quota(kwargs.get("hyper_parameter_tuning_job_config") or {},
+                           kwargs.get("training_job_definition") or {})
+        except QuotaExceeded as exc:
+            raise ResourceLimitExceeded(str(exc)) from None
         arn: str = original_create(self, hyper_parameter_tuning_job_name=hyper_parameter_tuning_job_name,
                                    **kwargs)
         sm.created(self.hyper_parameter_tuning_jobs[hyper_parameter_tuning_job_name])
@@ -197,7 +211,19 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
                                                     cause=self._get_param("cause"))
         return EmptyResult()
 
+    coordinator = clock.coordinator
+    extra: list[tuple[Any, str, Any]] = []
+    if coordinator is not None:
+        # Many executions at once: each worker thread is counted from StartExecution to its end, so
+        # simulated time moves only while all of them wait (clock.Coordinator).
+        def start_worker(self: Any) -> None:
+            coordinator.execution_started()
+            threading.Thread(target=coordinator.run_execution, args=(self._execution_logic,), daemon=True).start()
+
+        extra.append((ExecutionWorker, "start", start_worker))
+
     return [
+        *extra,
         (LambdaSimpleBackend, "invoke", lambda_invoke),
         (SageMakerModelBackend, "create_hyper_parameter_tuning_job", create_job),
         (HyperParameterTuningJob, "describe", describe_job),

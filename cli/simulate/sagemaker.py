@@ -33,6 +33,22 @@ class SimJob:
     end_due: Any = None
 
 
+@dataclass(frozen=True)
+class AccountQuotas:
+    """The simulated account's SageMaker limits (None: unlimited), enforced as AWS does at create time."""
+
+    tuning_jobs: int | None = None
+    instances: dict[str, int] = field(default_factory=dict)
+    default_instances: int | None = None
+
+    def instance_limit(self, instance_type: str) -> int | None:
+        return self.instances.get(instance_type, self.default_instances)
+
+
+class QuotaExceeded(Exception):
+    """CreateHyperParameterTuningJob over the account's limits (surfaced as ResourceLimitExceeded)."""
+
+
 class SimSageMaker:
     """Tuning jobs of one simulation, in creation order."""
 
@@ -49,6 +65,33 @@ class SimSageMaker:
         self.jobs: dict[str, SimJob] = {}
         self.on_launch: Callable[[SimJob], None] | None = None
         self.on_finish: Callable[[SimJob], None] | None = None
+        self.quotas = AccountQuotas()
+        self.refused = 0  # creates refused with ResourceLimitExceeded
+
+    def check_quota(self, config: dict[str, Any], definition: dict[str, Any]) -> None:
+        """Refuse a tuning job the account has no room for, with SageMaker's own wording."""
+        running = [j for j in self.jobs.values() if self.status(j) not in TERMINAL]
+        q = self.quotas
+        if q.tuning_jobs is not None and len(running) + 1 > q.tuning_jobs:
+            self.refused += 1
+            raise QuotaExceeded(f"The account-level service limit 'Number of concurrent hyperparameter tuning jobs' "
+                                f"is {q.tuning_jobs} jobs, with current utilization of {len(running)} jobs and a "
+                                "request delta of 1 jobs.")
+        resources = definition.get("ResourceConfig") or {}
+        itype = str(resources.get("InstanceType", ""))
+        limit = q.instance_limit(itype)
+        if limit is None:
+            return
+        need = int((config.get("ResourceLimits") or {}).get("MaxParallelTrainingJobs") or 1) * int(
+            resources.get("InstanceCount") or 1)
+        in_use = sum(_instances(j.request) for j in running
+                     if ((j.request.get("TrainingJobDefinition") or {}).get("ResourceConfig") or {}).get(
+                         "InstanceType") == itype)
+        if in_use + need > limit:
+            self.refused += 1
+            raise QuotaExceeded(f"The account-level service limit '{itype} for training job usage' is {limit} "
+                                f"Instances, with current utilization of {in_use} Instances and a request delta "
+                                f"of {need} Instances.")
 
     # --- moto hooks ---------------------------------------------------------------------------
 
@@ -295,6 +338,13 @@ class SimSageMaker:
 def _model_artifact(definition: dict[str, Any], training_job: str) -> str:
     output = str((definition.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
     return f"{output}/{training_job}/output/model.tar.gz"
+
+
+def _instances(request: dict[str, Any]) -> int:
+    definition = request.get("TrainingJobDefinition") or {}
+    limits = (request.get("HyperParameterTuningJobConfig") or {}).get("ResourceLimits") or {}
+    return int(limits.get("MaxParallelTrainingJobs") or 1) * int(
+        (definition.get("ResourceConfig") or {}).get("InstanceCount") or 1)
 
 
 def _millis(value: datetime) -> str:

@@ -44,8 +44,10 @@ class TemplateError(Exception):
 CONFIGS_DIR_KEY = "amt:configsDir"
 
 
-def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None) -> dict[str, Any]:
-    """Run the project's `app.py` into a temporary cloud assembly; returns the workflow's template.
+def synthesize(project_root: Path = PROJECT_ROOT, context: dict[str, Any] | None = None, *,
+               spec: Path | None = None) -> dict[str, Any]:
+    """Run the project's `app.py` into a temporary cloud assembly (with `context` over cdk.json's);
+    returns the workflow's template.
 
     With `spec`, the stack is built for that spec alone (wherever it is), as it would be if it were the
     only file in configs/: its study is one the stack may run, with the IAM scope and controls it needs."""
@@ -53,7 +55,8 @@ def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None) -
     if not app.exists():
         raise TemplateError(f"{app}: no CDK app to synthesize")
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
-        context = _context(project_root, Path(out))
+        extra = context
+        context = {**_context(project_root, Path(out)), **(extra or {})}
         if spec is not None:
             configs = Path(out) / "sim-configs"
             configs.mkdir()

@@ -389,6 +389,9 @@ class Spec(_Strict):
     schedule: str | None = None
     promote: Promote | None = None
     triggers: Triggers | None = None
+    # Admission order under the account's quotas: each point goes ahead of rounds submitted up to an hour
+    # later (amt.capacity.PRIORITY_STEP_S), so a long wait always wins in the end.
+    priority: Int = Field(default=0, ge=0, le=10)
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[
         ParamValue, Field(max_length=256)
     ]] = Field(default_factory=dict, max_length=45)

@@ -55,7 +55,8 @@ def _without_unset_additions(value: object) -> object:
 
 def spec_hash(spec: Spec) -> str:
     """A short, stable digest of everything in the spec."""
-    data = _without_unset_additions(spec.model_dump(mode="json"))
+    # `priority` orders the admission queue and changes nothing SageMaker runs: it renames no job.
+    data = _without_unset_additions(spec.model_dump(mode="json", exclude={"priority"}))
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -158,6 +158,13 @@ def record_failure(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         else True
     if study and round_no is not None and stage not in ("Promote", "Notify"):  # those run after the round ended
         rt.registry.set_round(study, int(round_no), RoundStatus.FAILED, failure_reason=reason[:4000])
+    if job:
+        # Whatever failed, the round holds no capacity any more (and waits in no queue). The workflow's own
+        # functions wake nobody: the next job end or the reconciler admits who fits.
+        from amt import admission
+
+        admission.leave_queue(rt, (rt.registry.run(run_id) or {}).get("queue_key") if run_id else None)
+        admission.release(rt, job, wake=False)
     if job and error in ("States.Timeout", "States.HeartbeatTimeout"):
         # The wait gave up but SageMaker is still running (and billing) the job.
         rt.registry.abandon_token(job)

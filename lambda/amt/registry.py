@@ -254,10 +254,10 @@ class Registry:
             return self.run(run_id) or item
         return _from_dynamo(_to_dynamo(item))
 
-    def set_run_job(self, run_id: str, *, job_name: str, round_no: int) -> None:
-        """Remember the run's in-flight job (what the stop handler stops)."""
+    def set_run_job(self, run_id: str, *, job_name: str, round_no: int, queue_key: str | None = None) -> None:
+        """Remember the run's in-flight job (what the stop handler stops) and its queue entry, if queued."""
         self._update(run_key(run_id), {"current_job": job_name, "current_round": round_no,
-                                       "updated_at": self.now()})
+                                       "queue_key": queue_key, "updated_at": self.now()})
 
     def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
                    error: str | None = None) -> bool:
@@ -389,10 +389,11 @@ class Registry:
                             values={":waiting": TokenStatus.WAITING})
         return done is not None
 
-    def touch_token(self, job_name: str) -> None:
-        """Mark a still-running job as checked, so the reconciler looks again only after the quiet period."""
-        self._update(token_key(job_name), {K.INFLIGHT_SK: self.now()}, condition="#status = :waiting",
-                     values={":waiting": TokenStatus.WAITING})
+    def touch_token(self, job_name: str, at: datetime | None = None) -> None:
+        """Mark a still-running job as checked, so the reconciler looks again only after the quiet period
+        (`at` in the past: at its next tick)."""
+        self._update(token_key(job_name), {K.INFLIGHT_SK: iso(at) if at else self.now()},
+                     condition="#status = :waiting", values={":waiting": TokenStatus.WAITING})
 
     def quiet_tokens(self, older_than: datetime) -> list[dict[str, Any]]:
         """WAITING tokens not updated since `older_than` (from the sparse `inflight` index)."""

@@ -100,6 +100,7 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Load and validate the spec, fix the round (a run's first Prepare claims study's latest + 1),
     check the budget, pick compatible warm-start parents, render the request; records the round
     as LAUNCHING and returns the `prepared` state."""
+    from amt.admission import queue_fields
     from amt.budget import wait_timeout_seconds, worst_case_instance_hours
     from amt.naming import job_name
     from amt.render import render_request
@@ -157,7 +158,8 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return {"study": study, "round": round_no, "base_round": base_round, "run_id": run_id, "job_name": name,
             "request": request, "launcher_role_arn": launcher_arn, "parents": parents,
             "timeout_seconds": wait_timeout_seconds(spec),
-            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger}
+            "worst_case_hours": worst, "spent_hours": spent, "spec_location": source, "trigger": trigger,
+            "queue": queue_fields(spec, str(run["created_at"]))}
 
 
 def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,

@@ -7,8 +7,9 @@ parse them once per cold start with `Settings.from_env()`.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class EnvKeys:
@@ -33,6 +34,8 @@ class EnvKeys:
     STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
     # Comma-separated model package groups the Promote function may register in (the reviewed specs').
     MODEL_PACKAGE_GROUPS = "AMT_MODEL_PACKAGE_GROUPS"
+    # The account's SageMaker limits admission keeps within (JSON, `Quotas.to_env`).
+    QUOTAS = "AMT_QUOTAS"
     # Powertools reads these two itself.
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
@@ -56,6 +59,36 @@ DEFAULT_QUIET_MINUTES = 30
 METRICS_NAMESPACE = "AmtConductor"
 
 
+# AWS's default SageMaker quotas, used unless the amt:quota* context keys say otherwise: 100 concurrent
+# hyperparameter tuning jobs per account and region; training instances per instance type vary by type and
+# account (new accounts often have 0 GPU instances), so 20 is only a starting point: set yours.
+DEFAULT_TUNING_JOB_QUOTA = 100
+DEFAULT_INSTANCE_QUOTA = 20
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Concurrent tuning jobs, and training instances per instance type, our runs may hold at once."""
+
+    tuning_jobs: int = DEFAULT_TUNING_JOB_QUOTA
+    instances: dict[str, int] = field(default_factory=dict)
+    default_instances: int = DEFAULT_INSTANCE_QUOTA
+
+    def instance_limit(self, instance_type: str) -> int:
+        return int(self.instances.get(instance_type, self.default_instances))
+
+    def to_env(self) -> str:
+        return json.dumps({"tuning_jobs": self.tuning_jobs, "instances": self.instances,
+                           "default_instances": self.default_instances}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_env(cls, text: str) -> Quotas:
+        doc = json.loads(text) if text else {}
+        return cls(tuning_jobs=int(doc.get("tuning_jobs", DEFAULT_TUNING_JOB_QUOTA)),
+                   instances={str(k): int(v) for k, v in (doc.get("instances") or {}).items()},
+                   default_instances=int(doc.get("default_instances", DEFAULT_INSTANCE_QUOTA)))
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a handler may need from its environment; missing keys are empty strings."""
@@ -71,6 +104,7 @@ class Settings:
     quiet_minutes: int
     study_prefixes: tuple[str, ...] = ()
     model_package_groups: tuple[str, ...] = ()
+    quotas: Quotas = field(default_factory=Quotas)
     role_arn_base: str = ""
     stack_key: str = ""
     kms_key_arn: str = ""
@@ -91,6 +125,7 @@ class Settings:
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
             study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
             model_package_groups=tuple(g for g in e.get(EnvKeys.MODEL_PACKAGE_GROUPS, "").split(",") if g),
+            quotas=Quotas.from_env(e.get(EnvKeys.QUOTAS, "")),
             role_arn_base=e.get(EnvKeys.ROLE_ARN_BASE, ""),
             stack_key=e.get(EnvKeys.STACK_KEY, ""),
             kms_key_arn=e.get(EnvKeys.KMS_KEY_ARN, ""),

@@ -20,7 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from amt import sagemaker_ops
+from amt import admission, sagemaker_ops
+from amt.capacity import Capacity
 from amt.observability import bind, count, gauge, logger
 from amt.registry import Registry, RoundStatus, RunStatus, TokenStatus
 from amt.sagemaker_ops import TERMINAL, error_code, transient_errors
@@ -30,6 +31,7 @@ BOTO_CONFIG = Config(retries={"mode": "standard"})
 # Step Functions' answers for a token nobody waits on any more (run ended, task retried, timed out).
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 CAUSE_MAX = 32_768
+QUIET_SINCE_EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Runtime:
@@ -177,7 +179,10 @@ def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     if launched.adopted:
         logger.info("adopted the existing tuning job", extra={"status": launched.status})
         if launched.status in TERMINAL:
-            resume_job(rt, job, launched.status, launched.failure_reason)
+            # Its end event came before this token was stored. Launch runs inside the workflow, whose
+            # functions may not send task tokens (their roles cannot name the state machine: a cycle), so
+            # the token is marked long quiet and the reconciler's next tick resumes the run.
+            rt.registry.touch_token(job, at=QUIET_SINCE_EVER)
     else:
         count("TuningJobsLaunched", study=study)
         logger.info("created the tuning job")
@@ -190,6 +195,8 @@ def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = ""
     resumed | duplicate | unknown (not our job) | stale (nobody waits any more) | not-terminal."""
     if status not in TERMINAL:
         return "not-terminal"
+    # The job's capacity is free again: give it back and admit whoever waits for it.
+    admission.release(rt, job_name, wake=True)
     claimed = rt.registry.claim_token(job_name)
     if claimed is None:
         outcome = "duplicate" if rt.registry.token(job_name) else "unknown"
@@ -254,7 +261,11 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
             # One job's failure (its token is re-armed) must not keep the others waiting.
             logger.exception("could not reconcile the job", extra={"job_name": item["job_name"]})
             errors.append(err)
+    counts["released"] = _release_orphaned_holds(rt)
+    cap = Capacity(rt.registry)
+    counts["admitted"] = admission.pump(rt, cap)  # backstop: a wake-up lost with an event or a crash
     gauge("TuningJobsInFlight", rt.registry.inflight_count())
+    gauge("QueueDepth", admission.depth(cap))
     count("JobsReconciled", counts["resumed"])
     logger.info("reconciled", extra={**counts, "errors": len(errors)})
     if errors:
@@ -277,6 +288,17 @@ def _reconcile_one(rt: Runtime, job: str, counts: dict[str, int]) -> None:
     else:
         counts["running"] += 1
         rt.registry.touch_token(job)
+
+
+def _release_orphaned_holds(rt: Runtime) -> int:
+    """Capacity held for runs that ended without giving it back (a crash between steps); reads grow
+    with the holds, which never outnumber the tuning-job quota."""
+    released = 0
+    for hold in Capacity(rt.registry).holds():
+        run = rt.registry.run(str(hold.get("run_id"))) if hold.get("run_id") else None
+        if run is not None and run.get("status") != RunStatus.RUNNING:
+            released += admission.release(rt, str(hold["job_name"]), wake=False)
+    return released
 
 
 def _fail_token(rt: Runtime, job_name: str, token: str, error: str, cause: str) -> None:
@@ -334,7 +356,9 @@ def stop_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         return {"stopped": False, "reason": "no tuning job recorded for this run"}
     bind(study=run.get("study"), job_name=job)
     rt.registry.abandon_token(job)
+    admission.leave_queue(rt, run.get("queue_key"))  # it may have been waiting for capacity
     stopped = sagemaker_ops.stop_tuning_job(rt.sagemaker, job)
+    admission.release(rt, job, wake=True)
     rt.registry.finish_run(run_id, status, reason=f"execution {status}")
     if run.get("current_round") is not None:
         rt.registry.set_round(run["study"], int(run["current_round"]), RoundStatus.STOPPED,

@@ -30,6 +30,7 @@ class Sizing:
 SIZING: dict[str, Sizing] = {
     "start": Sizing(256, 30),
     "prepare": Sizing(512, 60),
+    "admit": Sizing(256, 60),
     "launch": Sizing(256, 60),
     "resume": Sizing(256, 30),
     "report": Sizing(1024, 300),

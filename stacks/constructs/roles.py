@@ -11,10 +11,11 @@ hyper-parameter-tuning-job resource (Describe, ListTrainingJobsFor, Stop).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from amt.access import LAUNCH, OPEN, ROLE_PATH_ROOT, TAG_STACK
 from stacks.study_scope import PromoteScope, S3Location, StudyAccess
@@ -58,12 +59,15 @@ def create_tuning_jobs_statement(stack: Stack, stack_key: str) -> iam.PolicyStat
     )
 
 
-def describe_jobs_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement:
-    """Read this stack's tuning jobs and list their training jobs (adoption, resume, reports)."""
+def describe_jobs_statement(stack: Stack, stack_key: str, *, list_training_jobs: bool = False
+                            ) -> iam.PolicyStatement:
+    """Read this stack's tuning jobs (adoption, resume) and, for reports, list their training jobs."""
+    actions = ["sagemaker:DescribeHyperParameterTuningJob"]
+    if list_training_jobs:
+        actions.append("sagemaker:ListTrainingJobsForHyperParameterTuningJob")
     return iam.PolicyStatement(
         sid="DescribeOurTuningJobs",
-        actions=["sagemaker:DescribeHyperParameterTuningJob",
-                 "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
+        actions=actions,
         resources=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/*"],
         conditions=_ours(stack_key),
     )
@@ -72,7 +76,7 @@ def describe_jobs_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement
 def stop_tuning_job_statement(stack: Stack, stack_key: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid="StopOurTuningJobs",
-        actions=["sagemaker:StopHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob"],
+        actions=["sagemaker:StopHyperParameterTuningJob"],
         resources=[f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/*"],
         conditions=_ours(stack_key),
     )
@@ -130,20 +134,40 @@ def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: 
     ]
 
 
-def registry_statement(table_arn: str) -> iam.PolicyStatement:
-    """The four item operations amt.registry uses, on the table and its indexes (no Scan, no Delete)."""
+def registry_statement(table_arn: str, actions: Sequence[str]) -> iam.PolicyStatement:
+    """The item operations a handler makes on the registry, on the table and its indexes (never Scan)."""
     return iam.PolicyStatement(
         sid="UseRegistry",
-        actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+        actions=sorted(actions),
         resources=[table_arn, f"{table_arn}/index/*"],
     )
 
 
-def task_response_statement(state_machine_arn: str) -> iam.PolicyStatement:
-    """Resume (or fail) a waiting Launch task of our state machine."""
+def read_specs_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Read spec objects (the version a run started from) under the configs prefix."""
+    # Runs always name the version (S3 events carry it; the registry keeps it), so GetObjectVersion only.
+    return iam.PolicyStatement(sid="ReadSpecVersions", actions=["s3:GetObjectVersion"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+
+
+def read_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Read report objects under the reports prefix (Promote adds its verdict to the last round's)."""
+    return iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+
+
+def write_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Write report objects under the reports prefix (nothing else in the artifacts bucket)."""
+    return iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+
+
+def task_response_statement(state_machine_arn: str, *, failure: bool = True) -> iam.PolicyStatement:
+    """Resume a waiting task of our state machine (a Launch whose job ended, a round admitted from the
+    queue), and with `failure`, fail it."""
     return iam.PolicyStatement(
-        sid="ResumeWaitingLaunch",
-        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+        sid="ResumeWaitingTasks",
+        actions=["states:SendTaskSuccess", *(["states:SendTaskFailure"] if failure else [])],
         resources=[state_machine_arn],
     )
 

@@ -1,10 +1,11 @@
 """The state machine: one Standard execution per study run, in plain JSONPath ASL (the simulator runs it).
 
-Prepare -> UsePrepared -> Launch (waitForTaskToken) -> Report -> UseReport -> NextRound?
-   ^------------------------------- NextRoundInput <---- yes --------------------------'   no -> Promote? -.
-                                                     Notify -> Done <- Promote (spec has promote:) <-----+
-                                                        ^------------------------------- otherwise -----'
-Any task fails -> RecordFailure -> Failed.   Seven transitions per round, however long the job runs.
+Prepare -> UsePrepared -> Admit -> Admitted? -yes-> Launch (waitForTaskToken) -> Report -> UseReport -> NextRound?
+                                             `-no-> WaitInQueue (waitForTaskToken) -^
+   ^------------------------------- NextRoundInput <---- yes ----------------------------------------'   no -> Promote?
+   Promote? -yes (spec has promote:)-> Promote -> Notify -> Done;   Promote? -no-> Notify -> Done
+Any task fails -> RecordFailure -> Failed.   Nine transitions per round (ten if it queued), however long the job runs;
+two more at the end of a run that promotes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from amt.admission import AlreadyAdmitted
 from amt.sagemaker_ops import Transient
 from stacks import ids
 from stacks.config import EnvSettings
@@ -30,6 +32,7 @@ LAMBDA_TRANSIENT = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lam
 # Raised by handlers for throttling and ResourceLimitExceeded: worth waiting for, but not forever.
 # Step Functions sees a Python exception's class name as the error type, so the name comes from the class.
 AMT_TRANSIENT = Transient.__name__
+ALREADY_ADMITTED = AlreadyAdmitted.__name__
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]
 # A Lambda task waits for its function's timeout plus this margin before Step Functions gives up.
 TASK_MARGIN_S = 30
@@ -38,10 +41,11 @@ EXECUTION_NAME = "$$.Execution.Name"
 
 
 class Workflow(Construct):
-    """`self.state_machine`; the functions come in by handler name (`prepare`, `launch`, `report`, `record_failure`)."""
+    """`self.state_machine`; the functions come in by handler name (`prepare`, `admit`, `launch`, `report`,
+    `record_failure`). A round may wait `queue_timeout_hours` for capacity before its run fails."""
 
     def __init__(self, scope: Construct, id: str, *, functions: dict[str, lambda_.IFunction], topic: sns.ITopic,
-                 key: kms.IKey, env: EnvSettings) -> None:
+                 key: kms.IKey, env: EnvSettings, queue_timeout_hours: int = 30 * 24) -> None:
         super().__init__(scope, id)
 
         record_failure = self._invoke(
@@ -59,6 +63,21 @@ class Workflow(Construct):
                                payload={"input.$": "$", "run_id.$": EXECUTION_NAME}, result_path="$.prepared")
         use_prepared = sfn.Pass(self, S.USE_PREPARED, input_path="$.prepared.Payload", result_path="$.prepared",
                                 comment="Unwrap the function's payload: $.prepared is what prepare returned.")
+        # Admission: take the account capacity the round needs, or wait in the queue for it (no polling:
+        # WaitInQueue parks a task token that the resume path or the reconciler sends once the round fits).
+        admit = self._invoke(S.ADMIT, functions["admit"], "admit", payload={"prepared.$": "$.prepared"},
+                             result_path="$.admission")
+        wait_in_queue = tasks.LambdaInvoke(
+            self, S.WAIT_IN_QUEUE,
+            lambda_function=functions["admit"],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object({"token": sfn.JsonPath.task_token, "prepared.$": "$.prepared"}),
+            task_timeout=sfn.Timeout.duration(Duration.hours(queue_timeout_hours)),
+            result_path="$.admission",
+            retry_on_service_exceptions=False,
+            comment="Wait for account capacity (FIFO by submission, then priority); a freed job wakes it.",
+        )
+        self._retries(wait_in_queue)
         launch = tasks.LambdaInvoke(
             self, S.LAUNCH,
             lambda_function=functions["launch"],
@@ -105,8 +124,13 @@ class Workflow(Construct):
                                                 "promotion.$": "$.Payload.promotion"})
         promote.next(notify)
 
-        for task in (prepare, launch, report, promote, notify):
+        # Admitted between Admit and WaitInQueue (a pump took the capacity before the token was parked).
+        wait_in_queue.add_catch(launch, errors=[ALREADY_ADMITTED], result_path="$.admission")
+        for task in (prepare, admit, wait_in_queue, launch, report, promote, notify):
             task.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        admitted = sfn.Choice(self, S.ADMITTED_CHOICE, comment="Capacity taken at once, or wait in the queue.")
+        admitted.when(sfn.Condition.boolean_equals("$.admission.Payload.admitted", True), launch)
+        admitted.otherwise(wait_in_queue.next(launch))
 
         choice = sfn.Choice(self, S.NEXT_ROUND_CHOICE, comment="Report decides: rounds left, target, budget, "
                             "improvement.")
@@ -117,7 +141,8 @@ class Workflow(Construct):
         promote_choice.when(sfn.Condition.boolean_equals("$.report.promote", True), promote)
         promote_choice.otherwise(notify)
         choice.otherwise(promote_choice)
-        definition = prepare.next(use_prepared).next(launch).next(report).next(use_report).next(choice)
+        launch.next(report).next(use_report).next(choice)
+        definition = prepare.next(use_prepared).next(admit).next(admitted)
 
         self.log_group = logs.LogGroup(
             self, "Logs",

@@ -28,8 +28,8 @@ def test_one_round(template: dict[str, Any], make_spec: Any) -> None:
     assert only.best_objective is not None
     assert result.report_uri and result.report_uri in " ".join(result.artifacts)
     assert len(result.notifications) == 1 and only.job_name in result.notifications[0]["message"]
-    assert result.lambda_invocations_by_function == {"start": 1, "prepare": 1, "launch": 1, "resume": 1,
-                                                     "report": 1}
+    assert result.lambda_invocations_by_function == {"start": 1, "prepare": 1, "admit": 1, "launch": 1,
+                                                     "resume": 1, "report": 1}
     assert result.task_callbacks == {"SendTaskSuccess": 1}
     assert 0 < result.state_transitions <= 15
 

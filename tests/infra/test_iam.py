@@ -50,7 +50,9 @@ def test_role_invariants_hold_for_every_role_and_policy(synth: Any) -> None:
 
 def test_each_sensitive_action_belongs_to_one_handler(synth: Any) -> None:
     assert _holders(synth, "states:StartExecution") == {"start"}
-    assert _holders(synth, "states:SendTaskSuccess") == {"resume", "reconcile"}
+    # stop wakes the next queued round when a stopped run gives its capacity back.
+    assert _holders(synth, "states:SendTaskSuccess") == {"resume", "reconcile", "stop"}
+    assert _holders(synth, "states:SendTaskFailure") == {"resume", "reconcile"}
     # record_failure stops the job of a wait that timed out (the execution fails rather than aborts).
     assert _holders(synth, "sagemaker:StopHyperParameterTuningJob") == {"stop", "record_failure"}
     assert _holders(synth, "sagemaker:CreateHyperParameterTuningJob") == {"launch"}
@@ -59,7 +61,10 @@ def test_each_sensitive_action_belongs_to_one_handler(synth: Any) -> None:
     # promote adds its verdict to the last round's report.
     assert _holders(synth, "s3:PutObject") == {"report", "promote"}
     assert _holders(synth, "sagemaker:CreateModelPackage") == {"promote"}
-    assert _holders(synth, "dynamodb:Scan") == _holders(synth, "dynamodb:DeleteItem") == set()
+    assert _holders(synth, "dynamodb:Scan") == set()
+    # The queue's entries and the capacity holds are deleted once admitted or given back.
+    assert _holders(synth, "dynamodb:DeleteItem") == {"admit", "resume", "record_failure", "reconcile", "stop"}
+    # start too: triggers.new_data notes uploads and claims a run on the study's item.
     assert _holders(synth, "dynamodb:UpdateItem") == set(ids.HANDLERS)
 
 

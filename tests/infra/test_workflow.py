@@ -13,7 +13,7 @@ from stacks.ids import States as S
 
 pytestmark = pytest.mark.infra
 
-LAMBDA_TASKS = (S.PREPARE, S.LAUNCH, S.REPORT, S.PROMOTE, S.RECORD_FAILURE)
+LAMBDA_TASKS = (S.PREPARE, S.ADMIT, S.WAIT_IN_QUEUE, S.LAUNCH, S.REPORT, S.PROMOTE, S.RECORD_FAILURE)
 
 
 def test_state_machine_is_standard_logged_and_traced(synth: Any) -> None:
@@ -56,11 +56,13 @@ def test_states_and_their_order(asl: dict[str, Any]) -> None:
     states = asl["States"]
     assert asl["StartAt"] == S.PREPARE
     assert "QueryLanguage" not in asl or asl["QueryLanguage"] == "JSONPath"
-    assert set(states) == {S.PREPARE, S.USE_PREPARED, S.LAUNCH, S.REPORT, S.USE_REPORT, S.NEXT_ROUND_CHOICE,
-                           S.NEXT_ROUND_INPUT, S.NOTIFY, S.DONE, S.RECORD_FAILURE, S.FAILED, S.PROMOTE_CHOICE,
-                           S.PROMOTE}
-    chain = [S.PREPARE, S.USE_PREPARED, S.LAUNCH, S.REPORT, S.USE_REPORT, S.NEXT_ROUND_CHOICE]
+    assert set(states) == {S.PREPARE, S.USE_PREPARED, S.ADMIT, S.ADMITTED_CHOICE, S.WAIT_IN_QUEUE, S.LAUNCH,
+                           S.REPORT, S.USE_REPORT, S.NEXT_ROUND_CHOICE, S.NEXT_ROUND_INPUT, S.NOTIFY, S.DONE,
+                           S.RECORD_FAILURE, S.FAILED, S.PROMOTE_CHOICE, S.PROMOTE}
+    chain = [S.PREPARE, S.USE_PREPARED, S.ADMIT, S.ADMITTED_CHOICE]
     for a, b in pairwise(chain):
+        assert states[a]["Next"] == b, a
+    for a, b in pairwise([S.LAUNCH, S.REPORT, S.USE_REPORT, S.NEXT_ROUND_CHOICE]):
         assert states[a]["Next"] == b, a
     assert states[S.NEXT_ROUND_INPUT]["Next"] == S.PREPARE
     assert states[S.NOTIFY]["Next"] == S.DONE
@@ -114,8 +116,12 @@ def test_every_task_has_a_timeout_and_catches_into_record_failure(asl: dict[str,
         if st["Type"] != "Task":
             continue
         assert "TimeoutSeconds" in st or "TimeoutSecondsPath" in st, name
-        (catch,) = st["Catch"]
+        *special, catch = st["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"], name
+        if name == S.WAIT_IN_QUEUE:  # admitted before its token was parked: on to Launch, not a failure
+            assert special == [{"ErrorEquals": ["AlreadyAdmitted"], "ResultPath": "$.admission", "Next": S.LAUNCH}]
+        else:
+            assert special == [], name
         if name == S.RECORD_FAILURE:
             assert catch["Next"] == S.FAILED  # its own failure must not loop
             assert catch["ResultPath"] != "$.error"
@@ -151,7 +157,21 @@ def test_transitions_per_round_are_few_whatever_the_job_takes(asl: dict[str, Any
         if name == S.PREPARE:
             break
     assert len(seen) <= 15
-    assert len(seen) == 7
+    # Seven for the round itself, two for admission (Admit, Admitted?); a round that queues adds WaitInQueue.
+    assert len(seen) == 9
+
+
+def test_admission_waits_in_the_queue_without_polling(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    choice = states[S.ADMITTED_CHOICE]
+    assert choice["Choices"] == [{"Variable": "$.admission.Payload.admitted", "BooleanEquals": True,
+                                  "Next": S.LAUNCH}]
+    assert choice["Default"] == S.WAIT_IN_QUEUE
+    wait = states[S.WAIT_IN_QUEUE]
+    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert wait["Parameters"]["Payload"] == {"token.$": "$$.Task.Token", "prepared.$": "$.prepared"}
+    assert wait["Next"] == S.LAUNCH
+    assert 86400 <= wait["TimeoutSeconds"] <= 365 * 86400  # long: a queue must not fail runs
 
 
 def test_no_jsonata_and_no_sync_integrations(asl: dict[str, Any]) -> None:

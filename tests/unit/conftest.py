@@ -237,10 +237,11 @@ class World:
         return module.handler(event, self.ctx)
 
     def launch_round(self, source: dict[str, Any], run_id: str = "run-1", **extra: Any) -> dict[str, Any]:
-        """Prepare + Launch one round through the handlers; returns `prepared`."""
-        from handlers import launch, prepare
+        """Prepare + Admit + Launch one round through the handlers; returns `prepared`."""
+        from handlers import admit, launch, prepare
 
         prepared = self.call(prepare, {"source": source, "run_id": run_id, "trigger": "s3", **extra})
+        assert self.call(admit, {"prepared": prepared})["admitted"], "the test quota leaves room"
         self.call(launch, {"token": f"token-{prepared['job_name']}", "prepared": prepared})
         return prepared
 

@@ -23,7 +23,7 @@ def test_quiet_jobs_are_resumed_or_touched(world: World, clock: Any) -> None:
     fresh = world.launch_round(loc, "run-3")  # launched recently: not looked at yet
     clock.now += timedelta(minutes=27)  # quiet period is 30 minutes
     out = world.call(reconcile, {})
-    assert out == {"checked": 2, "resumed": 1, "running": 1, "missing": 0}
+    assert out == {"checked": 2, "resumed": 1, "running": 1, "missing": 0, "released": 0, "admitted": 0}
     [(method, call)] = world.task_results()
     assert method == "send_task_success" and call["taskToken"] == f"token-{done['job_name']}"
     assert world.rt.registry.token(running["job_name"])["updated_at"] == "2026-11-23T12:32:00Z"

@@ -137,9 +137,10 @@ CHANGES: list[tuple[str, Any]] = [
 
 
 def test_every_field_is_covered() -> None:
-    # spec_version has one value: writing it out is not a change.
-    assert {path.split(".")[0] for path, _ in CHANGES} | {"spec_version"} == set(Spec.model_fields)
+    # spec_version has one value: writing it out is not a change. priority orders the admission queue only.
+    assert {path.split(".")[0] for path, _ in CHANGES} | {"spec_version", "priority"} == set(Spec.model_fields)
     assert job_name(parse(custom_spec(spec_version=1)), 1) == job_name(parse(custom_spec()), 1)
+    assert job_name(parse(custom_spec(priority=7)), 1) == job_name(parse(custom_spec()), 1)
 
 
 @pytest.mark.parametrize(("path", "value"), CHANGES, ids=[p for p, _ in CHANGES])

@@ -1,0 +1,19 @@
+"""Admit and WaitInQueue states: take the account capacity a round needs, or wait in the queue for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amt.admission import admit
+from amt.observability import logger, metrics
+from amt.workflow import Runtime
+
+RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return admit(RUNTIME, event)
