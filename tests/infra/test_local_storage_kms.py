@@ -18,8 +18,8 @@ from amt.loader import parse_spec
 from amt.model import Spec
 from amt.plan import make_plan
 from amt.render import render_request
-from stacks.constructs.roles import enforce_spec_controls_statements
-from stacks.study_scope import study_scope
+from stacks.constructs.roles import controls_deny_statements
+from stacks.study_scope import study_access
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-tuning"
@@ -79,7 +79,8 @@ def _denied_by(statements: list[dict[str, Any]], ctx: dict[str, Any]) -> list[st
 def _deny_statements(spec: Spec) -> list[dict[str, Any]]:
     stack = Stack(App(builtin_cloud_formation_validation=False), "Throwaway",
                   env=Environment(account="123456789012", region="us-east-1"))
-    return [stack.resolve(s.to_statement_json()) for s in enforce_spec_controls_statements(stack, study_scope([spec]))]
+    # The Denies of the study's launcher role (the only role that may pass its execution role).
+    return [stack.resolve(s.to_statement_json()) for s in controls_deny_statements(stack, study_access(spec))]
 
 
 def test_kms_on_a_local_storage_instance_renders_without_a_volume_key_and_iam_allows_it() -> None:

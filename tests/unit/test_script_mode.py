@@ -86,10 +86,9 @@ def test_bad_script_mode_fields_are_named(algorithm: dict[str, Any], path: str) 
 
 
 def test_script_source_is_readable_by_the_execution_role() -> None:
-    from stacks.study_scope import S3Location, study_scope
+    from stacks.study_scope import S3Location, study_access
 
-    scope = study_scope([parse(script_spec())])
-    assert S3Location.parse(SDK["code_archive"]) in scope.data
+    assert S3Location.parse(SDK["code_archive"]) in study_access(parse(script_spec())).data
 
 
 # --- the attack: a built-in image made to run code from a data channel -------------------------

@@ -125,11 +125,20 @@ def test_plan_says_max_pending_does_nothing_on_cpu_instances() -> None:
 
 
 def test_checkpoint_location_is_readable_and_writable_by_the_execution_role() -> None:
-    from stacks.study_scope import S3Location, study_scope
+    from aws_cdk import App, Stack
 
-    scope = study_scope([parse(custom_spec(checkpoint={"uri": CKPT}))])
-    location = S3Location("example-bucket", "checkpoints/study/")
-    assert location in scope.data and location in scope.outputs
+    from stacks.constructs.roles import execution_statements
+    from stacks.study_scope import S3Location, study_access
+
+    access = study_access(parse(custom_spec(checkpoint={"uri": CKPT})))
+    assert access.checkpoint == S3Location("example-bucket", "checkpoints/study/")
+    stack = Stack(App(), "S")
+    statements = [stack.resolve(st.to_statement_json()) for st in execution_statements(
+        stack, access, artifacts_bucket_arn="arn:aws:s3:::artifacts", stack_key_arn="k", registry_account=str)]
+    objects = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::example-bucket/checkpoints/study/*"]]}
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert any(action in st["Action"] and objects in (st["Resource"] if isinstance(st["Resource"], list)
+                                                          else [st["Resource"]]) for st in statements), action
 
 
 # --- output_compression, algorithm.name -----------------------------------------------------
@@ -232,11 +241,11 @@ def test_bad_channels_are_named(channel_doc: dict[str, Any], path: str) -> None:
 
 
 def test_file_system_is_in_the_study_scope() -> None:
-    from stacks.study_scope import study_scope
+    from stacks.study_scope import study_access
 
-    scope = study_scope([parse(custom_spec(network=VPC, data={"train": {"file_system": EFS}}))])
-    assert scope.file_systems == (("efs", EFS["id"], "ro"),)
-    assert scope.data == ()
+    access = study_access(parse(custom_spec(network=VPC, data={"train": {"file_system": EFS}})))
+    assert access.file_systems == (("efs", EFS["id"], "ro"),)
+    assert access.data == ()
 
 
 # --- resources.instance_configs -------------------------------------------------------------
