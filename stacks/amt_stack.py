@@ -15,7 +15,7 @@ from stacks import ids
 from stacks.config import ROOT, AppSettings
 from stacks.constructs import roles as policy
 from stacks.constructs.dashboard import Dashboard
-from stacks.constructs.data_triggers import add_data_triggers
+from stacks.constructs.data_triggers import list_prefixes_statements
 from stacks.constructs.functions import Functions
 from stacks.constructs.model_registry import ModelRegistry
 from stacks.constructs.notifications import Notifications
@@ -135,7 +135,8 @@ class AmtStack(Stack):
         triggers = Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
                             configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
                             stack_key=key_of_stack, key=key, env=env, reconcile_minutes=settings.reconcile_minutes)
-        add_data_triggers(triggers, start=fn["start"], start_role=role["start"], specs=specs)
+        for statement in list_prefixes_statements(self, specs):  # triggers.new_data: the check's scan
+            role["start"].add_to_policy(statement)
         # Each study's execution role (and a guarded study's launcher) and schedule, in nested stacks.
         studies = StudyRoles(
             self, ids.ROLES,

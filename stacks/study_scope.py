@@ -57,6 +57,7 @@ class StudyAccess:
     isolation: bool = False
     encrypted_traffic: bool = False
     schedule: str | None = None
+    new_data: tuple[tuple[str, ...], int] | None = None  # triggers.new_data: (channel prefixes, quiet seconds)
     guarded: bool = False                        # launched through its own launcher role (amt.access)
     from_prefix: bool = False
     file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
@@ -102,12 +103,20 @@ def study_access(spec: Spec) -> StudyAccess:
         isolation=bool(net and net.isolation),
         encrypted_traffic=bool(net and net.encrypt_inter_container_traffic),
         schedule=spec.schedule,
+        new_data=_new_data(spec),
         guarded=is_guarded(spec),
         file_systems=tuple(dict.fromkeys((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
                                          for ch in spec.data.values() if ch.file_system is not None)),
         local_storage_types=tuple(c.instance_type for c in spec.instance_choices())
         if spec.kms_key_id and local_storage_types(spec) else (),
     )
+
+
+def _new_data(spec: Spec) -> tuple[tuple[str, ...], int] | None:
+    new_data = spec.triggers.new_data if spec.triggers else None
+    if new_data is None:
+        return None
+    return tuple(str(spec.data[c].uri) for c in new_data.channels), new_data.quiet_period
 
 
 def prefix_access(prefix: str, data_prefixes: Iterable[str]) -> StudyAccess:

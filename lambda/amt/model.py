@@ -304,15 +304,11 @@ class Network(_Strict):
     encrypt_inter_container_traffic: bool = False
 
 
-# botocore's ModelPackageGroupName (without the ARN form): letters, digits, hyphens, no trailing hyphen.
-MODEL_PACKAGE_GROUP_PATTERN = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-
-
 class Inference(_Strict):
     """How the registered model is served; the image defaults to the algorithm's (built-in) or the training image."""
 
     image: str | None = Field(default=None, min_length=1, max_length=255, description="Inference image URI.")
-    instance_types: list[Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]] = Field(
+    instance_types: list[Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check]] = Field(
         default_factory=list, max_length=50)
     content_types: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default_factory=list, max_length=50)
@@ -323,7 +319,8 @@ class Inference(_Strict):
 class Promote(_Strict):
     """Register the study's best training job as a model package version when a run ends and it is better."""
 
-    model_package_group: str = Field(max_length=63, pattern=MODEL_PACKAGE_GROUP_PATTERN)
+    model_package_group: Annotated[str, forms.MODEL_PACKAGE_GROUP.schema(min_length=1, max_length=63),
+                                   forms.MODEL_PACKAGE_GROUP.check]
     approval: Literal["pending", "approved"] = "pending"
     description: str | None = Field(default=None, max_length=1024)
     inference: Inference = Field(default_factory=Inference)

@@ -1,5 +1,7 @@
 """`triggers.new_data`: per study, a rule for "Object Created" events under its channel prefixes and a schedule
-that runs the quiet-period check (amt.data_trigger), both targeting the start function.
+that runs the quiet-period check (amt.data_trigger), both targeting the start function. They live beside the
+study's role and schedule in its nested stack (`StudyRoles`), named `amt-<stack key>-...`, so the one Lambda
+permission and queue statement that cover the schedules cover them too.
 
 Data buckets belong to the user, so the stack cannot switch their notifications on. Where a bucket sends
 EventBridge events (one bucket setting), uploads are noticed as they land; where it does not, the same
@@ -8,17 +10,17 @@ scheduled check lists the prefixes itself, which is why the start function may l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 from amt.data_trigger import CHECK, OBJECT_EVENT
 from amt.model import Spec
-from stacks.constructs.triggers import Triggers
-from stacks.study_scope import S3Location
+from stacks.study_scope import S3Location, StudyAccess
 
 
 def check_minutes(quiet_seconds: int) -> int:
@@ -26,41 +28,53 @@ def check_minutes(quiet_seconds: int) -> int:
     return max(1, min(60, quiet_seconds // 600))
 
 
-def channel_prefixes(spec: Spec) -> list[S3Location]:
-    assert spec.triggers is not None and spec.triggers.new_data is not None
-    return [S3Location.parse(str(spec.data[c].uri)) for c in spec.triggers.new_data.channels]
+def _target(start_function_arn: str, dead_letter_arn: str, **kwargs: object) -> events.CfnRule.TargetProperty:
+    return events.CfnRule.TargetProperty(
+        id="start", arn=start_function_arn,
+        dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_arn),
+        retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=8,
+                                                        maximum_event_age_in_seconds=6 * 3600),
+        **kwargs)  # type: ignore[arg-type]
 
 
-def add_data_triggers(triggers: Triggers, *, start: lambda_.IFunction, start_role: iam.IRole,
-                      specs: Sequence[Spec]) -> list[str]:
-    """The rules of every spec with triggers.new_data; returns the studies covered."""
-    stack = Stack.of(triggers)
-    studies = []
+def data_rules(scope: Construct, study: StudyAccess, *, rule_prefix: str, start_function_arn: str,
+               dead_letter_arn: str) -> list[events.CfnRule]:
+    """The study's new-data rules: one per bucket for its uploads, one schedule for the check."""
+    assert study.new_data is not None
+    uris, quiet = study.new_data
+    locations = [S3Location.parse(u) for u in uris]
+    out = []
+    for i, bucket in enumerate(sorted({loc.bucket for loc in locations})):
+        template = json.dumps({"study": study.name, "trigger": OBJECT_EVENT, "time": "TIME", "key": "KEY"}) \
+            .replace('"TIME"', "<time>").replace('"KEY"', "<key>")
+        out.append(events.CfnRule(
+            scope, f"NewData-{study.name}-{i}", name=f"{rule_prefix}new-data-{study.name}-{i}"[:64],
+            state="ENABLED", description=f"New data for study {study.name} in s3://{bucket}/ (noted for its check).",
+            event_pattern={"source": ["aws.s3"], "detail-type": ["Object Created"],
+                           "detail": {"bucket": {"name": [bucket]},
+                                      "object": {"key": [{"prefix": loc.prefix} for loc in locations
+                                                         if loc.bucket == bucket]}}},
+            targets=[_target(start_function_arn, dead_letter_arn, input_transformer=events.CfnRule.
+                             InputTransformerProperty(input_paths_map={"time": "$.time", "key": "$.detail.object.key"},
+                                                      input_template=template))]))
+    out.append(events.CfnRule(
+        scope, f"NewDataCheck-{study.name}", name=f"{rule_prefix}new-data-check-{study.name}"[:64], state="ENABLED",
+        schedule_expression=f"rate({check_minutes(quiet)} minutes)",
+        description=f"Study {study.name}: start a run once new data has been quiet for {quiet} s "
+                    "(lists the prefixes if the bucket sends no events).",
+        targets=[_target(start_function_arn, dead_letter_arn, input=json.dumps(
+            {"study": study.name, "trigger": CHECK, "quiet_seconds": quiet, "prefixes": list(uris)}))]))
+    return out
+
+
+def list_prefixes_statements(stack: Stack, specs: Sequence[Spec]) -> list[iam.PolicyStatement]:
+    """The start function may list the new-data prefixes (one statement per bucket, for the check's scan)."""
+    by_bucket: dict[str, set[str]] = {}
     for spec in specs:
         new_data = spec.triggers.new_data if spec.triggers else None
-        if new_data is None:
-            continue
-        locations = channel_prefixes(spec)
-        for i, bucket in enumerate(sorted({loc.bucket for loc in locations})):
-            triggers.add_rule(f"NewData-{spec.name}-{i}", start, events.EventPattern(
-                source=["aws.s3"], detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket]},
-                        "object": {"key": [{"prefix": loc.prefix} for loc in locations if loc.bucket == bucket]}},
-            ), event=events.RuleTargetInput.from_object({
-                "study": spec.name, "trigger": OBJECT_EVENT, "time": events.EventField.time,
-                "key": events.EventField.from_path("$.detail.object.key")}),
-                description=f"New data for study {spec.name} in s3://{bucket}/: noted for its quiet-period check.")
-        triggers.add_rule(f"NewDataCheck-{spec.name}", start,
-                          schedule=events.Schedule.expression(f"rate({check_minutes(new_data.quiet_period)} minutes)"),
-                          event=events.RuleTargetInput.from_object({
-                              "study": spec.name, "trigger": CHECK, "quiet_seconds": new_data.quiet_period,
-                              "prefixes": [f"s3://{loc.bucket}/{loc.prefix}" for loc in locations]}),
-                          description=f"Study {spec.name}: start a run once new data has been quiet for "
-                                      f"{new_data.quiet_period} s (lists the prefixes if the bucket sends no events).")
-        for bucket in sorted({loc.bucket for loc in locations}):
-            start_role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[f"arn:{stack.partition}:s3:::{bucket}"],
-                conditions={"StringLike": {"s3:prefix": [f"{loc.prefix}*" for loc in locations
-                                                         if loc.bucket == bucket]}}))
-        studies.append(spec.name)
-    return studies
+        for channel in new_data.channels if new_data else []:
+            loc = S3Location.parse(str(spec.data[channel].uri))
+            by_bucket.setdefault(loc.bucket, set()).add(f"{loc.prefix}*")
+    return [iam.PolicyStatement(actions=["s3:ListBucket"], resources=[f"arn:{stack.partition}:s3:::{bucket}"],
+                                conditions={"StringLike": {"s3:prefix": sorted(prefixes)}})
+            for bucket, prefixes in sorted(by_bucket.items())]

@@ -85,12 +85,6 @@ class Triggers(Construct):
             conditions={"ArnLike": {"aws:SourceArn": self.schedule_rules_arn}},
         ))
 
-    def add_rule(self, id: str, fn: lambda_.IFunction, pattern: events.EventPattern | None = None, *,
-                 schedule: events.Schedule | None = None, event: events.RuleTargetInput | None = None,
-                 description: str) -> events.Rule:
-        """A rule named like the others, with the same DLQ and retries (data triggers add theirs here)."""
-        return self._rule(id, fn, pattern, schedule=schedule, event=event, description=description)
-
     def _rule(self, id: str, fn: lambda_.IFunction, pattern: events.EventPattern | None = None, *,
               schedule: events.Schedule | None = None, event: events.RuleTargetInput | None = None,
               description: str) -> events.Rule:

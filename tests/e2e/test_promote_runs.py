@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from amt.promote import Meta
 from amt_cli.simulate.engine import data_uploads, run_simulation, upload_spec
@@ -53,7 +54,13 @@ def test_a_chain_ends_with_a_pending_package_of_its_best_job(template: dict[str,
 def test_a_second_run_that_does_not_improve_registers_nothing(template: dict[str, Any], make_spec: Any,
                                                               tmp_path: Path) -> None:
     spec = make_spec(rounds={"max": 1})
-    result = _run(template, spec, then=[upload_spec(spec)], artifacts_dir=tmp_path / "out")
+    # The second run has one training job: a warm start re-evaluates the incumbent first, so it ties.
+    doc = yaml.safe_load(spec.read_text())
+    doc["resources"].update(max_jobs=1, max_parallel_jobs=1)
+    (tmp_path / "second").mkdir()
+    again = tmp_path / "second" / spec.name
+    again.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = _run(template, spec, then=[upload_spec(again)], artifacts_dir=tmp_path / "out")
 
     assert [e["status"] for e in result.executions] == ["SUCCEEDED", "SUCCEEDED"]
     first, second = result.rounds

@@ -76,13 +76,14 @@ def test_promote_runs_after_the_last_report_with_retries_catch_and_timeout(asl: 
 
 
 def test_new_data_rule_and_check_of_the_study_with_triggers(synth: Any) -> None:
-    rules = synth.resources("AWS::Events::Rule")
+    # Beside the study's role in its nested stack, named like the schedules (one permission covers them).
+    rules = {k: r for t in synth.nested.values() for k, r in t["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     (objects,) = [r["Properties"] for r in rules.values()
-                  if "NewData-churn-xgb" in str(r["Properties"].get("Name", ""))]
+                  if "new-data-churn-xgb" in str(r["Properties"].get("Name", ""))]
     assert objects["EventPattern"]["detail"] == {"bucket": {"name": ["example-ml-data"]},
                                                  "object": {"key": [{"prefix": "churn/train/"}]}}
     (check,) = [r["Properties"] for r in rules.values()
-                if "NewDataCheck-churn-xgb" in str(r["Properties"].get("Name", ""))]
+                if "new-data-check-churn-xgb" in str(r["Properties"].get("Name", ""))]
     assert check["ScheduleExpression"] == "rate(6 minutes)"  # a tenth of the hour's quiet period
     payload = json.loads(check["Targets"][0]["Input"])
     assert payload == {"study": "churn-xgb", "trigger": "new-data-check", "quiet_seconds": 3600,
