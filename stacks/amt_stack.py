@@ -54,18 +54,16 @@ GRANT_WILDCARDS = [
 
 # What the Promote function's statements (roles.promote_statements) draw, acknowledged on its role only.
 PROMOTE_WILDCARDS = [
-    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-     r"training-job/[a-z0-9][a-z0-9-]*\*",
-     "Training jobs of the studies that promote (`<study>-r...`: AMT names them after the tuning job)."),
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/\*",
+     "Training jobs tagged with this stack's key only (aws:ResourceTag amt:stack; training jobs carry their "
+     "tuning job's tags): the best job's model artifact and image."),
     (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
      r"model-package/[a-zA-Z0-9-]+/\*",
      "Versions of a model package group a reviewed spec names; SageMaker numbers them at registration."),
     (r"Resource::\*", "sagemaker:ListModelPackages has no resource-level permission (Service Authorization "
                       "Reference); the Promote function lists only the groups its specs name."),
-    (r"Resource::<StorageArtifactsBucket\w+\.Arn>/training/[a-z0-9-]+/\*",
-     "Model artifacts of a promoting study's training jobs (`training/<study>/<job>/output/model.tar.gz`)."),
-    (r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+/[^*]*\*",
-     "Model artifacts under a promoting study's own output_uri."),
+    (r"Resource::<StorageArtifactsBucket\w+\.Arn>/training/\*",
+     "Model artifacts of the studies' training jobs (`training/<study>/<job>/output/model.tar.gz`)."),
 ]
 
 # Registry operations each handler makes (DeleteItem: the queue entries of admitted or stopped rounds;
@@ -135,7 +133,8 @@ class AmtStack(Stack):
         triggers = Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
                             configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
                             stack_key=key_of_stack, key=key, env=env, reconcile_minutes=settings.reconcile_minutes)
-        for statement in list_prefixes_statements(self, specs):  # triggers.new_data: the check's scan
+        # triggers.new_data: the check lists the prefixes of a bucket that sends no events, if the context allows.
+        for statement in list_prefixes_statements(self, settings.data_prefixes):
             role["start"].add_to_policy(statement)
         # Each study's execution role (and a guarded study's launcher) and schedule, in nested stacks.
         studies = StudyRoles(
@@ -168,7 +167,7 @@ class AmtStack(Stack):
         model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=promoting.groups,
                                        existing=settings.existing_model_package_groups)
         if promoting.groups:
-            for statement in policy.promote_statements(self, promoting, storage.artifacts.bucket_arn):
+            for statement in policy.promote_statements(self, promoting, storage.artifacts.bucket_arn, key_of_stack):
                 role["promote"].add_to_policy(statement)
             allow_wildcards(role["promote"], PROMOTE_WILDCARDS)
         notifications.topic.grant_publish(role["record_failure"])

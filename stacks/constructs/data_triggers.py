@@ -5,7 +5,8 @@ permission and queue statement that cover the schedules cover them too.
 
 Data buckets belong to the user, so the stack cannot switch their notifications on. Where a bucket sends
 EventBridge events (one bucket setting), uploads are noticed as they land; where it does not, the same
-scheduled check lists the prefixes itself, which is why the start function may list exactly those prefixes.
+scheduled check lists the prefixes itself: the start function may list the prefixes the `amt:dataPrefixes`
+context names (a bucket outside them must send EventBridge events).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from amt.data_trigger import CHECK, OBJECT_EVENT
-from amt.model import Spec
 from stacks.study_scope import S3Location, StudyAccess
 
 
@@ -67,14 +67,13 @@ def data_rules(scope: Construct, study: StudyAccess, *, rule_prefix: str, start_
     return out
 
 
-def list_prefixes_statements(stack: Stack, specs: Sequence[Spec]) -> list[iam.PolicyStatement]:
-    """The start function may list the new-data prefixes (one statement per bucket, for the check's scan)."""
+def list_prefixes_statements(stack: Stack, data_prefixes: Sequence[str]) -> list[iam.PolicyStatement]:
+    """The start function may list the `amt:dataPrefixes` prefixes (one statement per bucket) for the check's scan
+    of a bucket that sends no events; the context, not the specs, so the policy does not grow with the studies."""
     by_bucket: dict[str, set[str]] = {}
-    for spec in specs:
-        new_data = spec.triggers.new_data if spec.triggers else None
-        for channel in new_data.channels if new_data else []:
-            loc = S3Location.parse(str(spec.data[channel].uri))
-            by_bucket.setdefault(loc.bucket, set()).add(f"{loc.prefix}*")
+    for uri in data_prefixes:
+        loc = S3Location.parse(uri)
+        by_bucket.setdefault(loc.bucket, set()).add(f"{loc.prefix}*")
     return [iam.PolicyStatement(actions=["s3:ListBucket"], resources=[f"arn:{stack.partition}:s3:::{bucket}"],
                                 conditions={"StringLike": {"s3:prefix": sorted(prefixes)}})
             for bucket, prefixes in sorted(by_bucket.items())]

@@ -113,24 +113,20 @@ def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
     return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*" for p in prefixes]
 
 
-def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: str) -> list[iam.PolicyStatement]:
-    """Register versions in the groups reviewed specs name, read those studies' training jobs and model
-    artifacts (nothing else); ListModelPackages has no resource-level permission."""
-    from amt.naming import study_prefix
-
-    prefixes = [study_prefix(study) for study, _ in scope.studies]
-    # Where render puts a study's outputs: its output_uri, else `training/<study>/` in the artifacts bucket.
-    artifact_objects = [f"{_bucket_arn(stack, loc.bucket)}/{loc.prefix}*" for _, loc in scope.studies if loc]
-    artifact_objects += [f"{artifacts_bucket_arn}/training/{study}/*" for study, loc in scope.studies if not loc]
+def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: str,
+                       stack_key: str) -> list[iam.PolicyStatement]:
+    """Register versions in the groups reviewed specs name; describe only this stack's training jobs (they carry
+    their tuning job's tags) and read only model artifacts in the artifacts bucket. ListModelPackages has no
+    resource-level permission. The size does not grow with the studies, only with the distinct groups."""
     return [
         iam.PolicyStatement(sid="RegisterModelPackagesInSpecGroups",
                             actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
                             resources=model_package_arns(stack, scope.groups)),
         iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
-        iam.PolicyStatement(sid="DescribePromotedTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
-                            resources=training_job_arns(stack, prefixes)),
-        iam.PolicyStatement(sid="ReadPromotedModelArtifacts", actions=["s3:GetObject"],
-                            resources=sorted(set(artifact_objects))),
+        iam.PolicyStatement(sid="DescribeOurTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
+                            resources=training_job_arns(stack, [""]), conditions=_ours(stack_key)),
+        iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
+                            resources=[f"{artifacts_bucket_arn}/training/*"]),
     ]
 
 

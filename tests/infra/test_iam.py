@@ -153,7 +153,9 @@ def test_each_study_role_reads_writes_and_pulls_only_what_its_spec_declares(synt
     assert _resources(churn, "s3:PutObject") == ["<ArtifactsBucketArn>/training/churn-xgb/*"]
     fraud = _statements(roles[f"guarded/fraud-random.{STACK_KEY}.<AWS::Region>"])
     assert all("/fraud/" in r for r in _resources(fraud, "s3:GetObject"))
-    assert _resources(fraud, "s3:PutObject") == ["arn:<AWS::Partition>:s3:::example-ml-data/fraud/tuning-output/*"]
+    assert sorted(_resources(fraud, "s3:PutObject")) == [  # its output_uri and checkpoint.uri
+        "arn:<AWS::Partition>:s3:::example-ml-data/fraud/checkpoints/*",
+        "arn:<AWS::Partition>:s3:::example-ml-data/fraud/tuning-output/*"]
     # Issue 9 item 1: a custom image only from the exact account and repository the reviewed spec names ...
     vision = _statements(roles[f"open/vision-hyperband.{STACK_KEY}.<AWS::Region>"])
     assert _resources(vision, "ecr:BatchGetImage") == [

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from amt.access import stack_key
 from infra.test_iam import _fn_statements
 from stacks.constructs.workflow import AMT_TRANSIENT
+from stacks.ids import STACK_ID
 from stacks.ids import States as S
 from stacks.nag import flatten
 
@@ -33,14 +35,16 @@ def test_packages_only_in_the_groups_reviewed_specs_name(synth: Any) -> None:
         f"{base}:model-package-group/{GROUP}", f"{base}:model-package/{GROUP}/*"}
 
 
-def test_reads_only_the_promoting_studies_training_jobs_and_artifacts(synth: Any) -> None:
+def test_reads_only_this_stacks_training_jobs_and_model_artifacts(synth: Any) -> None:
     statements = _fn_statements(synth, "promote")
-    assert _resources(statements, "sagemaker:DescribeTrainingJob") == {
-        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/churn-xgb-r*"}
+    (describe,) = [st for st in statements if st["Action"] == "sagemaker:DescribeTrainingJob"]
+    assert flatten(describe["Resource"]) == \
+        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"
+    assert describe["Condition"] == {"StringEquals": {"aws:ResourceTag/amt:stack": stack_key(STACK_ID)}}
     reads = _resources(statements, "s3:GetObject")
     artifacts = {r for r in reads if "/training/" in r}
-    assert len(artifacts) == 1 and next(iter(artifacts)).endswith("/training/churn-xgb/*")
-    assert all("/training/" in r or r.endswith(("/reports/*", "/configs/*")) for r in reads), reads
+    assert len(artifacts) == 1 and next(iter(artifacts)).endswith("/training/*")
+    assert all(r.endswith(("/training/*", "/reports/*")) for r in reads), reads
     # Nothing that would let it approve, delete or change other packages.
     actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
     assert not {"sagemaker:UpdateModelPackage", "sagemaker:DeleteModelPackage", "sagemaker:*"} & actions
@@ -88,7 +92,12 @@ def test_new_data_rule_and_check_of_the_study_with_triggers(synth: Any) -> None:
     payload = json.loads(check["Targets"][0]["Input"])
     assert payload == {"study": "churn-xgb", "trigger": "new-data-check", "quiet_seconds": 3600,
                        "prefixes": ["s3://example-ml-data/churn/train/"]}
-    # The start function may list only that prefix (the check's fallback for buckets without events).
-    (listing,) = [st for st in _fn_statements(synth, "start") if st["Action"] == "s3:ListBucket"]
+    # The check's scan of a bucket without events: only prefixes the amt:dataPrefixes context names.
+    assert not [st for st in _fn_statements(synth, "start") if st["Action"] == "s3:ListBucket"]
+
+
+def test_the_check_may_list_the_context_data_prefixes(synth_factory: Any) -> None:
+    other = synth_factory({"amt:dataPrefixes": "s3://example-ml-data/churn/train/"}, nag=False)
+    (listing,) = [st for st in _fn_statements(other, "start") if st["Action"] == "s3:ListBucket"]
     assert flatten(listing["Resource"]) == "arn:<AWS::Partition>:s3:::example-ml-data"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["churn/train/*"]}}
