@@ -11,11 +11,11 @@ import json
 import sys
 from typing import Any
 
-from bench import cold_start, orchestration, report, scale, suite, synth
+from bench import cold_start, orchestration, report, scale, scale_runs, suite, synth
 from bench.common import ROOT, progress
 
 SECTIONS = {"orchestration": orchestration.run, "cold_start": cold_start.run, "synth": synth.run,
-            "scale": scale.run, "suite": suite.run}
+            "scale": scale.run, "scale_runs": scale_runs.run, "suite": suite.run}
 
 
 def verdicts(r: dict[str, Any]) -> list[str]:
@@ -55,6 +55,14 @@ def verdicts(r: dict[str, Any]) -> list[str]:
         worst = max(sc["max_template_fraction"], sc["max_policy_fraction"], sc["max_pattern_fraction"])
         line(worst < t["scale_fraction_1000"], f"1,000 studies: the largest template, policy and pattern are at "
              f"{worst:.0%} of their limits (target < {t['scale_fraction_1000']:.0%}), in {sc['templates']} templates")
+    for n, runs in sorted(((r.get("scale") or {}).get("runs") or {}).items(), key=lambda kv: int(kv[0])):
+        ratio = runs["makespan_h"] / max(runs["ideal_makespan_h"], 1e-9)
+        line(runs["failed"] == 0 and ratio <= t["makespan_over_ideal"],
+             f"{n} studies at once under a quota of {scale_runs.QUOTA}: {runs['failed']} failed, makespan "
+             f"{runs['makespan_h']} h = {ratio:.2f}x the ideal {runs['ideal_makespan_h']} h (target 0 failed, "
+             f"<= {t['makespan_over_ideal']}x); {runs['transitions_per_round']} transitions and "
+             f"{runs['lambda_invocations_per_round']} invocations per round; at most "
+             f"{runs['registry_reads_per_reconcile_tick_max']} registry reads per reconcile tick")
     su = r.get("suite")
     if su:
         line(su["make_test_s"] < t["make_test_s"], f"make test {su['make_test_s']} s (target < {t['make_test_s']} s)")
@@ -79,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         data = fn()
         if name == "suite":
             results["make_test_s"] = data["make_test_s"]
+        if name == "scale_runs":  # under `scale`, beside the synth figures: scale.runs.<N>
+            results.setdefault("scale", {}).update(data)
+            continue
+        if name == "scale" and "scale_runs" in skip and "runs" in (results.get("scale") or {}):
+            data = {**data, "runs": results["scale"]["runs"]}
         results[name] = data
     results["verdicts"] = verdicts(results)
     report.write(results)

@@ -1,4 +1,4 @@
-"""`amt`: validate, render, plan, diff and run tuning specs.
+"""`amt`: validate, render, plan, diff, import and run tuning specs.
 
 Exit codes: 0 success, 1 invalid input (one line per problem: `FILE: field.path: message`),
 2 usage error. Bad input never ends in a traceback.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec, load_specs
+from amt_cli import importer
 from amt_cli.args import bucket_name, positive_int, region_name, role_arn
 
 PLACEHOLDER_ROLE = "arn:aws:iam::123456789012:role/amt-sagemaker-execution"
@@ -35,7 +36,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     good, bad = load_specs(args.paths)
     _print_errors(bad)
     for path, spec in good:
-        print(f"{path}: ok ({spec.name}, {spec.strategy}, {len(spec.ranges)} ranges)")
+        print(f"{path}: ok ({spec.name}, {spec.strategy}, {sum(len(v.ranges) for v in spec.definitions())} ranges)")
     total = len(good) + len(bad)
     print(f"{len(good)} of {total} spec(s) valid", file=sys.stderr)
     return 1 if bad else 0
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="markdown: a pull request comment (cost, warm start, request fields that change)")
     p.set_defaults(func=cmd_diff)
 
+    importer.add_parser(sub)
     _add_optional(sub)
     return parser
 

@@ -130,18 +130,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def queue_positions(registry: Any) -> tuple[dict[str, int], int]:
+    """({job name: 1-based position}, rounds waiting) for rounds queued for account capacity."""
+    from amt.capacity import Capacity, QueueStatus
+
+    waiting = [e["job_name"] for e in Capacity(registry).queue(page_size=100)
+               if e.get("status") == QueueStatus.QUEUED]
+    return {job: i + 1 for i, job in enumerate(waiting)}, len(waiting)
+
+
 def study_rows(registry: Any, study: str) -> list[dict[str, Any]]:
-    """One row per round of `study`, oldest first; a run's last round shows the package it registered."""
+    """One row per round of `study`, oldest first; a round waiting for capacity shows its place in the queue,
+    and a run's last round the model package it registered."""
     out = []
+    positions, waiting = queue_positions(registry)
     rounds = registry.rounds(study)
     last_of_run = {r.get("run_id"): r.get("round") for r in rounds}
     packages = {run_id: (registry.run(run_id) or {}).get("package_arn") for run_id in last_of_run if run_id}
     for r in rounds:
+        place = positions.get(str(r.get("job_name")))
         package = packages.get(r.get("run_id")) if last_of_run.get(r.get("run_id")) == r.get("round") else None
         out.append({
             "round": r.get("round"),
             "job_name": r.get("job_name"),
-            "status": r.get("status"),
+            "status": f"QUEUED ({place} of {waiting})" if place else r.get("status"),
             "best_objective": r.get("best_objective"),
             "parents": ",".join(r.get("parents") or []) or "-",
             "report_uri": r.get("report_uri") or "-",

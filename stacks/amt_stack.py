@@ -10,7 +10,7 @@ from constructs import Construct
 
 from amt.access import ROLE_PATH_ROOT, stack_key
 from amt.model import Spec
-from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, METRICS_NAMESPACE, EnvKeys
+from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, DEPLOYED_SPECS_KEY, METRICS_NAMESPACE, EnvKeys
 from stacks import ids
 from stacks.config import ROOT, AppSettings
 from stacks.constructs import roles as policy
@@ -154,6 +154,9 @@ class AmtStack(Stack):
                 key.grant_encrypt_decrypt(role[handler])  # registry items (and topic, buckets) use our CMK
         role["prepare"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
         role["report"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
+        for handler in ("prepare", "report"):
+            role[handler].add_to_policy(policy.read_deployed_statement(storage.configs, DEPLOYED_SPECS_KEY,
+                                                                       latest=handler == "prepare"))
         role["report"].add_to_policy(policy.write_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
         role["start"].add_to_policy(policy.start_execution_statement(sm_arn))
         # Outside the workflow, so their roles may name it: they send task tokens (resume, and wake queued rounds).

@@ -48,7 +48,7 @@ class StudyAccess:
     job_prefix: str                              # jobs, training log streams: `<study>-r`, or the prefix
     data: tuple[S3Location, ...]
     output: S3Location | None                    # the spec's output_uri; None: the artifacts bucket's training/
-    checkpoint: S3Location | None = None         # written during training, read back when a job resumes
+    checkpoints: tuple[S3Location, ...] = ()     # written during training, read back when a job resumes
     custom_images: tuple[CustomImage, ...] = ()
     builtins: tuple[tuple[int, str], ...] = ()   # (catalog registry index, repository)
     kms_key: str | None = None
@@ -76,26 +76,36 @@ def study_access(spec: Spec) -> StudyAccess:
 
     images: list[CustomImage] = []
     builtins: list[tuple[int, str]] = []
-    algo = spec.algorithm
-    if algo.image and (m := _ECR_URI.match(algo.image)):
-        images.append(CustomImage(m["account"], m["region"], m["repo"]))
-    elif algo.builtin:
-        for choice in spec.instance_choices():
-            # An unknown image is spec validation's to report: no repository is granted.
-            with contextlib.suppress(ImageError):
-                builtins.append(builtin_repository(algo.builtin, algo.version, choice.instance_type,
-                                                   algo.py_version, algo.base_framework))
+    data: list[S3Location] = []
+    checkpoints: list[S3Location] = []
+    file_systems: list[tuple[str, str, str]] = []
+    views = spec.definitions()  # one per algorithm of a multi-algorithm study
+    for view in views:
+        algo = view.algo
+        if algo.image and (m := _ECR_URI.match(algo.image)):
+            images.append(CustomImage(m["account"], m["region"], m["repo"]))
+        elif algo.builtin:
+            for choice in view.instance_choices():
+                # An unknown image is spec validation's to report: no repository is granted.
+                with contextlib.suppress(ImageError):
+                    builtins.append(builtin_repository(algo.builtin, algo.version, choice.instance_type,
+                                                       algo.py_version, algo.base_framework))
+        data += [S3Location.parse(ch.uri) for ch in view.data.values() if ch.uri is not None]
+        if algo.source is not None:  # script mode: the container downloads the code archive as the role
+            data.append(S3Location.parse(algo.source))
+        if view.checkpoint is not None:
+            checkpoints.append(S3Location.parse(view.checkpoint.uri))
+        file_systems += [(ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
+                         for ch in view.data.values() if ch.file_system is not None]
     net = spec.network
-    data = [S3Location.parse(ch.uri) for ch in spec.data.values() if ch.uri is not None]
-    if algo.source is not None:  # script mode: the container downloads the code archive as the role
-        data.append(S3Location.parse(algo.source))
+    nvme = spec.kms_key_id and any(local_storage_types(v) for v in views)
     return StudyAccess(
         name=spec.name,
         job_prefix=study_prefix(spec.name),
         data=_unique(data),
         output=S3Location.parse(spec.output_uri) if spec.output_uri else None,
-        checkpoint=S3Location.parse(spec.checkpoint.uri) if spec.checkpoint is not None else None,
-        custom_images=tuple(images),
+        checkpoints=_unique(checkpoints),
+        custom_images=tuple(dict.fromkeys(images)),
         builtins=tuple(dict.fromkeys(builtins)),
         kms_key=spec.kms_key_id,
         subnets=tuple(net.subnets) if net else (),
@@ -105,10 +115,9 @@ def study_access(spec: Spec) -> StudyAccess:
         schedule=spec.schedule,
         new_data=_new_data(spec),
         guarded=is_guarded(spec),
-        file_systems=tuple(dict.fromkeys((ch.file_system.type, ch.file_system.id, ch.file_system.access_mode)
-                                         for ch in spec.data.values() if ch.file_system is not None)),
-        local_storage_types=tuple(c.instance_type for c in spec.instance_choices())
-        if spec.kms_key_id and local_storage_types(spec) else (),
+        file_systems=tuple(dict.fromkeys(file_systems)),
+        local_storage_types=tuple(dict.fromkeys(c.instance_type for v in views for c in v.instance_choices()))
+        if nvme else (),
     )
 
 

@@ -101,6 +101,7 @@ class SimSageMaker:
             "HyperParameterTuningJobName": moto_job.hyper_parameter_tuning_job_name,
             "HyperParameterTuningJobConfig": moto_job.hyper_parameter_tuning_job_config,
             "TrainingJobDefinition": moto_job.training_job_definition,
+            "TrainingJobDefinitions": moto_job.training_job_definitions,
             "WarmStartConfig": moto_job.warm_start_config,
         }
         rnd = len(self.jobs) + 1
@@ -274,6 +275,8 @@ class SimSageMaker:
             "TunedHyperParameters": dict(tj.hyperparameters),
             "ObjectiveStatus": {"Completed": "Succeeded", "InProgress": "Pending"}.get(status, "Failed"),
         }
+        if tj.definition is not None:
+            out["TrainingJobDefinitionName"] = tj.definition
         if status != "InProgress":
             end = tj.end_s if job.plan.stopped_s is None else min(tj.end_s, job.plan.stopped_s)
             out["TrainingEndTime"] = self.clock.datetime(end)

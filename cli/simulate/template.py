@@ -44,8 +44,8 @@ class TemplateError(Exception):
 CONFIGS_DIR_KEY = "amt:configsDir"
 
 
-def synthesize(project_root: Path = PROJECT_ROOT, context: dict[str, Any] | None = None, *,
-               spec: Path | None = None) -> dict[str, Any]:
+def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None,
+               context: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the project's `app.py` into a temporary cloud assembly (with `context` over cdk.json's);
     returns the workflow's template.
 
@@ -54,6 +54,7 @@ def synthesize(project_root: Path = PROJECT_ROOT, context: dict[str, Any] | None
     app = project_root / "app.py"
     if not app.exists():
         raise TemplateError(f"{app}: no CDK app to synthesize")
+    extra = context
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
         extra = context
         context = {**_context(project_root, Path(out)), **(extra or {})}
@@ -65,7 +66,7 @@ def synthesize(project_root: Path = PROJECT_ROOT, context: dict[str, Any] | None
         env = {**os.environ, "CDK_OUTDIR": out, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
                # The built-in CloudFormation validation costs ~3 s and `amt validate`/tests cover it.
                "CDK_VALIDATION": "false",
-               "CDK_CONTEXT_JSON": json.dumps(context)}
+               "CDK_CONTEXT_JSON": json.dumps({**context, **(extra or {})})}
         proc = subprocess.run([sys.executable, str(app)], cwd=project_root, env=env, capture_output=True,
                               text=True, check=False)
         if proc.returncode != 0:

@@ -36,6 +36,7 @@ class TrainingJob:
     end_s: float
     status: str = "Completed"  # final status, reached at end_s
     failure_reason: str | None = None
+    definition: str | None = None  # multi-algorithm: the TrainingJobDefinitionName it ran
 
 
 @dataclass
@@ -190,10 +191,16 @@ def plan_tuning_job(request: dict[str, Any], *, created_s: float, duration_s: fl
     """
     name = request["HyperParameterTuningJobName"]
     cfg = request["HyperParameterTuningJobConfig"]
-    obj = cfg.get("HyperParameterTuningJobObjective") or {"Type": "Maximize", "MetricName": "objective"}
+    # Multi-algorithm: jobs go to the definitions in turn, each drawn from its own ranges.
+    definitions = request.get("TrainingJobDefinitions") or []
+    obj = cfg.get("HyperParameterTuningJobObjective") or (definitions[0].get("TuningObjective")
+                                                          if definitions else None) or {"Type": "Maximize",
+                                                                                        "MetricName": "objective"}
     goal, metric = obj["Type"], obj["MetricName"]
     limits = cfg.get("ResourceLimits") or {}
     params = parse_ranges(cfg.get("ParameterRanges") or {})
+    by_definition = [(str(d.get("DefinitionName", "")), parse_ranges(d.get("HyperParameterRanges") or {}))
+                     for d in definitions]
     strategy = cfg.get("Strategy", "Bayesian")
     grid = _grid(params) if strategy == "Grid" else []
     total = int(limits.get("MaxNumberOfTrainingJobs") or len(grid) or 1)
@@ -216,6 +223,9 @@ def plan_tuning_job(request: dict[str, Any], *, created_s: float, duration_s: fl
     exploit = strategy == "Bayesian" or (incumbent is not None and strategy != "Grid")
     for i in range(total):
         wave = i // parallel
+        definition = None
+        if by_definition:
+            definition, params = by_definition[i % len(by_definition)]
         if grid:
             hps = grid[i % len(grid)]
         elif i == 0 and incumbent is not None:
@@ -227,7 +237,7 @@ def plan_tuning_job(request: dict[str, Any], *, created_s: float, duration_s: fl
         value = objective(params, hps, goal)
         start = created_s + wave * wave_s
         job = TrainingJob(f"{name}-{i + 1:03d}-{_seed(name, str(i)) % 16**8:08x}", i + 1, hps, value,
-                          start, start + wave_s * (0.6 + 0.4 * _unit_hash(name, "t", str(i))))
+                          start, start + wave_s * (0.6 + 0.4 * _unit_hash(name, "t", str(i))), definition=definition)
         jobs.append(job)
         if best is None or (value > best[1] if goal == "Maximize" else value < best[1]):
             best = (hps, value)

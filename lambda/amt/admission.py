@@ -113,14 +113,8 @@ def _park(rt: Runtime, cap: Capacity, sk: str, job: str, token: str) -> dict[str
 
 
 def queue_position(cap: Capacity, sk: str) -> int:
-    """1-based position among QUEUED rounds (reads the queue up to the entry)."""
-    n = 0
-    for e in cap.queue():
-        if e.get("status") == QueueStatus.QUEUED:
-            n += 1
-        if e[K.SK] == sk:
-            return n
-    return 0
+    """1-based place in the queue (entries admitted but not yet woken count as ahead: they leave at once)."""
+    return cap.count_before(sk) + 1
 
 
 def pump(rt: Runtime, cap: Capacity | None = None) -> int:
@@ -191,5 +185,5 @@ def leave_queue(rt: Runtime, queue_key: str | None) -> None:
 
 
 def depth(cap: Capacity) -> int:
-    """QUEUED rounds (a gauge for the dashboard)."""
-    return sum(1 for e in cap.queue(page_size=100) if e.get("status") == QueueStatus.QUEUED)
+    """Rounds in the queue (a gauge for the dashboard): a COUNT query, however long the queue."""
+    return cap.count_before()

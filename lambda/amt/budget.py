@@ -12,6 +12,7 @@ WAIT_SLACK_SECONDS = 3600
 # A retried job provisions its instances again; without `resources.max_pending` to bound that wait,
 # each retry is allowed this much on top (the first provisioning is inside WAIT_SLACK_SECONDS).
 RETRY_PROVISIONING_SECONDS = 15 * 60
+AUTOTUNE_MAX_RETRIES = 30  # RetryStrategy.MaximumRetryAttempts' maximum
 
 
 def worst_case_instance_hours(spec: Spec) -> float:
@@ -23,17 +24,30 @@ def worst_case_instance_hours(spec: Spec) -> float:
     "When RetryStrategy is specified in the job request, MaxRuntimeInSeconds specifies the maximum time
     for all of the attempts in total" (API reference, StoppingCondition). The wall-clock worst case,
     which does include Spot waiting, is `job_wall_seconds` / `worst_case_round_seconds`.
+
+    Multi-algorithm: max_jobs bounds the jobs of all definitions together (MaxNumberOfTrainingJobs is the
+    tuning job's), so the worst case is max_jobs jobs of the costliest definition.
     """
-    return spec.max_jobs_effective() * spec.max_instance_count() * spec.resources.max_runtime_per_job / 3600
+    return spec.max_jobs_effective() * job_instance_hours(spec)
+
+
+def job_instance_hours(spec: Spec) -> float:
+    """Billable instance-hours of one training job at worst (the costliest definition's)."""
+    return max(v.max_instance_count() * v.resources.max_runtime_per_job for v in spec.definitions()) / 3600
 
 
 def job_wall_seconds(spec: Spec) -> int:
     """Longest one training job can take, launch to end: its runtime bound (spot: max_wait, which includes
-    waiting for capacity), the wait for accelerated capacity (`max_pending`), and each retry's new wait."""
-    run = spec.spot_max_wait() or spec.resources.max_runtime_per_job
-    pending = spec.resources.max_pending
-    retries = spec.retry.max_attempts if spec.retry else 0
-    return run + (pending or 0) + retries * (pending or RETRY_PROVISIONING_SECONDS)
+    waiting for capacity), the wait for accelerated capacity (`max_pending`), and each retry's new wait; the
+    longest definition's."""
+    # Autotune may choose a RetryStrategy when the spec sets none: up to its maximum, 30.
+    retries = spec.retry.max_attempts if spec.retry else (AUTOTUNE_MAX_RETRIES if spec.autotune else 0)
+    longest = 0
+    for view in spec.definitions():
+        run = view.spot_max_wait() or view.resources.max_runtime_per_job
+        pending = view.resources.max_pending
+        longest = max(longest, run + (pending or 0) + retries * (pending or RETRY_PROVISIONING_SECONDS))
+    return longest
 
 
 def worst_case_round_seconds(spec: Spec) -> int:

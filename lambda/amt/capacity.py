@@ -172,6 +172,23 @@ class Capacity:
     def drop(self, sk: str) -> None:
         self.reg._ddb.delete_item(TableName=self.reg._table, Key=self._key(QUEUE_PK, sk))
 
+    def count_before(self, sk: str | None = None) -> int:
+        """Queue entries ahead of `sk` (all of them without): COUNT queries, one per 1 MB of entries."""
+        cond, values = "#pk = :pk", {":pk": QUEUE_PK}
+        if sk is not None:
+            cond, values = "#pk = :pk AND #sk < :sk", {":pk": QUEUE_PK, ":sk": sk}
+        kwargs: dict[str, Any] = {"TableName": self.reg._table, "KeyConditionExpression": cond, "Select": "COUNT",
+                                  "ExpressionAttributeNames": {"#pk": K.PK, **({"#sk": K.SK} if sk else {})},
+                                  "ExpressionAttributeValues": self.reg._enc(values), "ConsistentRead": True}
+        total = 0
+        while True:
+            self.reads += 1
+            resp = self.reg._ddb.query(**kwargs)
+            total += int(resp.get("Count", 0))
+            if "LastEvaluatedKey" not in resp:
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def queue(self, page_size: int = 25) -> Iterator[dict[str, Any]]:
         """Queued rounds in admission order, read a page at a time (callers stop early)."""
         kwargs: dict[str, Any] = {

@@ -175,8 +175,19 @@ class CategoricalRange(_Strict):
         return v
 
 
-Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange, Field(discriminator="type")]
-RANGE_TYPES = ("continuous", "integer", "categorical")
+class AutoRange(_Strict):
+    """A hyperparameter Autotune chooses the range of, from a hint (e.g. '0.1' or 'log-uniform')."""
+
+    type: Literal["auto"]
+    hint: Annotated[ParamValue, Field(max_length=256)]
+
+
+Range = Annotated[ContinuousRange | IntegerRange | CategoricalRange | AutoRange, Field(discriminator="type")]
+RANGE_TYPES = ("continuous", "integer", "categorical", "auto")
+# Training jobs one tuning job may start (service quotas, not adjustable for these strategies); the most
+# Autotune may choose when max_jobs is left to it.
+MAX_JOBS = {"random": 10_000}
+MAX_JOBS_DEFAULT = 750
 
 
 class FileSystem(_Strict):
@@ -206,8 +217,6 @@ class Channel(_Strict):
     record_wrapper: Literal["None", "RecordIO"] | None = None
 
 
-
-
 class InstanceConfig(_Strict):
     """One instance choice of several, tried in the order given (HyperParameterTuningInstanceConfig)."""
 
@@ -234,13 +243,6 @@ class Resources(_Strict):
         default=None, min_length=1, max_length=6,
         description="Instead of instance_type/count/volume: up to 6 choices SageMaker tries in order.",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _configs_replace_instance_type(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("instance_configs") is not None and "instance_type" not in data:
-            return {**data, "instance_type": None}
-        return data
     max_jobs: Int | None = Field(default=None, ge=1)
     max_parallel_jobs: Int = Field(ge=1, le=100)
     max_runtime_per_job: Seconds = Field(le=28 * 86400)
@@ -250,6 +252,13 @@ class Resources(_Strict):
         default=None, ge=1800, le=2_419_200,
         description="Longest a training job may wait for accelerated (ml.p/g/trn) capacity before it is stopped.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_replace_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("instance_configs") is not None and "instance_type" not in data:
+            return {**data, "instance_type": None}
+        return data
 
 
 class Spot(_Strict):
@@ -347,8 +356,55 @@ def _early_stopping(value: Any) -> Any:
     return value
 
 
+Channels = dict[Annotated[str, forms.CHANNEL_NAME.schema(max_length=64), forms.CHANNEL_NAME.check], Channel]
+StaticHyperparameters = dict[ParamName, Annotated[ParamValue, Field(max_length=2500)]]
+
+
+class DefinitionResources(_Strict):
+    """A definition's own instances and time per job; the tuning job's limits (max_jobs, ...) stay shared."""
+
+    instance_type: Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check] | None = None
+    instance_count: Int | None = Field(default=None, ge=1)
+    volume_size_gb: Int | None = Field(default=None, ge=1, le=16384)
+    instance_configs: list[InstanceConfig] | None = Field(default=None, min_length=1, max_length=6)
+    max_runtime_per_job: Seconds | None = Field(default=None, le=28 * 86400)
+    max_pending: Seconds | None = Field(default=None, ge=1800, le=2_419_200)
+
+
+class Definition(_Strict):
+    """One algorithm of a multi-algorithm study (a TrainingJobDefinition with its DefinitionName)."""
+
+    name: Annotated[str, forms.TUNING_JOB_NAME.schema(min_length=1, max_length=64), forms.TUNING_JOB_NAME.check] = (
+        Field(description="DefinitionName: letters, digits and hyphens."))
+    algorithm: Algorithm
+    hyperparameters: StaticHyperparameters = Field(default_factory=dict)
+    ranges: dict[ParamName, Range]
+    objective: Objective | None = Field(default=None, description="Default: the study's objective.")
+    data: Channels | None = Field(default=None, min_length=1, max_length=20, description="Default: the study's.")
+    resources: DefinitionResources | None = Field(default=None, description="Overrides of the study's resources.")
+
+
+def _algorithm_optional(schema: dict[str, Any]) -> None:
+    # algorithm and ranges are required unless `algorithms` is given (the validator below): so say editors.
+    schema["required"] = [f for f in schema.get("required", []) if f not in ("algorithm", "ranges")]
+    schema["anyOf"] = [{"required": ["algorithm", "ranges"]}, {"required": ["algorithms"]}]
+
+
 class Spec(_Strict):
     """A tuning study: everything needed to create its tuning jobs, round after round."""
+
+    model_config = ConfigDict(json_schema_extra=_algorithm_optional)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _definitions_replace_algorithm(cls, data: Any) -> Any:
+        # With `algorithms`, a missing top-level algorithm and ranges are not errors: the definitions carry them.
+        if isinstance(data, dict) and data.get("algorithms") is not None:
+            data = {"algorithm": None, "ranges": {}, **data}
+            resources = data.get("resources")
+            if isinstance(resources, dict) and "instance_type" not in resources:  # definitions may give theirs
+                data["resources"] = {"instance_type": None, **resources}
+        return data
 
     spec_version: Literal[1] = 1
     name: Annotated[str, forms.STUDY_NAME.schema(min_length=1, max_length=32), forms.STUDY_NAME.check]
@@ -356,14 +412,16 @@ class Spec(_Strict):
     objective: Objective
     strategy: Literal["bayesian", "random", "grid", "hyperband"]
     hyperband: Hyperband | None = None
-    algorithm: Algorithm
-    hyperparameters: dict[ParamName, Annotated[
-        ParamValue, Field(max_length=2500)
-    ]] = Field(default_factory=dict)
+    # Required, except beside `algorithms` (each definition has its own; see the validator below).
+    algorithm: Algorithm | None = Field()
+    hyperparameters: StaticHyperparameters = Field(default_factory=dict)
     ranges: dict[ParamName, Range]
-    data: dict[Annotated[str, forms.CHANNEL_NAME.schema(max_length=64), forms.CHANNEL_NAME.check], Channel] = Field(
-        min_length=1, max_length=20
+    algorithms: list[Definition] | None = Field(
+        default=None, min_length=1, max_length=10,
+        description="Multi-algorithm tuning: up to 10 named definitions, each with its own algorithm, "
+                    "hyperparameters and ranges (then leave out the top-level ones).",
     )
+    data: Channels = Field(min_length=1, max_length=20)
     output_uri: S3Uri | None = None
     output_compression: Literal["gzip", "none"] | None = Field(
         default=None, description="Compression of the model artifact; SageMaker's default is gzip.")
@@ -375,6 +433,7 @@ class Spec(_Strict):
     completion: Completion | None = None
     random_seed: Int | None = Field(default=None, ge=0)
     warm_start: WarmStart | None = None
+    autotune: bool = Field(default=False, description="Let SageMaker choose ranges (type: auto) and unset settings.")
     rounds: Rounds = Field(default_factory=Rounds)
     budget: Budget | None = None
     network: Network | None = None
@@ -393,6 +452,37 @@ class Spec(_Strict):
         ParamValue, Field(max_length=256)
     ]] = Field(default_factory=dict, max_length=45)
 
+    @property
+    def algo(self) -> Algorithm:
+        """The algorithm of a single-algorithm spec, or of one of `definitions()`."""
+        if self.algorithm is None:
+            raise ValueError(f"{self.name}: a multi-algorithm spec has no single algorithm; use definitions()")
+        return self.algorithm
+
+    def definitions(self) -> list[Spec]:
+        """One single-algorithm view per definition (the spec itself when it has no `algorithms`): each
+        definition's algorithm, hyperparameters and ranges, its objective, data and resources or the study's."""
+        if not self.algorithms:
+            return [self]
+        return [self._view(d) for d in self.algorithms]
+
+    def _view(self, d: Definition) -> Spec:
+        resources = self.resources
+        if d.resources is not None:
+            update = d.resources.model_dump(exclude_unset=True)
+            if "instance_configs" in update:  # choices replace the study's single instance type, and vice versa
+                update = {"instance_type": None, **update}
+            elif "instance_type" in update:
+                update = {"instance_configs": None, **update}
+            resources = resources.model_copy(update={
+                k: ([InstanceConfig.model_validate(c) for c in v] if k == "instance_configs" and v else v)
+                for k, v in update.items()})
+        return self.model_copy(update={
+            "algorithm": d.algorithm, "hyperparameters": d.hyperparameters, "ranges": d.ranges,
+            "objective": d.objective or self.objective, "data": d.data or self.data, "resources": resources,
+            "algorithms": None,
+        })
+
     def grid_size(self) -> int:
         """Number of distinct combinations of the categorical ranges (Grid's job count)."""
         size = 1
@@ -401,10 +491,13 @@ class Spec(_Strict):
         return size
 
     def max_jobs_effective(self) -> int:
-        """Training jobs one round may start: max_jobs, or the grid's combinations."""
+        """Training jobs one round may start: max_jobs, the grid's combinations, or with Autotune choosing it,
+        the most it may choose (the strategy's limit)."""
         if self.resources.max_jobs is not None:
             return self.resources.max_jobs
-        return self.grid_size() if self.strategy == "grid" else 0
+        if self.strategy == "grid":
+            return self.grid_size()
+        return MAX_JOBS.get(self.strategy, MAX_JOBS_DEFAULT) if self.autotune else 0
 
     def instance_choices(self) -> list[InstanceConfig]:
         """The instance configurations jobs may run on: `resources.instance_configs`, else the single one."""

@@ -55,7 +55,12 @@ class Plan:
 
 
 def space_description(spec: Spec) -> tuple[str, int]:
-    """('2 continuous, 1 integer (8 values), 1 categorical (2 values)', dimensions)."""
+    """('2 continuous, 1 integer (8 values), 1 categorical (2 values)', dimensions); a multi-algorithm spec's
+    definitions one after the other ('xgb: ...; linear: ...'), with their dimensions summed."""
+    if spec.algorithms:
+        described = [(d.name, space_description(view)) for d, view in zip(spec.algorithms, spec.definitions(),
+                                                                             strict=True)]
+        return " | ".join(f"{name}: {text}" for name, (text, _) in described), sum(n for _, (_, n) in described)
     parts = []
     cont = [r for r in spec.ranges.values() if isinstance(r, ContinuousRange)]
     ints = [r for r in spec.ranges.values() if isinstance(r, IntegerRange)]
@@ -66,6 +71,10 @@ def space_description(spec: Spec) -> tuple[str, int]:
         parts.append(f"{len(ints)} integer ({math.prod(r.max - r.min + 1 for r in ints):,} combinations)")
     if cats:
         parts.append(f"{len(cats)} categorical ({math.prod(len(r.values) for r in cats):,} combinations)")
+    auto = len(spec.ranges) - len(cont) - len(ints) - len(cats)
+    if auto or (spec.autotune and not spec.ranges):
+        parts.append(f"{auto} chosen by Autotune" if auto else "ranges chosen by Autotune")
+        return f"{', '.join(parts)}; unknown until Autotune chooses", len(spec.ranges)
     finite = "infinite" if cont else f"{spec.grid_size() if not ints else _finite(ints, cats):,} points"
     return f"{', '.join(parts)}; {finite}", len(spec.ranges)
 
@@ -120,18 +129,25 @@ def _warnings(spec: Spec, allowed_rounds: int | None) -> list[str]:
         out.append(f"{jobs} jobs for {len(spec.ranges)} ranges is little for Bayesian search to learn from")
     if allowed_rounds is not None and allowed_rounds < spec.rounds.max:
         out.append(f"the budget allows {allowed_rounds} of the {spec.rounds.max} rounds by worst case")
-    for name, r in spec.ranges.items():
+    for name, r in (item for view in spec.definitions() for item in view.ranges.items()):
         if isinstance(r, ContinuousRange) and r.scaling in ("auto", "linear") and r.min > 0 and r.max / r.min >= 100:
             out.append(f"ranges.{name} spans {r.max / r.min:.0f}x with {r.scaling} scaling; log scaling "
                        "explores orders of magnitude evenly")
+    if spec.autotune:
+        chosen = [what for what, unset in (
+            (f"max_jobs (up to {spec.max_jobs_effective()})", spec.resources.max_jobs is None),
+            ("retries (up to 30)", spec.retry is None),
+            ("max_tuning_runtime", spec.resources.max_tuning_runtime is None)) if unset]
+        if chosen:
+            out.append(f"autotune may choose {', '.join(chosen)}: the worst case above assumes the largest")
     if spec.spot.enabled and spec.checkpoint is None:
         out.append("spot is on without a checkpoint: a training job interrupted by Spot restarts from zero "
                    "(set checkpoint.uri, and save checkpoints to checkpoint.local_path in the training code)")
-    types = [c.instance_type for c in spec.instance_choices()]
+    types = list(dict.fromkeys(c.instance_type for view in spec.definitions() for c in view.instance_choices()))
     if spec.resources.max_pending is not None and not any(_accelerated(t) for t in types):
         out.append(f"resources.max_pending has no effect on {', '.join(types)}: SageMaker applies it "
                    "to accelerated instance types only (ml.p, ml.g, ml.trn)")
-    local = local_storage_types(spec)
+    local = list(dict.fromkeys(t for view in spec.definitions() for t in local_storage_types(view)))
     if spec.kms_key_id and local:
         out.append(f"kms_key_id encrypts the outputs only: {', '.join(local)} has local NVMe storage, which its "
                    "hardware encrypts and on which SageMaker refuses a volume KMS key, so none is sent")

@@ -73,8 +73,8 @@ def inference_image(spec: Spec, *, region: str, training_image: str) -> str:
     inference = spec.promote.inference
     if inference.image:
         return inference.image
-    algo = spec.algorithm
-    if algo.builtin and not is_framework(algo.builtin):
+    algo = spec.algorithm  # None for a multi-algorithm study: the best job's own training image
+    if algo is not None and algo.builtin and not is_framework(algo.builtin):
         configs = spec.resources.instance_configs
         instance = (inference.instance_types[0] if inference.instance_types else spec.resources.instance_type
                     or (configs[0].instance_type if configs else "ml.m5.xlarge"))

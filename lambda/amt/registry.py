@@ -209,9 +209,10 @@ class Registry:
         """The study's META item: spec_location, goal, schedule, latest_round, best_* (None if unknown)."""
         return self.get(study_key(study))
 
-    def put_study_spec(self, study: str, *, spec_location: dict[str, Any], goal: str,
+    def put_study_spec(self, study: str, *, spec_location: dict[str, Any] | None, goal: str,
                        schedule: str | None) -> None:
-        """Point the study at its current spec (the one schedules and later rounds load)."""
+        """Record the study; `spec_location` (the deployed spec a scheduled run loaded) is kept as it was
+        when None (an upload never re-points the study)."""
         self._update(study_key(study), {"study": study, "spec_location": spec_location, "goal": goal,
                                         "schedule": schedule or "", "updated_at": self.now(),
                                         "latest_round": 0}, if_not_exists=("latest_round",))

@@ -6,7 +6,7 @@ from typing import Any
 
 from amt.access import TAG_ROUND, TAG_STACK, TAG_STUDY
 from amt.instances import local_storage_types
-from amt.model import CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
+from amt.model import AutoRange, CategoricalRange, Channel, ContinuousRange, IntegerRange, Spec
 from amt.naming import job_name
 from amt.scriptmode import CODE_CHANNEL, script_hyperparameters
 
@@ -20,15 +20,15 @@ FILE_SYSTEM = {"efs": "EFS", "fsx_lustre": "FSxLustre"}
 
 def training_image(spec: Spec, region: str) -> str:
     """The training image: the custom image, or the built-in algorithm's image in `region`."""
-    if spec.algorithm.image is not None:
-        return spec.algorithm.image
+    if spec.algo.image is not None:
+        return spec.algo.image
     from amt.images import resolve_image
 
-    assert spec.algorithm.builtin is not None  # the rules guarantee one of image/builtin/name
+    assert spec.algo.builtin is not None  # the rules guarantee one of image/builtin/name
     # With several instance choices, the rules check that every one resolves to this same image.
-    return resolve_image(spec.algorithm.builtin, spec.algorithm.version, region,
-                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algorithm.py_version,
-                         base_framework=spec.algorithm.base_framework)
+    return resolve_image(spec.algo.builtin, spec.algo.version, region,
+                         instance_type=spec.instance_choices()[0].instance_type, py_version=spec.algo.py_version,
+                         base_framework=spec.algo.base_framework)
 
 
 def render_request(
@@ -50,12 +50,25 @@ def render_request(
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": _tuning_config(spec),
-        "TrainingJobDefinition": _training_definition(spec, region=region, role_arn=role_arn,
-                                                      output_bucket=output_bucket, default_kms_key=default_kms_key),
     }
+    if spec.algorithms:
+        # Multi-algorithm: each definition carries its name, objective and ranges; the tuning config neither
+        # (as the SageMaker Python SDK's HyperparameterTuner.create renders them).
+        request["TrainingJobDefinitions"] = [
+            {"DefinitionName": definition.name, "TuningObjective": _objective(view),
+             "HyperParameterRanges": _ranges(view),
+             **_training_definition(view, region=region, role_arn=role_arn, output_bucket=output_bucket,
+                                    default_kms_key=default_kms_key)}
+            for definition, view in zip(spec.algorithms, spec.definitions(), strict=True)]
+    else:
+        request["TrainingJobDefinition"] = _training_definition(spec, region=region, role_arn=role_arn,
+                                                                output_bucket=output_bucket,
+                                                                default_kms_key=default_kms_key)
     warm = _warm_start(spec, parents, warm_start_type)
     if warm:
         request["WarmStartConfig"] = warm
+    if spec.autotune:
+        request["Autotune"] = {"Mode": "Enabled"}
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())] + [
         {"Key": TAG_STUDY, "Value": spec.name},
         {"Key": TAG_ROUND, "Value": str(round_no)},
@@ -64,16 +77,13 @@ def render_request(
 
 
 def _tuning_config(spec: Spec) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "Strategy": STRATEGY[spec.strategy],
-        "HyperParameterTuningJobObjective": {
-            "Type": spec.objective.goal.capitalize(),
-            "MetricName": spec.objective.metric,
-        },
-        "ResourceLimits": _limits(spec),
-        "ParameterRanges": _ranges(spec),
-        "TrainingJobEarlyStoppingType": "Auto" if spec.early_stopping == "auto" else "Off",
-    }
+    config: dict[str, Any] = {"Strategy": STRATEGY[spec.strategy]}
+    if not spec.algorithms:
+        config["HyperParameterTuningJobObjective"] = _objective(spec)
+    config["ResourceLimits"] = _limits(spec)
+    if not spec.algorithms:
+        config["ParameterRanges"] = _ranges(spec)
+    config["TrainingJobEarlyStoppingType"] = "Auto" if spec.early_stopping == "auto" else "Off"
     if spec.strategy == "hyperband":
         hb = spec.hyperband
         strategy: dict[str, Any] = {"MinResource": hb.min_resource if hb else 1}
@@ -86,6 +96,10 @@ def _tuning_config(spec: Spec) -> dict[str, Any]:
     if spec.random_seed is not None:
         config["RandomSeed"] = spec.random_seed
     return config
+
+
+def _objective(spec: Spec) -> dict[str, str]:
+    return {"Type": spec.objective.goal.capitalize(), "MetricName": spec.objective.metric}
 
 
 def _limits(spec: Spec) -> dict[str, Any]:
@@ -102,10 +116,13 @@ def _ranges(spec: Spec) -> dict[str, list[dict[str, Any]]]:
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],
         "CategoricalParameterRanges": [],
+        "AutoParameters": [],
     }
     for name, r in spec.ranges.items():
         if isinstance(r, CategoricalRange):
             out["CategoricalParameterRanges"].append({"Name": name, "Values": list(r.values)})
+        elif isinstance(r, AutoRange):
+            out["AutoParameters"].append({"Name": name, "ValueHint": r.hint})
         elif isinstance(r, IntegerRange):
             out["IntegerParameterRanges"].append(
                 {"Name": name, "MinValue": str(r.min), "MaxValue": str(r.max), "ScalingType": SCALING[r.scaling]})
@@ -135,13 +152,13 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
                          default_kms_key: str = "") -> dict[str, Any]:
-    algo: dict[str, Any] = {"TrainingInputMode": spec.algorithm.input_mode}
-    if spec.algorithm.name is not None:
-        algo["AlgorithmName"] = spec.algorithm.name  # SageMaker takes the image from the algorithm resource
+    algo: dict[str, Any] = {"TrainingInputMode": spec.algo.input_mode}
+    if spec.algo.name is not None:
+        algo["AlgorithmName"] = spec.algo.name  # SageMaker takes the image from the algorithm resource
     else:
         algo["TrainingImage"] = training_image(spec, region)
-    if spec.algorithm.metrics:
-        algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algorithm.metrics]
+    if spec.algo.metrics:
+        algo["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.algo.metrics]
     output: dict[str, Any] = {"S3OutputPath": spec.output_uri or f"s3://{output_bucket}/training/{spec.name}/"}
     if spec.output_compression is not None:
         output["CompressionType"] = spec.output_compression.upper()
@@ -186,12 +203,12 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     static = dict(spec.hyperparameters)
-    if spec.algorithm.entry_point is not None and spec.algorithm.source is not None:
-        static.update(script_hyperparameters(spec.algorithm.entry_point, spec.algorithm.source, region,
+    if spec.algo.entry_point is not None and spec.algo.source is not None:
+        static.update(script_hyperparameters(spec.algo.entry_point, spec.algo.source, region,
                                              isolated=_isolated(spec)))
         if _isolated(spec):
             # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
-            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algorithm.source,
+            code = {"S3DataType": "S3Prefix", "S3Uri": spec.algo.source,
                     "S3DataDistributionType": "FullyReplicated"}
             definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
     if static:

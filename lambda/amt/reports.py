@@ -53,10 +53,17 @@ def build_report(*, study: str, round_no: int, run_id: str, goal: str, desc: dic
                  jobs: Sequence[dict[str, Any]], parent_jobs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The JSON report of one round; `jobs` are the round's training jobs, `parent_jobs` its parents'."""
     best = round_best(desc, jobs, goal)
+    definitions = desc.get("definitions") or {}
     best_params = None
     if best is not None:
-        best_params = clean_hyperparameters({**desc.get("static_hyperparameters", {}), **best["hyperparameters"]})
-    billable = sum(float(j.get("billable_seconds") or 0) for j in jobs) * desc.get("instance_count", 1)
+        static = definitions.get(best.get("definition", ""), {}).get("static_hyperparameters") \
+            if definitions else desc.get("static_hyperparameters", {})
+        best_params = clean_hyperparameters({**(static or {}), **best["hyperparameters"]})
+    def instances(job: dict[str, Any]) -> int:
+        own = definitions.get(job.get("definition", ""), {}).get("instance_count")
+        return int(own or desc.get("instance_count", 1))
+
+    billable = sum(float(j.get("billable_seconds") or 0) * instances(j) for j in jobs)
     return {
         "study": study,
         "round": round_no,
@@ -74,10 +81,12 @@ def build_report(*, study: str, round_no: int, run_id: str, goal: str, desc: dic
         "objective_counters": desc.get("objective_counters", {}),
         "best": None if best is None else {
             "training_job": best["name"], "objective": best["objective"], "hyperparameters": best_params,
+            **({"definition": best.get("definition", "")} if definitions else {}),
         },
+        "definitions": sorted(definitions),
         "leaderboard": [
             {"rank": i, "name": j["name"], "objective": j["objective"], "status": j["status"],
-             "created": j.get("created"),
+             "created": j.get("created"), **({"definition": j.get("definition", "")} if definitions else {}),
              "hyperparameters": clean_hyperparameters(j.get("hyperparameters", {}))}
             for i, j in enumerate(rank_jobs(jobs, goal), start=1)
         ],
@@ -151,17 +160,28 @@ def render_markdown(report: dict[str, Any], *, study_best: dict[str, Any] | None
     else:
         lines.append("No training job reported the objective metric.")
     board = report["leaderboard"]
+    lines += ["", f"## Leaderboard ({len(board)} training jobs, best first)", ""]
+    if report.get("definitions"):
+        # Multi-algorithm: one table per definition (each has its own hyperparameters), ranks stay overall.
+        for name in report["definitions"]:
+            rows = [r for r in board if r.get("definition") == name]
+            lines += [f"### {name} ({len(rows)} training jobs)", "", *_leaderboard(rows), ""]
+    else:
+        lines += _leaderboard(board)
+    if len(board) > LEADERBOARD_ROWS:
+        lines.append(f"\nAt most {LEADERBOARD_ROWS} rows a table; all {len(board)} are in report.json.")
+    lines += ["", "## Convergence", "", "![convergence](convergence.svg)", ""]
+    return "\n".join(lines)
+
+
+def _leaderboard(board: list[dict[str, Any]]) -> list[str]:
     tuned = sorted({k for row in board for k in row["hyperparameters"]})
-    lines += ["", f"## Leaderboard ({len(board)} training jobs, best first)", "",
-              "| # | training job | objective | status | " + " | ".join(_cell(t) for t in tuned) + " |",
-              "|---:|---|---:|---|" + "---|" * len(tuned)]
+    lines = ["| # | training job | objective | status | " + " | ".join(_cell(t) for t in tuned) + " |",
+             "|---:|---|---:|---|" + "---|" * len(tuned)]
     for row in board[:LEADERBOARD_ROWS]:
         lines.append(f"| {row['rank']} | `{row['name']}` | {_num(row['objective'])} | {row['status']} | "
                      + " | ".join(_cell(row["hyperparameters"].get(t, "")) for t in tuned) + " |")
-    if len(board) > LEADERBOARD_ROWS:
-        lines.append(f"\n{len(board) - LEADERBOARD_ROWS} more in report.json.")
-    lines += ["", "## Convergence", "", "![convergence](convergence.svg)", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def run_chain(prior_rounds: Sequence[dict[str, Any]], report: dict[str, Any], goal: str,

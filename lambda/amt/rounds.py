@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from amt import deployed
 from amt.data_trigger import NEW_DATA
 from amt.errors import SpecError
 from amt.observability import bind, logger
@@ -42,6 +43,14 @@ def load_spec(rt: Runtime, location: dict[str, Any]) -> Spec:
     missing, too large or invalid."""
     from amt.loader import MAX_SPEC_BYTES, parse_spec
 
+    if location.get("study"):  # a study of the deployed manifest
+        found = deployed.entry(rt, location)
+        if found is None:
+            raise SpecInvalid(f"study {location['study']}: not in the deployed specs ({spec_uri(location)})")
+        try:
+            return parse_spec(found[0], found[1])
+        except SpecError as err:
+            raise SpecInvalid("\n".join(err.lines())) from None
     kwargs = {"Bucket": location["bucket"], "Key": location["key"]}
     if location.get("version_id"):
         kwargs["VersionId"] = location["version_id"]
@@ -83,6 +92,21 @@ def _check_promote_scope(rt: Runtime, spec: Spec, source: dict[str, Any]) -> Non
                           f"this stack may register in ({allowed}); add the spec to configs/ and cdk deploy")
 
 
+def _refuse_code_changes(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
+    """An uploaded spec of a deployed study keeps the deployed code (issue 9, finding 2): the image, entry
+    point and code source were reviewed with `cdk deploy`, and the study's roles were built for them."""
+    loc = deployed.location(rt, spec.name)
+    if loc is None:
+        return  # not deployed from configs/: a study under an amt:studyPrefixes prefix (built-in images only)
+    ours = load_spec(rt, loc)
+    changed = deployed.code_changes(spec, ours)
+    if changed:
+        raise SpecInvalid("\n".join(
+            f"{source.get('key', spec.name)}: {path}: differs from the deployed spec of study {spec.name} "
+            f"({getattr(ours.algorithm, path.split('.')[1])!r}); code changes ship with `cdk deploy` (change "
+            f"configs/ and deploy), not with an upload" for path in changed))
+
+
 def run_identity(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(run id, the state's input). The state machine sends `{"input": <state>, "run_id": <execution
     name>}`: the run id is the execution's own, so an input naming another run's id claims nothing.
@@ -110,17 +134,23 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     trigger = str(event.get("trigger") or ("s3" if event.get("source") else "schedule"))
     source = event.get("source")
     if not source:
-        meta = reg.study(str(event.get("study")))
-        if not meta or not meta.get("spec_location"):
-            raise SpecInvalid(f"study {event.get('study')}: no spec on record; upload the study's spec first")
-        source = meta["spec_location"]
+        # A scheduled run runs the deployed spec, never one uploaded since (issue 9, finding 6).
+        source = deployed.location(rt, str(event.get("study")))
+        if source is None:
+            raise SpecInvalid(f"study {event.get('study')}: no deployed spec; a schedule runs the spec deployed "
+                              "from configs/ (cdk deploy)")
     spec = load_spec(rt, source)
     study = spec.name
     _check_promote_scope(rt, spec, source)
     bind(study=study, run_id=run_id)
     first_prepare = "round" not in event
+    uploaded = not source.get("study")
+    if first_prepare and uploaded:
+        _refuse_code_changes(rt, spec, source)
     if first_prepare:
-        reg.put_study_spec(study, spec_location=source, goal=spec.objective.goal, schedule=spec.schedule)
+        # An upload runs its own version only: it never re-points the study's spec on record.
+        reg.put_study_spec(study, spec_location=None if uploaded else source, goal=spec.objective.goal,
+                           schedule=spec.schedule)
     run = reg.claim_run(run_id, study=study, trigger=trigger, spec_location=source)
     base_round = int(run["base_round"])
     # New data under a channel: every round of the run warm-starts with transfer learning (SageMaker refuses

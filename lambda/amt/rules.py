@@ -13,7 +13,17 @@ from collections.abc import Callable, Iterator
 from amt.budget import worst_case_instance_hours
 from amt.errors import FieldError
 from amt.forms import Form, excerpt
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.instances import local_storage_types
+from amt.model import (
+    MAX_JOBS,
+    MAX_JOBS_DEFAULT,
+    AutoRange,
+    CategoricalRange,
+    ContinuousRange,
+    Definition,
+    IntegerRange,
+    Spec,
+)
 from amt.naming import ROUND_HORIZON, max_study_name_length
 from amt.scriptmode import (
     CODE_CHANNEL,
@@ -29,12 +39,12 @@ from amt.scriptmode import (
 SCRIPT_HYPERPARAMETERS = (PROGRAM, SUBMIT_DIRECTORY, REGION, LOG_LEVEL)
 
 MAX_RANGES = 30
+MAX_ENVIRONMENT = 48  # TrainingJobDefinition.Environment, summed over all definitions
 MAX_HYPERPARAMETERS = 100  # static + tunable, and SageMaker adds `_tuning_objective_metric`
 # Hyperparameters SageMaker sets itself on every training job of a tuning job. Other `_` names are the
 # algorithm's own (Object2Vec's `_num_gpus`, `_kvstore`, `_num_kv_servers` in AWS's tuning example).
 SAGEMAKER_HYPERPARAMETERS = ("_tuning_objective_metric",)
-MAX_JOBS = {"random": 10_000}
-MAX_JOBS_DEFAULT = 750
+MAX_AUTO_PARAMETERS = 100  # ParameterRanges.AutoParameters
 MAX_HYPERBAND_RESOURCE = 20_000
 REFERENCE_REGION = "us-east-1"
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -57,17 +67,96 @@ Rule = Callable[[Spec], Iterator[FieldError]]
 
 
 def check_rules(spec: Spec) -> list[FieldError]:
-    """Every cross-field problem in `spec` (empty when SageMaker would accept it)."""
-    return [problem for rule in RULES for problem in rule(spec)]
+    """Every cross-field problem in `spec` (empty when SageMaker would accept it).
+
+    A multi-algorithm spec is checked as each of its definitions (a single-algorithm view), each problem
+    named where it was written (`algorithms.1.ranges.eta.min`, or the study's field the definition shares),
+    plus the rules about the definitions together.
+    """
+    if not spec.algorithms:
+        return [problem for rule in (*RULES, budget_rule) for problem in rule(spec)]
+    out = [*definitions_rule(spec), *budget_rule(spec)]
+    if spec.strategy == "grid":  # refused above; each definition's grid errors would only repeat it
+        return out
+    seen = {(p.path, p.message) for p in out}
+    for i, (definition, view) in enumerate(zip(spec.algorithms, spec.definitions(), strict=True)):
+        for problem in (p for rule in RULES for p in rule(view)):
+            mapped = FieldError(_written_at(problem.path, i, definition), problem.message)
+            if (mapped.path, mapped.message) not in seen:
+                seen.add((mapped.path, mapped.message))
+                out.append(mapped)
+    return out
+
+
+OWN_FIELDS = ("algorithm", "hyperparameters", "ranges")
+
+
+def _written_at(path: str, index: int, definition: Definition) -> str:
+    """Where a problem found in a definition's view was written: in the definition, or in the study."""
+    head, _, rest = path.partition(".")
+    own = head in OWN_FIELDS or (head == "objective" and definition.objective is not None) or (
+        head == "data" and definition.data is not None)
+    if head == "resources" and definition.resources is not None:
+        field = rest.partition(".")[0]
+        own = field in definition.resources.model_fields_set or (
+            field in ("instance_type", "instance_count", "volume_size_gb", "instance_configs")
+            and bool({"instance_type", "instance_configs"} & definition.resources.model_fields_set))
+    return f"algorithms.{index}.{path}" if own else path
+
+
+def definitions_rule(spec: Spec) -> Iterator[FieldError]:
+    assert spec.algorithms
+    if spec.algorithm is not None:
+        yield FieldError("algorithm", "not with algorithms: each definition has its own algorithm")
+    for field in ("hyperparameters", "ranges"):
+        if getattr(spec, field):
+            yield FieldError(field, f"not with algorithms: each definition has its own {field}")
+    names = [d.name for d in spec.algorithms]
+    for i, d in enumerate(spec.algorithms):
+        if names.index(d.name) != i:
+            yield FieldError(f"algorithms.{i}.name",
+                             f"{d.name!r} is already the name of algorithms.{names.index(d.name)}")
+        if d.objective is not None and d.objective.goal != spec.objective.goal:
+            # The SDK's tuner, too, takes one objective type for all definitions.
+            yield FieldError(f"algorithms.{i}.objective.goal",
+                             f"must be the study's ({spec.objective.goal}): one tuning job compares its definitions "
+                             "by one goal")
+    if spec.strategy == "grid":
+        yield FieldError("strategy", "grid search runs one definition's categorical grid; use bayesian or random "
+                                     "with algorithms")
+    total_env = len(spec.environment) * len(spec.algorithms)
+    if total_env > MAX_ENVIRONMENT:
+        yield FieldError("environment", f"{len(spec.environment)} variables x {len(spec.algorithms)} definitions = "
+                                        f"{total_env}; SageMaker allows {MAX_ENVIRONMENT} summed over all definitions")
+
+
+def budget_rule(spec: Spec) -> Iterator[FieldError]:
+    if spec.budget is None or not spec.max_jobs_effective():
+        return
+    worst = worst_case_instance_hours(spec)
+    if worst > spec.budget.max_instance_hours:
+        costliest = max(spec.definitions(), key=lambda v: v.max_instance_count() * v.resources.max_runtime_per_job)
+        which = " of the costliest definition" if spec.algorithms else ""
+        yield FieldError("budget.max_instance_hours",
+                         f"one round may bill {worst:g} instance-hours in the worst case (max_jobs "
+                         f"{spec.max_jobs_effective()} x instance_count {costliest.max_instance_count()} x "
+                         f"max_runtime_per_job {costliest.resources.max_runtime_per_job / 3600:g}h{which}), more "
+                         f"than the budget of {spec.budget.max_instance_hours:g}")
 
 
 def ranges_rule(spec: Spec) -> Iterator[FieldError]:
-    if not spec.ranges:
-        yield FieldError("ranges", "at least one hyperparameter range is needed to tune")
-    if len(spec.ranges) > MAX_RANGES:
-        yield FieldError("ranges", f"{len(spec.ranges)} ranges; SageMaker tunes at most {MAX_RANGES}")
+    if not spec.ranges and not spec.autotune:
+        yield FieldError("ranges", "at least one hyperparameter range is needed to tune (or autotune: true)")
+    auto = [n for n, r in spec.ranges.items() if isinstance(r, AutoRange)]
+    tuned = len(spec.ranges) - len(auto)
+    if tuned > MAX_RANGES:
+        yield FieldError("ranges", f"{tuned} ranges; SageMaker tunes at most {MAX_RANGES}")
+    if len(auto) > MAX_AUTO_PARAMETERS:
+        yield FieldError("ranges", f"{len(auto)} auto ranges; SageMaker takes at most {MAX_AUTO_PARAMETERS}")
     for name, r in spec.ranges.items():
         where = f"ranges.{name}"
+        if isinstance(r, AutoRange) and not spec.autotune:
+            yield FieldError(f"{where}.type", "auto ranges are chosen by Autotune: set autotune: true")
         if isinstance(r, ContinuousRange | IntegerRange):
             if r.min >= r.max:
                 yield FieldError(f"{where}.max", f"must be greater than min ({r.min}) (got {r.max})")
@@ -86,7 +175,7 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError(f"hyperparameters.{name}", "is also tuned in ranges; a hyperparameter is static or "
                                                    "tuned, not both")
     # Script mode adds the SDK's four control hyperparameters to the request.
-    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algorithm.entry_point is not None else 0)
+    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algo.entry_point is not None else 0)
     total = len(set(spec.hyperparameters) | set(spec.ranges)) + added
     if total > MAX_HYPERPARAMETERS:
         yield FieldError("hyperparameters", f"{total - added} static + tuned hyperparameters; at most "
@@ -110,7 +199,7 @@ def environment_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def script_mode_rule(spec: Spec) -> Iterator[FieldError]:
-    algo = spec.algorithm
+    algo = spec.algo
     if (algo.entry_point is None) != (algo.source is None):
         missing = "source" if algo.source is None else "entry_point"
         yield FieldError(f"algorithm.{missing}", "script mode needs both entry_point and source (the S3 URI of "
@@ -149,8 +238,8 @@ def strategy_rule(spec: Spec) -> Iterator[FieldError]:
             if combos > MAX_JOBS_DEFAULT:
                 yield FieldError("ranges", f"the grid has {combos} combinations; grid search runs at most "
                                            f"{MAX_JOBS_DEFAULT}")
-    elif res.max_jobs is None:
-        yield FieldError("resources.max_jobs", f"required for {spec.strategy} search")
+    elif res.max_jobs is None and not spec.autotune:
+        yield FieldError("resources.max_jobs", f"required for {spec.strategy} search (or autotune: true)")
     limit = MAX_JOBS.get(spec.strategy, MAX_JOBS_DEFAULT)
     if res.max_jobs is not None and res.max_jobs > limit:
         yield FieldError("resources.max_jobs", f"at most {limit} for {spec.strategy} search (got {res.max_jobs})")
@@ -189,7 +278,7 @@ def _hyperband(spec: Spec) -> Iterator[FieldError]:
 
 
 def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
-    algo = spec.algorithm
+    algo = spec.algo
     if sum(x is not None for x in (algo.image, algo.builtin, algo.name)) != 1:
         yield FieldError("algorithm", "give exactly one of builtin (with version), image, or name (an algorithm "
                                       "resource)")
@@ -240,7 +329,7 @@ def algorithm_rule(spec: Spec) -> Iterator[FieldError]:
 
 
 def _objective_among_metrics(spec: Spec, what: str) -> Iterator[FieldError]:
-    names = [m.name for m in spec.algorithm.metrics]
+    names = [m.name for m in spec.algo.metrics]
     if not names:
         yield FieldError("algorithm.metrics", f"{what} needs metric definitions (name and regex) for the objective")
     elif spec.objective.metric not in names:
@@ -259,14 +348,6 @@ def limits_rule(spec: Spec) -> Iterator[FieldError]:
     c = spec.completion
     if c is not None and c.target is None and c.max_jobs_not_improving is None and not c.stop_on_convergence:
         yield FieldError("completion", "sets nothing: give target, max_jobs_not_improving or stop_on_convergence")
-    if spec.budget is not None and spec.max_jobs_effective():
-        worst = worst_case_instance_hours(spec)
-        if worst > spec.budget.max_instance_hours:
-            yield FieldError("budget.max_instance_hours",
-                             f"one round may bill {worst:g} instance-hours in the worst case (max_jobs "
-                             f"{spec.max_jobs_effective()} x instance_count {spec.max_instance_count()} x "
-                             f"max_runtime_per_job {res.max_runtime_per_job / 3600:g}h), more than the budget of "
-                             f"{spec.budget.max_instance_hours:g}")
 
 
 def instances_rule(spec: Spec) -> Iterator[FieldError]:
@@ -307,7 +388,7 @@ def channels_rule(spec: Spec) -> Iterator[FieldError]:
             if spec.network is None or not spec.network.subnets:
                 yield FieldError(f"{where}.file_system", "a file system is reached through a VPC: set "
                                                          "network.subnets and network.security_groups")
-        mode = ch.input_mode or spec.algorithm.input_mode
+        mode = ch.input_mode or spec.algo.input_mode
         if ch.record_wrapper == "RecordIO" and mode != "Pipe":
             yield FieldError(f"{where}.record_wrapper", f"RecordIO wrapping needs Pipe input mode (the channel's "
                                                         f"input mode is {mode}); in File mode leave it unset")
@@ -352,6 +433,15 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
     problem = _KMS.problem(spec.kms_key_id) if spec.kms_key_id is not None else None
     if problem:
         yield FieldError("kms_key_id", problem)
+    local = local_storage_types(spec)
+    ebs = [c.instance_type for c in spec.instance_choices() if c.instance_type not in local]
+    if spec.kms_key_id is not None and local and ebs:
+        # One VolumeKmsKeyId covers every choice, and SageMaker refuses it on local storage: the EBS choices'
+        # volumes would silently go without the key.
+        yield FieldError("resources.instance_configs", f"with kms_key_id, choose instance types that all have local "
+                                                       f"NVMe storage ({', '.join(local)}) or all use EBS volumes "
+                                                       f"({', '.join(ebs)}): SageMaker takes one volume key for "
+                                                       "every choice and refuses it on local storage")
     if spec.schedule is not None and not (_RATE.fullmatch(spec.schedule) or _CRON.fullmatch(spec.schedule)):
         yield FieldError("schedule", "expected an EventBridge expression like 'rate(7 days)' or "
                                      f"'cron(0 3 ? * MON *)' (got {excerpt(spec.schedule)})")
@@ -375,19 +465,20 @@ def promote_rule(spec: Spec) -> Iterator[FieldError]:
     image = promote.inference.image
     if image is not None and (problem := _IMAGE.problem(image)):
         yield FieldError("promote.inference.image", problem)
-    if image is None and spec.algorithm.name is not None:
+    algo = spec.algorithm  # None for a multi-algorithm study: the best job's training image is the default
+    if image is None and algo is not None and algo.name is not None:
         yield FieldError("promote.inference.image", "an algorithm resource (algorithm.name) has no training image "
                                                     "to serve from; name the inference image")
-    if image is None and spec.algorithm.builtin:
+    if image is None and algo is not None and algo.builtin:
         from amt.images import ImageError, is_framework
 
         try:
-            framework = is_framework(spec.algorithm.builtin)
+            framework = is_framework(algo.builtin)
         except ImageError:
             return  # algorithm_rule reports the unknown name
         if framework:
             # Framework training images (pytorch, tensorflow, mxnet) are not their inference images.
-            yield FieldError("promote.inference.image", f"{spec.algorithm.builtin} is a framework: its training "
+            yield FieldError("promote.inference.image", f"{algo.builtin} is a framework: its training "
                                                         "image does not serve; name the inference image")
 
 
@@ -414,7 +505,8 @@ def s3_uri_rule(spec: Spec) -> Iterator[FieldError]:
     # The execution role is granted `<uri>*`: IAM would read a `*` or `?` in the URI as a wildcard, and the
     # study could read (or write) more than the spec declares.
     uris = [(f"data.{name}.uri", ch.uri) for name, ch in spec.data.items() if ch.uri is not None]
-    for where, uri in (("output_uri", spec.output_uri), ("algorithm.source", spec.algorithm.source),
+    source = spec.algorithm.source if spec.algorithm else None
+    for where, uri in (("output_uri", spec.output_uri), ("algorithm.source", source),
                        ("checkpoint.uri", spec.checkpoint.uri if spec.checkpoint else None)):
         if uri is not None:
             uris.append((where, uri))

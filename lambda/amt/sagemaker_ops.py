@@ -102,6 +102,8 @@ def _training_summary(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": s.get("TrainingJobName", ""),
         "tuning_job": s.get("TuningJobName", ""),
+        # Multi-algorithm tuning names the definition each training job ran.
+        "definition": s.get("TrainingJobDefinitionName") or "",
         "status": s.get("TrainingJobStatus", ""),
         "objective": float(value) if value is not None else None,
         "objective_status": s.get("ObjectiveStatus", ""),
@@ -125,7 +127,10 @@ def describe(sm: Any, job_name: str) -> dict[str, Any]:
     with transient_errors(f"DescribeHyperParameterTuningJob {job_name}"):
         d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job_name)
     config = d.get("HyperParameterTuningJobConfig") or {}
-    objective = config.get("HyperParameterTuningJobObjective") or {}
+    definitions = d.get("TrainingJobDefinitions") or []
+    # Multi-algorithm jobs carry the objective in each definition (one type for all; the first's metric).
+    objective = config.get("HyperParameterTuningJobObjective") or (definitions[0].get("TuningObjective")
+                                                                   if definitions else None) or {}
     definition = d.get("TrainingJobDefinition") or {}
     warm = d.get("WarmStartConfig") or {}
     best = d.get("BestTrainingJob")
@@ -144,7 +149,11 @@ def describe(sm: Any, job_name: str) -> dict[str, Any]:
         "training_job_counters": dict(d.get("TrainingJobStatusCounters") or {}),
         "objective_counters": dict(d.get("ObjectiveStatusCounters") or {}),
         "static_hyperparameters": dict(definition.get("StaticHyperParameters") or {}),
-        "instance_count": _instance_count(definition),
+        "definitions": {str(x.get("DefinitionName", "")): {
+            "static_hyperparameters": dict(x.get("StaticHyperParameters") or {}),
+            "objective": dict(x.get("TuningObjective") or {}), "instance_count": _instance_count(x),
+        } for x in definitions},
+        "instance_count": max((_instance_count(x) for x in definitions), default=_instance_count(definition)),
         "parents": [p["HyperParameterTuningJobName"] for p in warm.get("ParentHyperParameterTuningJobs", [])],
         "warm_start_type": warm.get("WarmStartType", ""),
         "best_training_job": _training_summary(best) if best else None,

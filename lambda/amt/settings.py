@@ -54,6 +54,8 @@ class RegistrySchema:
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_CONFIGS_PREFIX = "configs/"
+# The specs deployed from configs/, written by the stack's deployment only (amt.deployed).
+DEPLOYED_SPECS_KEY = "deployed/specs.json"
 DEFAULT_REPORTS_PREFIX = "reports/"
 DEFAULT_QUIET_MINUTES = 30
 METRICS_NAMESPACE = "AmtConductor"

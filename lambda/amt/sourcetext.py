@@ -1,7 +1,8 @@
 """Fields SageMaker takes as text carry exactly the text written in the file.
 
 YAML and JSON read `1.10` as the number 1.1 and `True` as a boolean; a version, a static hyperparameter,
-a categorical value, a tag or an environment value must reach SageMaker as written ("1.10", "True").
+a categorical value, an Autotune hint, a tag or an environment value must reach SageMaker as written
+("1.10", "True").
 The loaders keep each number's and boolean's source text by path; `apply_source_text` puts that text
 back into the text fields before the model sees the document. Numeric fields (range bounds, limits)
 stay numbers. Without source text (a dict built in Python) the model refuses floats in text fields.
@@ -18,6 +19,7 @@ _DEFINITION_TEXT_FIELDS: tuple[tuple[str, ...], ...] = (
     ("algorithm", "py_version"),
     ("hyperparameters", "*"),
     ("ranges", "*", "values", "*"),
+    ("ranges", "*", "hint"),  # Autotune's ValueHint
     ("environment", "*"),
 )
 TEXT_FIELDS: tuple[tuple[str, ...], ...] = (

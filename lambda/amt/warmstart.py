@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amt.model import CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt.model import AutoRange, CategoricalRange, ContinuousRange, IntegerRange, Spec
 from amt.scriptmode import script_hyperparameters
 
 MAX_PARENTS = 5
@@ -43,13 +43,15 @@ def _range_kind(r: object) -> str:
         return "continuous"
     if isinstance(r, IntegerRange):
         return "integer"
+    if isinstance(r, AutoRange):
+        return "auto"
     return "categorical"
 
 
 def static_hyperparameters(spec: Spec) -> dict[str, str]:
     """The static hyperparameters SageMaker sees, script mode's included (parent and child run in one region)."""
     out = dict(spec.hyperparameters)
-    algo = spec.algorithm
+    algo = spec.algo
     if algo.entry_point is not None and algo.source is not None:
         isolated = spec.network is not None and spec.network.isolation
         out.update(script_hyperparameters(algo.entry_point, algo.source, "<region>", isolated=isolated))
@@ -80,8 +82,24 @@ def compatibility_problems(child: Spec, parents: list[Spec], warm_type: str | No
     if len(parents) > MAX_PARENTS:
         problems.append(Problem("*", "warm_start.parents", f"{len(parents)} parents; at most {MAX_PARENTS}"))
     for parent in parents:
-        problems.extend(_against(child, parent, kind))
+        problems.extend(_against_definitions(child, parent, kind))
     return problems
+
+
+def _against_definitions(child: Spec, parent: Spec, kind: str) -> list[Problem]:
+    """Single-algorithm specs directly; multi-algorithm ones definition by definition, matched by name."""
+    if not child.algorithms and not parent.algorithms:
+        return _against(child, parent, kind)
+    names = [d.name for d in child.algorithms or []]
+    if names != [d.name for d in parent.algorithms or []]:
+        # The definitions are what the parent's training jobs ran; a child compares with each by its name.
+        return [Problem(parent.name, "algorithms", f"the definitions ({', '.join(names) or 'none'}) must be the "
+                        f"parent's ({', '.join(d.name for d in parent.algorithms or []) or 'none'}), in order")]
+    out: list[Problem] = []
+    for i, (c, p) in enumerate(zip(child.definitions(), parent.definitions(), strict=True)):
+        out.extend(Problem(x.parent, f"algorithms.{i}.{x.field}", x.message) if x.field.split(".")[0] in (
+            "algorithm", "hyperparameters", "ranges", "data", "objective") else x for x in _against(c, p, kind))
+    return list(dict.fromkeys(out))
 
 
 def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
@@ -127,7 +145,7 @@ def _against(child: Spec, parent: Spec, kind: str) -> list[Problem]:
 
 def _image_of(spec: Spec) -> tuple[str | None, ...]:
     # A built-in algorithm's version picks its image as surely as a custom image's tag does.
-    algo = spec.algorithm
+    algo = spec.algo
     return algo.image, algo.builtin, algo.version, algo.name, algo.base_framework
 
 

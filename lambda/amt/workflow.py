@@ -273,6 +273,17 @@ def reconcile(rt: Runtime, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
+def _release_orphaned_holds(rt: Runtime) -> int:
+    """Capacity held for runs that ended without giving it back (a crash between steps); reads grow
+    with the holds, which never outnumber the tuning-job quota."""
+    released = 0
+    for hold in Capacity(rt.registry).holds():
+        run = rt.registry.run(str(hold.get("run_id"))) if hold.get("run_id") else None
+        if run is not None and run.get("status") != RunStatus.RUNNING:
+            released += admission.release(rt, str(hold["job_name"]), wake=False)
+    return released
+
+
 def _reconcile_one(rt: Runtime, job: str, counts: dict[str, int]) -> None:
     found = sagemaker_ops.status_of(rt.sagemaker, job)
     if found is None:
@@ -288,17 +299,6 @@ def _reconcile_one(rt: Runtime, job: str, counts: dict[str, int]) -> None:
     else:
         counts["running"] += 1
         rt.registry.touch_token(job)
-
-
-def _release_orphaned_holds(rt: Runtime) -> int:
-    """Capacity held for runs that ended without giving it back (a crash between steps); reads grow
-    with the holds, which never outnumber the tuning-job quota."""
-    released = 0
-    for hold in Capacity(rt.registry).holds():
-        run = rt.registry.run(str(hold.get("run_id"))) if hold.get("run_id") else None
-        if run is not None and run.get("status") != RunStatus.RUNNING:
-            released += admission.release(rt, str(hold["job_name"]), wake=False)
-    return released
 
 
 def _fail_token(rt: Runtime, job_name: str, token: str, error: str, cause: str) -> None:

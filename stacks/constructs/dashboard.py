@@ -103,6 +103,19 @@ class Dashboard(Construct):
                           label="in flight (reconciler)"),
             ], right=[_search("TuningJobsLaunched", "Sum", by_study=True, period=five)]),
         )
+        def ours(metric: str, stat: str, label: str) -> cw.Metric:
+            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric,
+                             dimensions_map={SERVICE_DIMENSION: service_name}, statistic=stat, period=five,
+                             label=label)
+
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Admission queue (rounds waiting for account capacity)", width=12,
+                           left=[ours("QueueDepth", "Maximum", "rounds queued (reconciler)")],
+                           right=[ours("QueueWaitSeconds", "Average", "wait s (average)"),
+                                  ours("QueueWaitSeconds", "Maximum", "wait s (max)")]),
+            cw.GraphWidget(title="Rounds queued per study", width=12,
+                           left=[_search("RoundsQueued", "Sum", by_study=True, period=five)]),
+        )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Best objective per study", width=12,
                            left=[_search("BestObjective", "Maximum", by_study=True, period=Duration.hours(1))]),

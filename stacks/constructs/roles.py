@@ -152,6 +152,14 @@ def read_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStateme
                                resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
+def read_deployed_statement(bucket: s3.IBucket, key: str, *, latest: bool) -> iam.PolicyStatement:
+    """Read the deployed specs' manifest: a given version (what a run recorded) and, with `latest`, the
+    current one (Prepare: a schedule's spec, an upload's deployed code)."""
+    return iam.PolicyStatement(sid="ReadDeployedSpecs",
+                               actions=["s3:GetObjectVersion", *(["s3:GetObject"] if latest else [])],
+                               resources=[bucket.arn_for_objects(key)])
+
+
 def write_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
     """Write report objects under the reports prefix (nothing else in the artifacts bucket)."""
     return iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
@@ -196,8 +204,8 @@ def launcher_statements(stack: Stack, study: StudyAccess, *, stack_key: str,
         iam.PolicyStatement(sid="CreateThisStudysJobs",
                             actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
                             resources=jobs, conditions=_ours(stack_key, "aws:RequestTag")),
-        iam.PolicyStatement(sid="DescribeThisStudysJobs", actions=["sagemaker:DescribeHyperParameterTuningJob"],
-                            resources=jobs),
+        # Adoption describes the study's job; a warm start's parents may be any of this stack's jobs.
+        describe_jobs_statement(stack, stack_key),
         iam.PolicyStatement(sid="PassThisStudysRole", actions=["iam:PassRole"], resources=[execution_role_arn],
                             conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}),
         *controls_deny_statements(stack, study),
@@ -248,7 +256,7 @@ def execution_statements(stack: Stack, study: StudyAccess, *, artifacts_bucket_a
                          registry_account: RegistryAccount) -> list[iam.PolicyStatement]:
     """Everything one study's training jobs need, and only for that study."""
     return [
-        *read_data_statements(stack, [*study.data, *([study.checkpoint] if study.checkpoint else [])]),
+        *read_data_statements(stack, [*study.data, *study.checkpoints]),
         *write_output_statements(stack, study, artifacts_bucket_arn),
         *checkpoint_statements(stack, study),
         *mount_file_systems_statements(stack, study),
@@ -299,11 +307,11 @@ def write_output_statements(stack: Stack, study: StudyAccess, artifacts_bucket_a
 
 def checkpoint_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
     """A checkpoint location is written during training (and read back, by `read_data_statements`)."""
-    if study.checkpoint is None:
+    if not study.checkpoints:
         return []
-    objects = f"{_bucket_arn(stack, study.checkpoint.bucket)}/{study.checkpoint.prefix}*"
+    objects = [f"{_bucket_arn(stack, c.bucket)}/{c.prefix}*" for c in study.checkpoints]
     return [iam.PolicyStatement(sid="WriteOwnCheckpoints", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=[objects])]
+                                resources=objects)]
 
 
 def mount_file_systems_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:

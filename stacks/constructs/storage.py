@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from amt.settings import DEFAULT_CONFIGS_PREFIX, SPEC_SUFFIXES
+from amt.settings import DEFAULT_CONFIGS_PREFIX, DEPLOYED_SPECS_KEY, SPEC_SUFFIXES
 from stacks.config import EnvSettings
 from stacks.nag import acknowledge, allow_wildcards, checkov_skip
 
@@ -148,6 +148,23 @@ class Storage(Construct):
             log_group=log_group,
             memory_limit=256,
         )
+        # The deployed specs for the handlers (amt.deployed): outside the configs prefix, so writing them
+        # starts no run; written first, so a run the configs' new versions start compares with them.
+        manifest = s3deploy.BucketDeployment(
+            self, "DeployedSpecs",
+            sources=[s3deploy.Source.json_data(DEPLOYED_SPECS_KEY.rsplit("/", 1)[1],
+                                               deployed_manifest(configs_dir, self.configs_prefix))],
+            destination_bucket=self.configs,
+            destination_key_prefix=DEPLOYED_SPECS_KEY.rsplit("/", 1)[0] + "/",
+            prune=True,
+            retain_on_delete=True,
+            role=role,
+            log_group=log_group,
+            memory_limit=256,
+        )
+        # Only the two copy operations are ordered (their constructs share CDK's singleton handler and layer:
+        # a dependency between the constructs themselves would be a cycle).
+        _copy_of(deployment).node.add_dependency(_copy_of(manifest))
         allow_wildcards(role, [
             (r"Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*",
              "CDK's BucketDeployment grant groups (read the staged asset, write the configs bucket); limited to "
@@ -177,6 +194,27 @@ class Storage(Construct):
             ):
                 checkov_skip(singleton, check, reason)
         return deployment
+
+
+def deployed_manifest(configs_dir: Path, configs_prefix: str) -> dict[str, dict[str, str]]:
+    """{study: {"key": its configs/ key, "body": the file as written}} for the specs of configs/."""
+    from amt.errors import SpecError
+    from amt.loader import load_spec
+
+    out: dict[str, dict[str, str]] = {}
+    for path in _spec_files(configs_dir):
+        try:
+            spec = load_spec(path)
+        except SpecError:
+            continue  # the app refuses to synthesize an invalid spec before this matters
+        out[spec.name] = {"key": f"{configs_prefix}{path.relative_to(configs_dir).as_posix()}",
+                          "body": path.read_text(encoding="utf-8")}
+    return out
+
+
+def _copy_of(deployment: s3deploy.BucketDeployment) -> CustomResource:
+    (copy,) = [c for c in deployment.node.children if isinstance(c, CustomResource)]
+    return copy
 
 
 def _spec_files(folder: Path) -> list[Path]:

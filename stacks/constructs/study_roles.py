@@ -115,6 +115,10 @@ class StudyRole(Construct):
                 (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
                  r"hyper-parameter-tuning-job/[a-z0-9][a-z0-9-]*-r\*",
                  "This study's tuning jobs: names are <study>-r<round>-<hash>, chosen per round at run time."),
+                (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                 r"hyper-parameter-tuning-job/\*",
+                 "Describe only, of tuning jobs tagged with this stack's key (aws:ResourceTag condition): a warm "
+                 "start's parents may be any of the stack's jobs."),
             ])
 
 

@@ -71,3 +71,20 @@ def test_injected_failure_fails_the_job_with_a_reason() -> None:
     plan = plan_tuning_job(_request(), created_s=0, duration_s=3600, fail_reason="AlgorithmError: boom")
     assert plan.final_status == "Failed" and plan.failure_reason == "AlgorithmError: boom"
     assert any(j.status == "Failed" for j in plan.training_jobs)
+
+
+def test_multi_algorithm_jobs_take_turns_over_the_definitions_and_their_ranges() -> None:
+    request = _request(jobs=6)
+    config = request["HyperParameterTuningJobConfig"]
+    objective_ = config.pop("HyperParameterTuningJobObjective")
+    config.pop("ParameterRanges")
+    other = {"ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": "0.0001", "MaxValue": "1",
+                                            "ScalingType": "Logarithmic"}]}
+    request["TrainingJobDefinitions"] = [
+        {"DefinitionName": "xgb", "TuningObjective": objective_, "HyperParameterRanges": RANGES},
+        {"DefinitionName": "linear", "TuningObjective": objective_, "HyperParameterRanges": other}]
+    plan = plan_tuning_job(request, created_s=0, duration_s=3600)
+    assert [j.definition for j in plan.training_jobs] == ["xgb", "linear"] * 3
+    assert all(set(j.hyperparameters) == ({"learning_rate"} if j.definition == "linear" else
+                                          {"eta", "max_depth", "booster"}) for j in plan.training_jobs)
+    assert plan.metric == "validation:auc"

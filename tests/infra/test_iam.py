@@ -338,3 +338,42 @@ def test_the_deny_check_catches_a_launcher_that_may_pass_guarded_roles(synth: An
                     st["Resource"] = "arn:aws:iam::1:role/amt/AmtConductor/*"
     found = spec_control_violations(templates, _configs_scope())
     assert any("may pass arn:aws:iam::1:role/amt/AmtConductor/*" in v for v in found), found
+
+
+# --- attacks by someone who may only upload specs (issue 9, findings 1 and 3) ----------------------------
+
+def _uploaded(name: str, **changes: Any) -> Any:
+    import yaml
+
+    from amt.loader import parse_spec
+
+    doc = yaml.safe_load((ROOT / "configs" / name).read_text())
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return parse_spec(yaml.safe_dump(doc), f"configs/{name}")
+
+
+def test_attack_a_guarded_studys_name_without_its_controls_names_a_role_that_does_not_exist(synth: Any) -> None:
+    from amt.access import roles_for
+
+    attack = _uploaded("fraud-random-spot.yaml", kms_key_id=None, network=None)
+    roles = roles_for(attack, role_arn_base="arn:aws:iam::1:role/amt/AmtConductor/", key=STACK_KEY,
+                      region="<AWS::Region>")
+    assert roles.launcher_role_arn is None  # launched directly, by the launch function's own role ...
+    assert roles.execution_role_arn.split("AmtConductor/")[1] not in _study_roles(synth)  # ... as no role at all
+
+
+def test_attack_another_studys_data_or_an_image_in_any_account_is_not_in_the_studys_role(synth: Any) -> None:
+    attack = _uploaded("churn-xgb.yaml", data={"train": {"uri": "s3://example-ml-data/fraud/train/"}},
+                       algorithm={"image": "999999999999.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1",
+                                  "metrics": [{"name": "validation:auc", "regex": "auc=([0-9.]+)"}]})
+    churn = _statements(_study_roles(synth)[f"open/churn-xgb.{STACK_KEY}.<AWS::Region>"])
+    import fnmatch
+
+    target = f"arn:<AWS::Partition>:s3:::{attack.data['train'].uri.removeprefix('s3://')}part-0.csv"
+    assert not [r for r in _resources(churn, "s3:GetObject") if fnmatch.fnmatchcase(target, r)]
+    pulls = _resources(churn, "ecr:BatchGetImage")
+    assert not any("999999999999" in r or ":*:" in r for r in pulls), pulls

@@ -13,6 +13,7 @@ import yaml
 from aws_cdk import App, Environment, Stack
 from botocore.validate import ParamValidator
 
+from amt.errors import SpecError
 from amt.instances import EBS_ONLY_FAMILIES, LOCAL_STORAGE_FAMILIES, family, has_local_storage
 from amt.loader import parse_spec
 from amt.model import Spec
@@ -151,3 +152,38 @@ def test_instance_choices_with_local_storage_carry_no_volume_key_and_iam_allows_
     config = request["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"]
     assert "VolumeKmsKeyId" not in config
     assert _denied_by(_deny_statements(spec), _context(request)) == []
+
+
+def test_kms_with_instance_choices_mixing_local_and_ebs_storage_is_refused() -> None:
+    # One VolumeKmsKeyId covers every choice: the EBS volumes would silently go without the key.
+    doc = yaml.safe_load((ROOT / "configs" / "fraud-random-spot.yaml").read_text())
+    doc["resources"].pop("instance_type")
+    doc["resources"]["instance_configs"] = [{"instance_type": "ml.g5.2xlarge"}, {"instance_type": "ml.m5.2xlarge"}]
+    with pytest.raises(SpecError) as exc:
+        parse_spec(yaml.safe_dump(doc, sort_keys=False), "fraud-random-spot.yaml")
+    (err,) = exc.value.errors
+    assert err.path == "resources.instance_configs"
+    assert "ml.g5.2xlarge" in err.message and "ml.m5.2xlarge" in err.message
+
+
+def test_a_multi_algorithm_study_with_one_local_storage_definition_launches() -> None:
+    doc = yaml.safe_load((ROOT / "configs" / "fraud-random-spot.yaml").read_text())
+    one = {k: doc.pop(k) for k in ("algorithm", "hyperparameters", "ranges")}
+    doc["algorithms"] = [{"name": "on-ebs", **one}, {"name": "on-nvme", **one,
+                                                     "resources": {"instance_type": "ml.g5.2xlarge"}}]
+    spec = parse_spec(yaml.safe_dump(doc, sort_keys=False), "fraud-random-spot.yaml")
+    request = _request(spec)
+
+    ebs, nvme = request["TrainingJobDefinitions"]
+    assert ebs["ResourceConfig"]["VolumeKmsKeyId"] == spec.kms_key_id
+    assert "VolumeKmsKeyId" not in nvme["ResourceConfig"]
+    assert nvme["OutputDataConfig"]["KmsKeyId"] == spec.kms_key_id
+    assert any("ml.g5.2xlarge has local NVMe storage" in w for w in make_plan(spec).warnings)
+    statements = _deny_statements(spec)
+    # However SageMaker fills the volume key for two definitions (one key, or none), the launch is allowed.
+    ctx = {"sagemaker:InstanceTypes": ["ml.m5.2xlarge", "ml.g5.2xlarge"],
+           "sagemaker:OutputKmsKey": spec.kms_key_id, "sagemaker:VpcSubnets": ebs["VpcConfig"]["Subnets"],
+           "sagemaker:VpcSecurityGroupIds": ebs["VpcConfig"]["SecurityGroupIds"],
+           "sagemaker:NetworkIsolation": True, "sagemaker:InterContainerTrafficEncryption": True}
+    assert _denied_by(statements, ctx) == []
+    assert _denied_by(statements, ctx | {"sagemaker:VolumeKmsKey": spec.kms_key_id}) == []

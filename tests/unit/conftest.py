@@ -215,6 +215,14 @@ class World:
         resp = self.s3.put_object(Bucket=CONFIGS, Key=key, Body=body.encode())
         return {"bucket": CONFIGS, "key": key, "version_id": resp["VersionId"]}
 
+    def put_deployed(self, *docs: dict[str, Any]) -> None:
+        """What `cdk deploy` writes for these specs of configs/ (amt.deployed's manifest)."""
+        from amt.settings import DEPLOYED_SPECS_KEY
+
+        manifest = {d["name"]: {"key": f"configs/{d['name']}.yaml", "body": yaml.safe_dump(d, sort_keys=False)}
+                    for d in docs}
+        self.s3.put_object(Bucket=CONFIGS, Key=DEPLOYED_SPECS_KEY, Body=json.dumps(manifest).encode())
+
     def s3_event(self, location: dict[str, Any], event_id: str = "evt-1") -> dict[str, Any]:
         return {"version": "0", "id": event_id, "source": "aws.s3", "detail-type": "Object Created",
                 "time": "2026-11-23T10:00:00Z",

@@ -124,7 +124,7 @@ def test_render_invalid_spec_exit_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, custom_spec(ranges={}))
     code, out, err = run(capsys, "render", str(path))
     assert (code, out) == (1, "")
-    assert err.strip() == f"{path}: ranges: at least one hyperparameter range is needed to tune"
+    assert err.strip() == f"{path}: ranges: at least one hyperparameter range is needed to tune (or autotune: true)"
 
 
 def test_render_unknown_region_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,12 +171,15 @@ def test_schema_validates_the_examples(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     schema = json.loads(out)
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert {"name", "objective", "strategy", "algorithm", "ranges", "data", "resources"} <= set(schema["required"])
+    assert {"name", "objective", "strategy", "data", "resources"} <= set(schema["required"])
+    # algorithm and ranges, unless a multi-algorithm spec's `algorithms` replaces them
+    assert not {"algorithm", "ranges"} & set(schema["required"])
+    assert schema["anyOf"] == [{"required": ["algorithm", "ranges"]}, {"required": ["algorithms"]}]
     validator = jsonschema.Draft202012Validator(schema)
     for path in CONFIGS:
         doc = yaml.load(path.read_text(), Loader=SpecLoader)
         assert [e.message for e in validator.iter_errors(doc)] == [], path
-        for key in schema["required"]:
+        for key in [*schema["required"], "algorithm", "ranges"]:
             assert not validator.is_valid({k: v for k, v in doc.items() if k != key}), (path, key)
     assert not validator.is_valid({**doc, "nmae": "x"})
 

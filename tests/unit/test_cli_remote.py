@@ -166,3 +166,22 @@ def test_report_from_a_simulator_folder_is_the_highest_round(tmp_path: Path,
     assert main(["report", "churn-xgb", "--local", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip().endswith("/churn-xgb-r2-aaaaaa/report.html")
     assert main(["report", "ghost", "--local", str(tmp_path)]) == 1
+
+
+def test_status_shows_a_round_waiting_for_capacity_and_its_place(stack: Any,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from amt.capacity import Capacity, order_key
+
+    _, ddb = stack
+    reg = Registry(ddb, "amt-registry")
+    loc = {"bucket": "amt-configs", "key": "configs/churn-xgb.yaml", "version_id": "v1"}
+    reg.claim_run("run-1", study="churn-xgb", trigger="s3", spec_location=loc)
+    reg.claim_round("churn-xgb", 1, run_id="run-1", job_name="churn-xgb-r1-aaaaaa", parents=[],
+                    spec_location=loc, worst_case_hours=20)
+    cap = Capacity(reg)
+    needs = {"instance_type": "ml.m5.xlarge", "instances": 2}
+    for t, job in ((100, "other-r1-bbbbbb"), (200, "churn-xgb-r1-aaaaaa"), (300, "late-r1-cccccc")):
+        cap.enqueue(order_key(t, 0, job), {"job_name": job, "needs": needs})
+    assert main(["status", "churn-xgb", "--stack", "AmtConductor"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert "churn-xgb-r1-aaaaaa" in row and "QUEUED (2 of 3)" in row

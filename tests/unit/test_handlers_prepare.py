@@ -32,7 +32,7 @@ def test_first_round_of_a_new_study(world: World) -> None:
     assert out["request"]["TrainingJobDefinition"]["RoleArn"].endswith("role/amt-sagemaker")
     item = world.rt.registry.round("churn", 1)
     assert item["status"] == "LAUNCHING" and item["job_name"] == name and item["run_id"] == "run-1"
-    assert world.rt.registry.study("churn")["spec_location"] == loc
+    assert "spec_location" not in world.rt.registry.study("churn")  # an upload points the study nowhere
 
 
 def test_a_retried_prepare_returns_the_same_round(world: World) -> None:
@@ -101,16 +101,47 @@ def test_explicit_parents_are_used_for_an_uploaded_spec(world: World) -> None:
     }
 
 
-def test_a_scheduled_run_loads_the_study_spec_on_record(world: World) -> None:
-    loc = world.put_spec(spec_doc())
-    run(world, loc, "run-1")
-    out = world.call(prepare, {"study": "churn", "run_id": "run-2", "trigger": "schedule"})
-    assert out["spec_location"] == loc and out["round"] == 2
+def test_a_scheduled_run_runs_the_deployed_spec_not_the_last_upload(world: World) -> None:
+    """Issue 9, finding 6: an upload runs its own version only; the schedule keeps running what was deployed."""
+    world.put_deployed(spec_doc())
+    uploaded = world.put_spec(spec_doc(rounds={"max": 1}, ranges={
+        "eta": {"type": "continuous", "min": 0.2, "max": 0.3}, "max_depth": {"type": "integer", "min": 2, "max": 3}}))
+    first = run(world, uploaded, "run-1")
+    assert first["spec_location"] == uploaded
+    out = world.call(prepare, {"input": {"study": "churn", "trigger": "schedule"}, "run_id": "run-2"})
+    assert out["spec_location"]["key"] == "deployed/specs.json" and out["spec_location"]["study"] == "churn"
+    ranges = out["request"]["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"]
+    assert ranges[0]["MinValue"] == "0.01"  # the deployed range, not the upload's 0.2
+    assert world.rt.registry.study("churn")["spec_location"] == out["spec_location"]  # the deployed one
 
 
-def test_a_scheduled_run_of_an_unknown_study_fails_clearly(world: World) -> None:
-    with pytest.raises(SpecInvalid, match="no spec on record"):
+def test_a_scheduled_run_of_a_study_that_was_not_deployed_fails_clearly(world: World) -> None:
+    with pytest.raises(SpecInvalid, match="study ghost: no deployed spec; a schedule runs the spec deployed"):
         world.call(prepare, {"study": "ghost", "run_id": "run-1", "trigger": "schedule"})
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("image", "999999999999.dkr.ecr.us-east-1.amazonaws.com/mine:latest"),
+    ("entry_point", "other.py"),
+])
+def test_an_upload_may_not_change_a_deployed_studys_code(world: World, field: str, value: str) -> None:
+    """Issue 9, finding 2: code (image, entry point, code source) ships with `cdk deploy`, not with an upload."""
+    world.put_deployed(spec_doc())
+    changed = spec_doc()
+    changed["algorithm"] = {**changed["algorithm"], field: value}
+    if field == "entry_point":
+        changed["algorithm"]["source"] = "s3://my-data-bucket/code/train.tar.gz"
+    loc = world.put_spec(changed)
+    with pytest.raises(SpecInvalid, match=rf"configs/churn.yaml: algorithm.{field}: differs from the deployed "
+                                          r"spec of study churn .*code changes ship with `cdk deploy`"):
+        run(world, loc)
+    assert world.rt.registry.run("run-1") is None  # refused before anything is recorded
+
+
+def test_an_upload_may_change_what_is_not_code(world: World) -> None:
+    world.put_deployed(spec_doc())
+    loc = world.put_spec(spec_doc(rounds={"max": 1}, hyperparameters={"num_round": 50}))
+    assert run(world, loc)["round"] == 1
 
 
 def test_an_invalid_spec_names_file_and_field_and_records_nothing(world: World) -> None:
@@ -226,6 +257,7 @@ def test_a_scheduled_run_warm_starts_from_the_lineage_not_the_specs_explicit_par
     """Issue 14, item 3: explicit warm_start.parents apply to an uploaded run only (docs/architecture.md);
     a scheduled run of the same spec continues from the study's own best rounds."""
     doc = spec_doc(rounds={"max": 1}, warm_start={"type": "transfer_learning", "parents": ["legacy-tuning-job"]})
+    world.put_deployed(doc)
     loc = world.put_spec(doc)
     first = world.launch_round(loc, "run-1")
     assert first["parents"] == ["legacy-tuning-job"]

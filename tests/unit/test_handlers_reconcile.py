@@ -40,6 +40,7 @@ def test_a_token_whose_job_never_existed_fails_the_wait(world: World, clock: Any
     assert world.call(reconcile, {})["missing"] == 1
     [(method, call)] = world.task_results()
     assert method == "send_task_failure" and call["error"] == "TuningJobMissing"
+    assert call["cause"] == "SageMaker has no tuning job churn-r9-000000"
     assert world.call(reconcile, {})["checked"] == 0
 
 

@@ -60,7 +60,8 @@ def test_schedule_ticks_start_one_run_per_tick(world: World) -> None:
     world.call(start, {**tick, "time": "2026-11-30T03:00:00Z"})
     assert len(executions(world)) == 2
     payload = json.loads(world.sfn.describe_execution(executionArn=first["execution_arn"])["input"])
-    assert payload["study"] == "churn" and payload["trigger"] == "schedule"
+    # docs/architecture.md: the input of a scheduled run; run_id is the execution's own name.
+    assert payload == {"study": "churn", "trigger": "schedule", "run_id": first["execution_arn"].rsplit(":", 1)[1]}
 
 
 def test_throttling_is_transient(world: World) -> None:
@@ -86,3 +87,35 @@ def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: objec
     out = world.call(start, event)  # type: ignore[arg-type]
     assert out["started"] is False
     assert executions(world) == []
+
+
+def test_a_tick_without_its_time_is_keyed_on_the_minute(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Duplicates of one tick (same minute) start one run; ticks an hour or a minute apart start one each.
+    from datetime import UTC, datetime
+
+    import amt.workflow
+
+    now = [datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC)]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return now[0]
+
+    monkeypatch.setattr(amt.workflow, "datetime", Clock)
+    tick = {"study": "churn", "trigger": "schedule"}
+    names = []
+    for at in ((10, 0, 5), (10, 0, 50), (10, 1, 0), (11, 0, 5)):
+        now[0] = datetime(2026, 11, 23, *at, tzinfo=UTC)
+        names.append(world.call(start, tick)["execution_arn"])
+    assert names[0] == names[1] and len(set(names)) == 3
+    assert len(executions(world)) == 3
+
+
+def test_the_runtime_reads_its_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from amt.settings import Settings
+    from amt.workflow import Runtime
+
+    monkeypatch.setenv("AMT_REGISTRY_TABLE", "table-from-env")
+    assert Runtime.from_env().settings == Settings.from_env()
+    assert Runtime.from_env().settings.registry_table == "table-from-env"

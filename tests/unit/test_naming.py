@@ -134,12 +134,15 @@ CHANGES: list[tuple[str, Any]] = [
     ("output_compression", "none"),
     ("data.train.shuffle_seed", 3),
     ("algorithm", {"name": "my-algorithm"}),
+    ("autotune", True),
 ]
 
 
 def test_every_field_is_covered() -> None:
     # spec_version has one value: writing it out is not a change. priority orders the admission queue only.
-    assert {path.split(".")[0] for path, _ in CHANGES} | {"spec_version", "priority"} == set(Spec.model_fields)
+    # algorithms replaces algorithm/hyperparameters/ranges: its own test below.
+    assert {path.split(".")[0] for path, _ in CHANGES} | {"spec_version", "priority", "algorithms"} == set(
+        Spec.model_fields)
     assert job_name(parse(custom_spec(spec_version=1)), 1) == job_name(parse(custom_spec()), 1)
     assert job_name(parse(custom_spec(priority=7)), 1) == job_name(parse(custom_spec()), 1)
 
@@ -217,6 +220,14 @@ def test_prefix_overlaps_finds_a_study_inside_another_studys_job_prefix() -> Non
     assert prefix_overlaps(["churn", "churn-rare", "churn-xgb", "fraud"]) == [("churn", "churn-rare")]
     assert prefix_overlaps(["a", "a-r", "b-r2"]) == [("a", "a-r")]
     assert prefix_overlaps(["churn-xgb", "churn-xgb-q4"]) == []
+
+
+def test_changing_a_definition_changes_the_name() -> None:
+    from test_multi_algorithm import multi_spec
+
+    base = job_name(parse(multi_spec()), 1)
+    assert job_name(parse(setin(multi_spec(), "algorithms.1.ranges.learning_rate.max", 0.5)), 1) != base
+    assert job_name(parse(setin(multi_spec(), "algorithms.0.name", "xgb2")), 1) != base
 
 
 def test_study_names_leave_room_for_the_round_suffix() -> None:

@@ -421,3 +421,29 @@ def test_any_feature_combination_renders_a_valid_request(doc: dict[str, Any]) ->
     # The contract: whatever the validator accepts, SageMaker's request validation accepts.
     assume(not errors_of(doc))
     assert_valid_request(render(parse(doc)))
+
+
+def test_a_framework_image_follows_the_specs_instance_type_and_python() -> None:
+    # Expected from the sagemaker SDK itself: GPU instance -> gpu image, py2 -> the py2 repository.
+    sdk = pytest.importorskip("sagemaker.core.image_uris")
+    doc = custom_spec(algorithm={"builtin": "mxnet", "version": "1.4.1", "py_version": "py2",
+                                 "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]})
+    doc["resources"]["instance_type"] = "ml.p3.2xlarge"
+    image = render(parse(doc), region="us-west-2")["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"]
+    assert image == sdk.retrieve("mxnet", region="us-west-2", version="1.4.1", py_version="py2",
+                                 instance_type="ml.p3.2xlarge", image_scope="training")
+
+
+def test_bounds_are_rendered_as_the_shortest_decimal() -> None:
+    doc = custom_spec()
+    doc["ranges"]["lr"] = {"type": "continuous", "min": 1.0, "max": 100.0}
+    doc["ranges"]["mom"] = {"type": "continuous", "min": 0.001, "max": 0.9}
+    ranges = render(parse(doc))["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"]
+    assert [(r["Name"], r["MinValue"], r["MaxValue"]) for r in ranges] == [("lr", "1", "100"), ("mom", "0.001", "0.9")]
+
+
+def test_at_most_five_parents_are_rendered() -> None:
+    # SageMaker's limit (WarmStartConfig.ParentHyperParameterTuningJobs: 1-5 items).
+    parents = [f"old-r{i}-abcdef" for i in range(1, 8)]
+    warm = render(parse(custom_spec()), parents=parents)["WarmStartConfig"]
+    assert [p["HyperParameterTuningJobName"] for p in warm["ParentHyperParameterTuningJobs"]] == parents[:5]

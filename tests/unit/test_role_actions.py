@@ -110,6 +110,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
 
 def exercise_every_handler(w: World, c: Calls) -> None:
     """Each handler's paths: the happy ones and the ones that fail, stop or adopt."""
+    w.put_deployed(spec_doc())  # what cdk deploy wrote: schedules run it, uploads keep its code
     loc = w.put_spec(spec_doc())
     c.run(w, "start", w.s3_event(loc))
     c.run(w, "start", w.s3_event(loc))  # duplicate: ExecutionAlreadyExists
@@ -169,6 +170,12 @@ def exercise_every_handler(w: World, c: Calls) -> None:
         w.sm.status[p["job_name"]] = (status, "")
         c.run(w, by, w.job_event(p["job_name"], status) if by == "resume" else {})
         w.rt.registry.set_round("churn", p["round"], "COMPLETED")
+    # A guarded study's job is created as its launcher role (assumed by launch).
+    guarded = c.run(w, "prepare", {"input": {"source": w.put_spec(spec_doc(name="guarded"),
+                                                                  key="configs/guarded.yaml"), "trigger": "s3"},
+                                   "run_id": "run-g"})
+    c.run(w, "launch", {"token": "t-g", "prepared": {
+        **guarded, "launcher_role_arn": "arn:aws:iam::123456789012:role/amt/S/launch/guarded.k.us-east-1"}})
     # Over a quota of one tuning job, rounds queue and park their tokens; each way capacity comes back
     # (a run stopped, a job ended, a run failed and the reconciler as backstop) admits the next.
     w.rt.settings = dataclasses.replace(w.rt.settings, quotas=Quotas(tuning_jobs=1))

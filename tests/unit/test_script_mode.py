@@ -166,3 +166,15 @@ def test_hugging_face_base_framework_problems_are_named(algorithm: dict[str, Any
 def test_base_framework_is_only_for_hugging_face() -> None:
     doc = custom_spec(algorithm={**PYTORCH, "base_framework": "pytorch2.1"})
     assert only_error(doc).path == "algorithm.base_framework"
+
+
+def test_framework_images_are_granted_by_their_repository_not_any() -> None:
+    # py_version and base_framework pick the image: without them the grant fell back to every repository.
+    from aws_cdk import App, Stack
+
+    from stacks.constructs.roles import pull_images_statements
+    from stacks.study_scope import study_access
+
+    statements = pull_images_statements(Stack(App(), "S"), study_access(parse(hf_spec())), lambda _: "123456789012")
+    [pull] = [s for s in statements if s.sid == "PullImages"]
+    assert [r.rsplit(":", 1)[-1] for r in pull.resources] == ["repository/huggingface-pytorch-training"]

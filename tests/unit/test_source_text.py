@@ -6,10 +6,14 @@ static hyperparameter, a categorical value, a tag or an environment value must r
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, to_yaml
 
 from amt.loader import parse_spec
@@ -132,3 +136,85 @@ def test_integers_and_booleans_without_text_have_one_obvious_text() -> None:
 
     spec = parse(custom_spec(hyperparameters={"n": 10, "flag": True}))
     assert spec.hyperparameters == {"n": "10", "flag": "true"}
+
+
+_NUMBER_TEXT = st.from_regex(r"-?(0|[1-9][0-9]{0,4})(\.[0-9]{1,6}0{0,2})?([eE][-+]?[0-9]{1,2})?", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_NUMBER_TEXT, min_size=1, max_size=4, unique=True), fmt=st.sampled_from(["yaml", "json"]))
+def test_any_number_written_unquoted_reaches_sagemaker_as_written(texts: list[str], fmt: str) -> None:
+    doc = custom_spec(hyperparameters={f"h{i}": f"@{t}@" for i, t in enumerate(texts)})
+    doc["ranges"]["opt"] = {"type": "categorical", "values": [f"@{t}@" for t in texts]}
+    if fmt == "json":
+        assume(all(not re.match(r"-?0[0-9]", t) for t in texts))  # JSON has no leading zeros
+        text, source = json.dumps(doc), "spec.json"
+    else:
+        text, source = to_yaml(doc), "spec.yaml"
+    text = re.sub(r"""['"]@([^@]*)@['"]""", r"\1", text)  # the numbers unquoted, as a user writes them
+
+    request = _render(text, source)
+
+    assert request["TrainingJobDefinition"]["StaticHyperParameters"] == {f"h{i}": t for i, t in enumerate(texts)}
+    (opt,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["CategoricalParameterRanges"]
+    assert opt["Values"] == texts
+
+
+def test_each_definition_of_a_multi_algorithm_study_keeps_its_text() -> None:
+    doc = custom_spec()
+    one = {k: doc.pop(k) for k in ("algorithm", "hyperparameters", "ranges")}
+    doc["algorithms"] = [{"name": "a", **copy.deepcopy(one)}, {"name": "b", **copy.deepcopy(one)}]
+    text = to_yaml(doc).replace("batch_size: 64", "tol: 0.00001", 1).replace("batch_size: 64", "tol: 1.10", 1)
+
+    request = _render(text)
+
+    first, second = request["TrainingJobDefinitions"]
+    assert first["StaticHyperParameters"] == {"tol": "0.00001"}
+    assert second["StaticHyperParameters"] == {"tol": "1.10"}
+
+
+def test_an_autotune_hint_keeps_its_text() -> None:
+    doc = custom_spec(autotune=True)
+    doc["ranges"]["momentum"] = {"type": "auto", "hint": "@0.90@"}
+    request = _render(to_yaml(doc).replace("'@0.90@'", "0.90"))
+
+    (auto,) = request["HyperParameterTuningJobConfig"]["ParameterRanges"]["AutoParameters"]
+    assert auto == {"Name": "momentum", "ValueHint": "0.90"}
+
+
+def _text_field_paths(schema: dict[str, Any]) -> set[tuple[str, ...]]:
+    """Paths ("*" for any key or index) of fields whose schema lets a number stand for text."""
+    defs, out = schema["$defs"], set()
+
+    def walk(node: dict[str, Any], path: tuple[str, ...], seen: frozenset[str]) -> None:
+        ref = node.get("$ref", "").split("/")[-1]
+        if ref:
+            if ref not in seen:
+                walk(defs[ref], path, seen | {ref})
+            return
+        kinds = node.get("type")
+        if isinstance(kinds, list) and "string" in kinds and "number" in kinds:
+            out.add(path)
+        for key, sub in node.get("properties", {}).items():
+            walk(sub, (*path, key), seen)
+        for sub in node.get("anyOf", []) + node.get("oneOf", []) + list(node.get("patternProperties", {}).values()):
+            walk(sub, path if sub in node.get("anyOf", []) + node.get("oneOf", []) else (*path, "*"), seen)
+        for sub in (node.get("items"), node.get("additionalProperties")):
+            if isinstance(sub, dict):
+                walk(sub, (*path, "*"), seen)
+        for sub in node.get("discriminator", {}).get("mapping", {}).values():
+            walk({"$ref": sub}, path, seen)
+
+    walk(schema, (), frozenset())
+    return out
+
+
+def test_every_field_that_takes_a_number_as_text_keeps_the_text_written() -> None:
+    # A new text field (its schema allows a number) must be listed in amt.sourcetext.TEXT_FIELDS.
+    from amt.model import json_schema
+    from amt.sourcetext import TEXT_FIELDS
+
+    found = _text_field_paths(json_schema())
+    assert {("hyperparameters", "*"), ("ranges", "*", "values", "*"), ("tags", "*")} <= found
+    missing = found - set(TEXT_FIELDS)
+    assert not missing, f"add to TEXT_FIELDS: {sorted(missing)}"

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, only_error, parse, setin
-from test_render import assert_valid_request, input_shape, render
+from test_render import assert_valid_request, feature_specs, input_shape, render
 
 from amt.budget import (
     RETRY_PROVISIONING_SECONDS,
@@ -131,7 +133,7 @@ def test_checkpoint_location_is_readable_and_writable_by_the_execution_role() ->
     from stacks.study_scope import S3Location, study_access
 
     access = study_access(parse(custom_spec(checkpoint={"uri": CKPT})))
-    assert access.checkpoint == S3Location("example-bucket", "checkpoints/study/")
+    assert access.checkpoints == (S3Location("example-bucket", "checkpoints/study/"),)
     stack = Stack(App(), "S")
     statements = [stack.resolve(st.to_statement_json()) for st in execution_statements(
         stack, access, artifacts_bucket_arn="arn:aws:s3:::artifacts", stack_key_arn="k", registry_account=str)]
@@ -332,9 +334,6 @@ def test_schema_lets_instance_configs_replace_instance_type() -> None:
 
 # --- every combination of the new optional fields renders a request botocore accepts --------
 
-from hypothesis import assume, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from test_render import feature_specs  # noqa: E402
 
 
 @st.composite
@@ -393,3 +392,38 @@ def test_schema_includes_every_new_field() -> None:
     assert {"max_pending", "instance_configs"} <= set(defs["Resources"]["properties"])
     assert {"attribute_names", "shuffle_seed", "record_wrapper", "file_system"} <= set(defs["Channel"]["properties"])
     assert {"name", "entry_point", "source", "base_framework"} <= set(defs["Algorithm"]["properties"])
+
+
+@st.composite
+def multi_and_autotune_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Multi-algorithm specs whose definitions override at random, with or without Autotune."""
+    from test_multi_algorithm import LINEAR, XGB, multi_spec
+
+    definitions = []
+    for i in range(draw(st.integers(1, 4))):
+        d = dict(draw(st.sampled_from([XGB, LINEAR])), name=f"def-{i}")
+        if draw(st.booleans()):
+            d.pop("objective", None)
+        if draw(st.booleans()):
+            d["resources"] = {"instance_configs": [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.c5.xlarge",
+                                                                                          "instance_count": 2}]}
+        if draw(st.booleans()):
+            d["data"] = {"train": {"uri": f"s3://example-bucket/def-{i}/"}}
+        definitions.append(d)
+    doc = multi_spec(*definitions)
+    if draw(st.booleans()):
+        doc["autotune"] = True
+        doc["algorithms"][0]["ranges"] = {**doc["algorithms"][0]["ranges"], "alpha": {"type": "auto", "hint": "1"}}
+        if draw(st.booleans()):
+            del doc["resources"]["max_jobs"]
+    if draw(st.booleans()):
+        doc["checkpoint"] = {"uri": CKPT}
+        doc["retry"] = {"max_attempts": draw(st.integers(1, 30))}
+    return doc
+
+
+@settings(max_examples=25, deadline=None)
+@given(doc=multi_and_autotune_specs())
+def test_any_multi_algorithm_or_autotune_spec_renders_a_valid_request(doc: dict[str, Any]) -> None:
+    assert not errors_of(doc), errors_of(doc)
+    assert_valid_request(render(parse(doc)))

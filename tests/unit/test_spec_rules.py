@@ -767,3 +767,60 @@ def test_a_wildcard_in_an_s3_uri_is_refused_naming_the_field(path: str, uri: str
 
 def test_a_plain_s3_uri_passes() -> None:
     assert errors_of(setin(custom_spec(), "output_uri", "s3://example-bucket/out-1/")) == []
+
+
+# --- each message names the rule and the way out (mutation testing found messages no test read) -----------------
+
+_MX = {"builtin": "mxnet", "version": "1.4.1", "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]}
+_XGB = {"algorithm": {"builtin": "xgboost", "version": "1.7-1"},
+        "objective": {"metric": "validation:auc", "goal": "maximize"}}
+
+
+@pytest.mark.parametrize(("doc", "path", "says"), [
+    (setin(custom_spec(), "ranges", {}), "ranges", ["at least one hyperparameter range"]),
+    (setin(custom_spec(), "ranges.depth.scaling", "reverse_log"), "ranges.depth.scaling", ["only for continuous"]),
+    (custom_spec(hyperparameters={"_tuning_objective_metric": 1}), "hyperparameters._tuning_objective_metric",
+     ["reserved", "SageMaker sets this hyperparameter itself"]),
+    # A grid with a non-categorical range and a max_jobs: the type is the problem, not the count.
+    (setin(setin(grid_spec(), "ranges.width", cont(1, 2)), "resources.max_jobs", 4), "ranges.width.type",
+     ["only categorical"]),
+    (hyperband_spec(early_stopping="auto"), "early_stopping", ["must be off", "hyperband"]),
+    (hyperband_spec(hyperband={"min_resource": 1}), "hyperband.max_resource",
+     ["required", "epochs, numepochs, n-epochs, n_epochs, num_epochs"]),
+    (hyperband_spec(hyperband=None, hyperparameters={"epochs": "ten"}), "hyperparameters.epochs", ["whole number"]),
+    (custom_spec(algorithm={"metrics": _MX["metrics"]}), "algorithm", ["exactly one of builtin", "image, or name"]),
+    (custom_spec(algorithm={"image": IMAGE, "version": "1", "metrics": _MX["metrics"]}), "algorithm.version",
+     ["only with builtin", "tag"]),
+    (custom_spec(algorithm={"image": IMAGE}), "algorithm.metrics", ["a custom image needs metric definitions"]),
+    (custom_spec(algorithm={"image": IMAGE, "metrics": [{"name": "a", "regex": "a=(.*)"},
+                                                         {"name": "b", "regex": "b=(.*)"}]}),
+     "objective.metric", ["not among", "(a, b)"]),
+    (custom_spec(spot={"max_wait": "2h"}), "spot.max_wait", ["only with spot.enabled"]),
+    (custom_spec(algorithm={**_MX, "py_version": "py9"}), "algorithm.py_version", ["py2, py3", "'py9'"]),
+    (custom_spec(algorithm=_MX), "algorithm.py_version", ["needs py_version"]),
+    (setin(custom_spec(**_XGB), "resources.instance_type", "ml.inf1.xlarge"), "algorithm", ["Inferentia"]),
+    (custom_spec(completion={}), "completion", ["sets nothing", "give target, max_jobs_not_improving or "
+                                                               "stop_on_convergence"]),
+    # The worst case spelled out from the spec's own numbers (10 jobs x 1 instance x 1 h); Spot's waiting is not
+    # billed, so a Spot study's billable worst case is the same.
+    (custom_spec(budget={"max_instance_hours": 5}), "budget.max_instance_hours",
+     ["max_jobs 10 x instance_count 1 x max_runtime_per_job 1h", "budget of 5"]),
+    (custom_spec(budget={"max_instance_hours": 5}, spot={"enabled": True, "max_wait": "90m"}),
+     "budget.max_instance_hours", ["may bill 10 instance-hours", "x max_runtime_per_job 1h"]),
+    (grid_spec(rounds={"max": 2}), "rounds.max", ["must be 1 for grid", "SageMaker allows for bayesian and random"]),
+    (custom_spec(kms_key_id="my-key"), "kms_key_id", ["expected a KMS key id, key ARN, alias/NAME or alias ARN"]),
+    (custom_spec(schedule="every day"), "schedule", ["expected an EventBridge expression"]),
+    (custom_spec(tags={"aws:x": "1"}), "tags.aws:x", ["aws: and amt: prefixes are reserved"]),
+    (custom_spec(tags={"a\tb": "1"}), "tags.a\tb",
+     ["expected letters, digits, spaces", "at character 2 is not allowed"]),
+    (custom_spec(network={"subnets": ["subnet-0a"]}), "network", ["a VPC needs both subnets and security_groups"]),
+])
+def test_each_rule_names_the_field_and_says_why(doc: dict[str, Any], path: str, says: list[str]) -> None:
+    err = only_error(doc)
+    assert err.path == path
+    for phrase in says:
+        assert phrase in err.message, err.message
+
+
+def test_a_framework_image_with_its_python_is_valid() -> None:
+    assert parse(custom_spec(algorithm={**_MX, "py_version": "py2"})).algorithm.py_version == "py2"

@@ -234,3 +234,52 @@ def test_describe_changes_shows_added_and_removed() -> None:
 
 def test_describe_changes_of_identical_specs_is_empty() -> None:
     assert describe_changes(spec(), PARENT) == []
+
+
+def test_a_section_added_to_the_child_is_one_line() -> None:
+    child = spec(network={"isolation": True})
+    assert [line for line in describe_changes(child, PARENT) if line.startswith("network")] == [
+        f"network: None -> {child.network.model_dump(mode='json')!r}"]  # type: ignore[union-attr]
+
+
+def test_problems_name_the_parent_and_what_changed() -> None:
+    # What `amt diff` and Prepare's warning print: the field, the change and the parent.
+    child = spec(objective={"metric": "val:loss", "goal": "maximize"},
+                 ranges={**custom_spec()["ranges"], "depth": {"type": "categorical", "values": [2, 4]}})
+    assert sorted(str(p) for p in compatibility_problems(child, [PARENT])) == [
+        "objective.goal: changed minimize -> maximize (parent study)",
+        "ranges.depth.type: changed integer -> categorical; a hyperparameter keeps its type (parent study)",
+    ]
+    [too_many] = [p for p in compatibility_problems(spec(), [PARENT] * 6) if p.field == "warm_start.parents"]
+    assert str(too_many) == "warm_start.parents: 6 parents; at most 5 (parent *)"
+
+
+def test_a_changed_set_of_names_says_what_was_added_and_removed() -> None:
+    [problem] = compatibility_problems(spec(hyperparameters={"dropout": 0.1, "gamma": 1}), [PARENT])
+    assert problem.message == ("the set of static + tunable names must stay the same: added dropout, gamma; removed "
+                               "batch_size (declare future-tunable names as static from the start)")
+    [only_added] = compatibility_problems(spec(hyperparameters={"batch_size": 64, "gamma": 1}), [PARENT])
+    assert "added gamma (declare" in only_added.message and "removed" not in only_added.message
+    [only_removed] = compatibility_problems(spec(hyperparameters={}), [PARENT])
+    assert "removed batch_size (declare" in only_removed.message and "added" not in only_removed.message
+
+
+def test_each_refusal_names_the_parent_and_the_way_out() -> None:
+    child = spec(data={"train": {"uri": "s3://example-bucket/train-v2/"}}, environment={"A": "1"},
+                 algorithm={"image": custom_spec()["algorithm"]["image"].replace(":1.0", ":2.0"),
+                            "metrics": custom_spec()["algorithm"]["metrics"]})
+    problems = {p.field: p for p in compatibility_problems(child, [PARENT])}
+    assert sorted(problems) == ["algorithm", "data", "environment"]
+    assert {p.parent for p in problems.values()} == {"study"}
+    for field in ("data", "algorithm"):
+        assert problems[field].message.startswith("changed; identical_data_and_algorithm needs the same")
+        assert problems[field].message.endswith("(use transfer_learning)")
+    assert "SageMaker does not allow Environment to change in a warm start" in problems["environment"].message
+    [isolation] = compatibility_problems(spec(network={"isolation": True}), [PARENT])
+    assert (isolation.parent, isolation.field) == ("study", "network.isolation")
+    assert "changed; it must match the parent in a warm start" in isolation.message
+    statics = {f"h{i}": i for i in range(11)}
+    [too_many] = compatibility_problems(spec(hyperparameters={k: v + 1 for k, v in statics.items()}),
+                                        [spec(hyperparameters=statics)])
+    assert too_many.parent == "study"
+    assert too_many.message.startswith("11 static changes; at most 10: h0: 0 -> 1; h1: 1 -> 2; ")

@@ -64,3 +64,16 @@ def test_a_different_file_system_is_different_data(kind: str, refused: set[str])
     parent = custom_spec(network=VPC, data={"train": {"file_system": EFS}})
     child = custom_spec(network=VPC, data={"train": {"file_system": {**EFS, "path": "/datasets/v2"}}})
     assert problems(parent, child, kind) == refused
+
+
+def test_multi_algorithm_children_compare_definition_by_definition() -> None:
+    from test_multi_algorithm import LINEAR, XGB, multi_spec
+
+    parent = multi_spec()
+    assert problems(parent, multi_spec()) == set()
+    more_rounds = setin(multi_spec(), "algorithms.0.hyperparameters.num_round", 200)
+    assert problems(parent, more_rounds) == set()  # one static change
+    new_range = setin(multi_spec(), "algorithms.1.ranges.l1", {"type": "continuous", "min": 0.0, "max": 1.0})
+    assert problems(parent, new_range) == {"algorithms.1.hyperparameters"}
+    assert problems(parent, multi_spec(LINEAR, XGB)) == {"algorithms"}
+    assert problems(parent, custom_spec()) == {"algorithms"}
