@@ -255,7 +255,7 @@ def test_problems_name_the_parent_and_what_changed() -> None:
 
 
 def test_a_changed_set_of_names_says_what_was_added_and_removed() -> None:
-    [problem] = compatibility_problems(spec(hyperparameters={"dropout": 0.1, "gamma": 1}), [PARENT])
+    [problem] = compatibility_problems(spec(hyperparameters={"dropout": "0.1", "gamma": 1}), [PARENT])
     assert problem.message == ("the set of static + tunable names must stay the same: added dropout, gamma; removed "
                                "batch_size (declare future-tunable names as static from the start)")
     [only_added] = compatibility_problems(spec(hyperparameters={"batch_size": 64, "gamma": 1}), [PARENT])
