@@ -28,6 +28,8 @@ NEXT_STEPS = {
                       "resources.max_runtime_per_job and max_tuning_runtime, then upload again.",
     "PromotionFailed": "Check the best training job's model artifact and promote.inference.image; the tuning "
                        "results are recorded, so upload the spec again only to tune further.",
+    "CapacityNeverFits": "Lower resources.max_parallel_jobs (or instance_count), or raise the account's quota and "
+                         "the amt:quotaInstances context key (cdk deploy), then upload the spec again.",
     "Transient": "AWS kept throttling or refusing capacity (e.g. ResourceLimitExceeded) after retries; "
                  "request a quota increase or lower resources.max_parallel_jobs, then upload again.",
 }

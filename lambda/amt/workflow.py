@@ -162,7 +162,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """Store the task token under the job name, then create the job (adopting it on ResourceInUse);
-    an adopted job that already ended resumes the execution at once."""
+    an adopted job that already ended is left to the reconciler's next tick."""
     token, p = event["token"], event["prepared"]
     job, study, round_no, run_id = p["job_name"], p["study"], int(p["round"]), p["run_id"]
     bind(study=study, job_name=job, round=round_no, run_id=run_id)
