@@ -137,6 +137,12 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
             say(f"{BANNER}: SageMaker's events are lost; the reconciler runs every {_hours(period_s)}")
         bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
         s3 = world.client("s3")
+        # What `cdk deploy` writes for the study the stack was synthesized for: the deployed spec that
+        # scheduled and new-data runs load (amt.deployed).
+        from amt.settings import DEPLOYED_SPECS_KEY
+
+        s3.put_object(Bucket=bucket, Key=DEPLOYED_SPECS_KEY,
+                      Body=json.dumps({spec.name: {"key": key, "body": body.decode()}}).encode())
         version = s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null")
         say(f"{BANNER}: uploaded s3://{bucket}/{key} (version {version})")
         triggers = _trigger(sim, world, bucket, key, version, len(body), duplicate_s3_event, execution_input)

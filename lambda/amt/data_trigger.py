@@ -68,9 +68,8 @@ def check(rt: Runtime, study: str, *, quiet_seconds: int, prefixes: list[str]) -
     from amt.naming import execution_name
     from amt.workflow import execution_arn
 
+    # The run loads the study's deployed spec (as a scheduled run does), so the study need not have run yet.
     meta = rt.registry.study(study) or {}
-    if not meta.get("spec_location"):
-        return {"started": False, "reason": "the study has no spec on record yet"}
     if not meta.get("data_events"):
         # No event from the bucket so far: it may not send EventBridge notifications; look for ourselves.
         try:

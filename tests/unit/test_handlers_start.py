@@ -60,8 +60,9 @@ def test_schedule_ticks_start_one_run_per_tick(world: World) -> None:
     world.call(start, {**tick, "time": "2026-11-30T03:00:00Z"})
     assert len(executions(world)) == 2
     payload = json.loads(world.sfn.describe_execution(executionArn=first["execution_arn"])["input"])
-    # docs/architecture.md: the input of a scheduled run; run_id is the execution's own name.
-    assert payload == {"study": "churn", "trigger": "schedule", "run_id": first["execution_arn"].rsplit(":", 1)[1]}
+    # docs/architecture.md: the input of a scheduled run; the run id is the execution's own name, which the state
+    # machine passes itself (issue 9, item 5): never read from the input.
+    assert payload == {"study": "churn", "trigger": "schedule"}
 
 
 def test_throttling_is_transient(world: World) -> None:

@@ -198,11 +198,6 @@ def exercise_every_handler(w: World, c: Calls) -> None:
     c.run(w, "record_failure", {"input": {"prepared": queued[12]}, "run_id": "run-12",
                                 "error": {"Error": "Transient", "Cause": "ResourceLimitExceeded"}})
     c.run(w, "reconcile", {})  # run-13 is admitted by the backstop
-    # A guarded study's round is created as its launcher role (AssumeRole first).
-    w.rt.settings = dataclasses.replace(w.rt.settings, quotas=Quotas())
-    g = c.run(w, "prepare", {"input": {"study": "churn", "trigger": "schedule"}, "run_id": "run-g"})
-    launcher = "arn:aws:iam::123456789012:role/amt/AmtConductor/launch/churn"
-    c.run(w, "launch", {"token": "t-run-g", "prepared": {**g, "launcher_role_arn": launcher}})
 
 
 # Lambda itself sends a failed asynchronous event to the function's on-failure destination, with the
