@@ -186,7 +186,7 @@ class SimSageMaker:
         for job in self.jobs.values():
             for tj, st in self._visible(job):
                 if tj.name == name:
-                    definition = job.request.get("TrainingJobDefinition") or next(
+                    definition: dict[str, Any] = job.request.get("TrainingJobDefinition") or next(
                         (d for d in job.request.get("TrainingJobDefinitions") or []
                          if d.get("DefinitionName") == tj.definition), {})
                     static = dict(definition.get("StaticHyperParameters") or {})
