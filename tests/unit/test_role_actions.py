@@ -144,11 +144,10 @@ def exercise_every_handler(w: World, c: Calls) -> None:
         p_run = {**prepared, "run_id": run, "spec_location": promoting}
         w.rt.registry.claim_run(run, study="churn", trigger="s3", spec_location=promoting)
         c.run(w, "promote", {"prepared": p_run, "report": {**report, "promote": True}, "run_id": run})
-    # New data: an upload noted from its event; a check that lists the prefixes of a bucket that sent none.
+    # New data: an upload noted from its event, then the check (the bucket sends events: no listing; listing is
+    # granted only for the amt:dataPrefixes context, tests/infra/test_promote.py).
     c.run(w, "start", {"study": "churn", "trigger": "new-data-object", "time": "2026-11-23T09:00:00Z",
                        "key": "churn/train/a.csv"})
-    w.rt.registry._update({"pk": "STUDY#churn", "sk": "META"}, {"data_events": False})  # type: ignore[attr-defined]
-    w.s3.create_bucket(Bucket="my-data-bucket")
     c.run(w, "start", {"study": "churn", "trigger": "new-data-check", "quiet_seconds": 60,
                        "prefixes": ["s3://my-data-bucket/churn/train/"]})
     # The next run warm-starts from round 1 (reads its spec version and token) and resumes by event;
