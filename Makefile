@@ -55,9 +55,21 @@ lint: install  ## ruff + mypy on stacks/, lambda/, cli/
 	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
 	@$(VENV)/bin/mypy stacks lambda/amt lambda/handlers cli app.py
 
-test: install $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end
+# The HTML report is tested in a real browser: Debian's chromium (Playwright drives it; no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "==> installing chromium (apt) for the HTML report's browser test"
+	@$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	@$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)  ## install chromium for the browser test (apt; sudo when not root)
+
+test: install browser $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end, the HTML report in chromium
 	@$(MAKE) --no-print-directory lint
 	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
+
+screenshot: install browser  ## refresh docs/report-html.png (the README's picture of an HTML report)
+	@AMT_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest -q -p no:randomly tests/unit/test_report_html.py
 
 demo: install  ## validate, render and plan the examples, synthesize, then run one study end to end in the simulator
 	@echo "==> validating configs/"
@@ -95,4 +107,4 @@ deploy: install  ## deploy to the AWS account in your environment
 clean:  ## remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out build .amt-sim
 
-.PHONY: help install synth lint test demo bench mutate catalog deploy clean
+.PHONY: help install browser synth lint test screenshot demo bench mutate catalog deploy clean

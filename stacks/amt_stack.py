@@ -15,7 +15,9 @@ from stacks import ids
 from stacks.config import ROOT, AppSettings
 from stacks.constructs import roles as policy
 from stacks.constructs.dashboard import Dashboard
+from stacks.constructs.data_triggers import list_prefixes_statements
 from stacks.constructs.functions import Functions
+from stacks.constructs.model_registry import ModelRegistry
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.registry import Registry
 from stacks.constructs.storage import Storage
@@ -23,7 +25,7 @@ from stacks.constructs.study_roles import StudyRoles
 from stacks.constructs.triggers import Triggers
 from stacks.constructs.workflow import Workflow
 from stacks.nag import allow_wildcards
-from stacks.study_scope import studies_access
+from stacks.study_scope import promote_scope, studies_access
 
 SERVICE_NAME = "amt-conductor"
 
@@ -50,17 +52,32 @@ GRANT_WILDCARDS = [
 ]
 
 
+# What the Promote function's statements (roles.promote_statements) draw, acknowledged on its role only.
+PROMOTE_WILDCARDS = [
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/\*",
+     "Training jobs tagged with this stack's key only (aws:ResourceTag amt:stack; training jobs carry their "
+     "tuning job's tags): the best job's model artifact and image."),
+    (r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+     r"model-package/[a-zA-Z0-9-]+/\*",
+     "Versions of a model package group a reviewed spec names; SageMaker numbers them at registration."),
+    (r"Resource::\*", "sagemaker:ListModelPackages has no resource-level permission (Service Authorization "
+                      "Reference); the Promote function lists only the groups its specs name."),
+    (r"Resource::<StorageArtifactsBucket\w+\.Arn>/training/\*",
+     "Model artifacts of the studies' training jobs (`training/<study>/<job>/output/model.tar.gz`)."),
+]
+
 # Registry operations each handler makes (DeleteItem: the queue entries of admitted or stopped rounds;
 # ConditionCheck is not used: capacity transactions are Put, Update and Delete of single items).
 _READ = ("dynamodb:GetItem", "dynamodb:Query")
 _CAPACITY = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 REGISTRY_ACTIONS: dict[str, tuple[str, ...]] = {
-    "start": (),
+    "start": ("dynamodb:GetItem", "dynamodb:UpdateItem"),  # triggers.new_data: note uploads, claim a run
     "prepare": (*_READ, "dynamodb:PutItem", "dynamodb:UpdateItem"),
     "admit": (*_READ, *_CAPACITY),
     "launch": ("dynamodb:UpdateItem",),
     "resume": (*_READ, *_CAPACITY),
     "report": (*_READ, "dynamodb:UpdateItem"),
+    "promote": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "record_failure": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     "reconcile": (*_READ, *_CAPACITY),
     "stop": (*_READ, *_CAPACITY),
@@ -75,6 +92,7 @@ class AmtStack(Stack):
         super().__init__(scope, id, **kwargs)
         env = settings.env
         key_of_stack = stack_key(self.stack_name)
+        promoting = promote_scope(specs)
 
         storage = Storage(self, ids.STORAGE, env=env, configs_dir=settings.configs_dir, stack_key=key_of_stack)
         key = storage.key
@@ -94,6 +112,7 @@ class AmtStack(Stack):
             EnvKeys.REPORTS_PREFIX: DEFAULT_REPORTS_PREFIX,
             EnvKeys.QUIET_MINUTES: str(DEFAULT_QUIET_MINUTES),
             EnvKeys.STUDY_PREFIXES: ",".join(settings.study_prefixes),
+            EnvKeys.MODEL_PACKAGE_GROUPS: ",".join(promoting.groups),
             EnvKeys.QUOTAS: settings.quotas.to_env(),
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -114,6 +133,9 @@ class AmtStack(Stack):
         triggers = Triggers(self, ids.TRIGGERS, functions=dict(fn), configs=storage.configs,
                             configs_prefix=storage.configs_prefix, state_machine_arn=sm_arn,
                             stack_key=key_of_stack, key=key, env=env, reconcile_minutes=settings.reconcile_minutes)
+        # triggers.new_data: the check lists the prefixes of a bucket that sends no events, if the context allows.
+        for statement in list_prefixes_statements(self, settings.data_prefixes):
+            role["start"].add_to_policy(statement)
         # Each study's execution role (and a guarded study's launcher) and schedule, in nested stacks.
         studies = StudyRoles(
             self, ids.ROLES,
@@ -141,6 +163,16 @@ class AmtStack(Stack):
         for handler in ("resume", "reconcile", "stop"):
             role[handler].add_to_policy(policy.task_response_statement(
                 sm_arn, failure=handler != "stop"))
+        # Promote loads the spec version, reads and rewrites the last round's report, and registers the model.
+        role["promote"].add_to_policy(policy.read_specs_statement(storage.configs, storage.configs_prefix))
+        role["promote"].add_to_policy(policy.read_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
+        role["promote"].add_to_policy(policy.write_reports_statement(storage.artifacts, DEFAULT_REPORTS_PREFIX))
+        model_registry = ModelRegistry(self, ids.MODEL_REGISTRY, groups=promoting.groups,
+                                       existing=settings.existing_model_package_groups)
+        if promoting.groups:
+            for statement in policy.promote_statements(self, promoting, storage.artifacts.bucket_arn, key_of_stack):
+                role["promote"].add_to_policy(statement)
+            allow_wildcards(role["promote"], PROMOTE_WILDCARDS)
         notifications.topic.grant_publish(role["record_failure"])
         notifications.topic.grant_publish(workflow.state_machine)  # Notify (and the CMK behind the topic)
         # Jobs are scoped by the stack's tag and study roles by their IAM path: these statements are the
@@ -174,6 +206,7 @@ class AmtStack(Stack):
         self.registry = registry
         self.notifications = notifications
         self.studies = studies
+        self.model_registry = model_registry
         self._require_key_accounts(specs, settings.kms_key_accounts)
 
         for out_id, value in (

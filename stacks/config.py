@@ -97,6 +97,8 @@ class ContextKeys:
     CONFIGS_DIR = "amt:configsDir"
     LAYER_DIR = "amt:layerDir"
     RECONCILE_MINUTES = "amt:reconcileMinutes"
+    # Model package groups `promote:` names that exist already: the stack references them instead of creating them.
+    EXISTING_MODEL_PACKAGE_GROUPS = "amt:existingModelPackageGroups"
     # Account limits admission keeps within (docs/operations.md, Quotas and the queue).
     QUOTA_TUNING_JOBS = "amt:quotaTuningJobs"
     QUOTA_INSTANCES = "amt:quotaInstances"
@@ -119,6 +121,7 @@ class AppSettings:
     configs_dir: Path = field(default=ROOT / "configs")
     layer_dir: Path = field(default=ROOT / "build" / "layer")
     reconcile_minutes: int = 15
+    existing_model_package_groups: tuple[str, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
     queue_timeout_hours: int = 30 * 24
 
@@ -181,6 +184,7 @@ class AppSettings:
             configs_dir=Path(configs) if configs else ROOT / "configs",
             layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
             reconcile_minutes=reconcile,
+            existing_model_package_groups=_strings(get, ContextKeys.EXISTING_MODEL_PACKAGE_GROUPS),
             quotas=quotas,
             queue_timeout_hours=queue_hours,
         )

@@ -20,14 +20,16 @@ FUNCTIONS = "Functions"
 WORKFLOW = "Workflow"
 TRIGGERS = "Triggers"
 DASHBOARD = "Dashboard"
+MODEL_REGISTRY = "ModelRegistry"
 
 # Inside the workflow construct.
 STATE_MACHINE = "StateMachine"
 
 # The handler modules under lambda/handlers/, in the order of the architecture table.
-HANDLERS = ("start", "prepare", "admit", "launch", "resume", "report", "record_failure", "reconcile", "stop")
+HANDLERS = ("start", "prepare", "admit", "launch", "resume", "report", "promote", "record_failure", "reconcile",
+            "stop")
 # The ones the state machine invokes (they must not receive the state machine's ARN: a cycle).
-WORKFLOW_HANDLERS = ("prepare", "admit", "launch", "report", "record_failure")
+WORKFLOW_HANDLERS = ("prepare", "admit", "launch", "report", "promote", "record_failure")
 
 # State names of the workflow (the simulator and the tests read them).
 class States:
@@ -41,6 +43,8 @@ class States:
     USE_REPORT = "UseReport"
     NEXT_ROUND_CHOICE = "NextRound?"
     NEXT_ROUND_INPUT = "NextRoundInput"
+    PROMOTE_CHOICE = "Promote?"
+    PROMOTE = "Promote"
     NOTIFY = "Notify"
     DONE = "Done"
     RECORD_FAILURE = "RecordFailure"

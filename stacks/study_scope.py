@@ -59,6 +59,7 @@ class StudyAccess:
     isolation: bool = False
     encrypted_traffic: bool = False
     schedule: str | None = None
+    new_data: tuple[tuple[str, ...], int] | None = None  # triggers.new_data: (channel prefixes, quiet seconds)
     guarded: bool = False                        # launched through its own launcher role (amt.access)
     from_prefix: bool = False
     file_systems: tuple[tuple[str, str, str], ...] = ()  # (type efs|fsx_lustre, file system id, access ro|rw)
@@ -116,11 +117,19 @@ def study_access(spec: Spec) -> StudyAccess:
         isolation=bool(net and net.isolation),
         encrypted_traffic=bool(net and net.encrypt_inter_container_traffic),
         schedule=spec.schedule,
+        new_data=_new_data(spec),
         guarded=is_guarded(spec),
         file_systems=tuple(dict.fromkeys(file_systems)),
         local_storage_types=tuple(dict.fromkeys(c.instance_type for v in views for c in v.instance_choices()))
         if nvme else (),
     )
+
+
+def _new_data(spec: Spec) -> tuple[tuple[str, ...], int] | None:
+    new_data = spec.triggers.new_data if spec.triggers else None
+    if new_data is None:
+        return None
+    return tuple(str(spec.data[c].uri) for c in new_data.channels), new_data.quiet_period
 
 
 def prefix_access(prefix: str, data_prefixes: Iterable[str]) -> StudyAccess:
@@ -140,3 +149,20 @@ def studies_access(specs: Sequence[Spec], *, study_prefixes: Iterable[str] = (),
 
 def _unique(items: Iterable[S3Location]) -> tuple[S3Location, ...]:
     return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class PromoteScope:
+    """`promote:` in the reviewed specs: the model package groups they register in, and the studies that
+    promote (name, output_uri), whose training jobs and model artifacts the Promote function may read."""
+
+    groups: tuple[str, ...] = ()
+    studies: tuple[tuple[str, S3Location | None], ...] = ()
+
+
+def promote_scope(specs: Sequence[Spec]) -> PromoteScope:
+    promoting = [s for s in specs if s.promote is not None]
+    return PromoteScope(
+        groups=tuple(dict.fromkeys(s.promote.model_package_group for s in promoting if s.promote)),
+        studies=tuple((s.name, S3Location.parse(s.output_uri) if s.output_uri else None) for s in promoting),
+    )

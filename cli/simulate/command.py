@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(result, out)
     if args.out:
-        print(f"reports copied to {args.out}/ (reports/<study>/<job>/report.md, convergence.svg)", file=progress_stream)
+        print(f"reports copied to {args.out}/ (reports/<study>/<job>/report.html, report.md, "
+              "convergence.svg; `amt report STUDY --local DIR` finds the latest)", file=progress_stream)
     expected = result.status == "SUCCEEDED" or (args.fail_round is not None and result.status == "FAILED")
     if not expected:
         print(f"simulate: the run ended {result.status}: {result.error or ''} {result.cause or ''}".rstrip(),
@@ -91,6 +92,9 @@ def print_summary(result: Any, out: TextIO) -> None:
         ("lambda invocations", f"{result.lambda_invocations} ({by_fn})" if by_fn else "0"),
         ("sagemaker api calls", f"{result.sagemaker_calls} ({by_op})" if by_op else "0"),
         ("notifications", str(len(result.notifications))),
+        *[("model package", f"{p['arn']} ({p['status']}; training job {p['metadata'].get('amt:training-job')}, "
+                            f"{p['metadata'].get('amt:objective-metric')} {p['metadata'].get('amt:objective-value')})")
+          for p in getattr(result, "model_packages", [])],
         ("simulated time", f"{result.simulated_seconds / 3600:.2f} h in {result.wall_seconds:.1f} s of wall time"),
     ]
     print("", file=out)

@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -35,6 +35,7 @@ from amt_cli.simulate.template import ACCOUNT, REGION, Resolver, synthesize
 from amt_cli.simulate.world import World, functions_from_template
 
 Progress = Callable[[str], None]
+Step = Callable[["Simulation", World], None]  # a later event in the same simulated world
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 BANNER = "simulator (test harness, not AWS)"
 _ONE_AT_A_TIME = threading.Lock()
@@ -89,7 +90,7 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
                    extra_functions: Mapping[str, Callable[[Any, Any], Any]] | None = None,
                    execution_input: dict[str, Any] | None = None, event_targets: Collection[str] | None = None,
                    wall_timeout_s: float = 300, artifacts_dir: str | Path | None = None,
-                   lose_events: bool = False,
+                   lose_events: bool = False, then: Sequence[Step] = (),
                    progress: Progress | None = None) -> SimulationResult:
     """Run one study from `spec_path` through the workflow and return what happened.
 
@@ -101,6 +102,8 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
     placeholders), and `extra_functions` are in-process Lambda functions it may call, e.g. a
     poll-loop baseline. `event_targets` limits which functions (by label: start, resume, ...)
     EventBridge rules may invoke. Each tuning job lasts `job_duration_s` simulated seconds.
+    `then` are later events in the same world, each run once every execution so far has ended
+    (e.g. `upload_spec(path)`: a second run of the study); the result describes the last execution.
     """
     say = progress or (lambda _line: None)
     spec = load_spec(spec_path)
@@ -134,10 +137,16 @@ def run_simulation(spec_path: str | Path, *, rounds: int | None = None, duplicat
             say(f"{BANNER}: SageMaker's events are lost; the reconciler runs every {_hours(period_s)}")
         bucket, key, body = _spec_object(world, Path(spec_path), spec.name, rounds)
         s3 = world.client("s3")
+        # What `cdk deploy` writes for the study the stack was synthesized for: the deployed spec that
+        # scheduled and new-data runs load (amt.deployed).
+        from amt.settings import DEPLOYED_SPECS_KEY
+
+        s3.put_object(Bucket=bucket, Key=DEPLOYED_SPECS_KEY,
+                      Body=json.dumps({spec.name: {"key": key, "body": body.decode()}}).encode())
         version = s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null")
         say(f"{BANNER}: uploaded s3://{bucket}/{key} (version {version})")
         triggers = _trigger(sim, world, bucket, key, version, len(body), duplicate_s3_event, execution_input)
-        result = _wait_and_collect(sim, world, triggers, wall_timeout_s)
+        result = _wait_and_collect(sim, world, triggers, wall_timeout_s, then)
         if artifacts_dir is not None:
             # The mocked bucket vanishes with the mock: copy the reports out while it exists.
             R.save_artifacts(world.client("s3"), world.env_value(EnvKeys.ARTIFACTS_BUCKET), Path(artifacts_dir))
@@ -209,14 +218,15 @@ def _trigger(sim: Simulation, world: World, bucket: str, key: str, version: str,
     return out
 
 
-def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, Any]],
-                      wall_timeout_s: float) -> SimulationResult:
+def _wait_all(world: World, wall_timeout_s: float) -> tuple[str | None, dict[str, Any]]:
+    """Wait for every execution to end; (the last started one's ARN, its description)."""
     sfn = world.client("stepfunctions")
-    executions = sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"]
-    arn = executions[-1]["executionArn"] if executions else None
+    executions = sorted(sfn.list_executions(stateMachineArn=world.state_machine_arn)["executions"],
+                        key=lambda e: e["startDate"])
     desc: dict[str, Any] = {"status": "NOT_STARTED"}
-    if arn is not None:
-        deadline = time.monotonic() + wall_timeout_s
+    deadline = time.monotonic() + wall_timeout_s
+    for e in executions:
+        arn = e["executionArn"]
         desc = sfn.describe_execution(executionArn=arn)
         while desc["status"] == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.005)  # real time: the execution runs in moto's worker thread
@@ -225,6 +235,65 @@ def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, An
             sfn.stop_execution(executionArn=arn, error="Simulator.WallTimeout",
                                cause=f"still running after {wall_timeout_s:g} s of wall time")
             desc = {**desc, "status": "ABORTED", "error": "Simulator.WallTimeout"}
+    return (executions[-1]["executionArn"] if executions else None), desc
+
+
+def upload_spec(path: str | Path, *, rounds: int | None = None) -> Step:
+    """A `then` step: upload the spec again (a new object version: a new run of the study)."""
+    def step(sim: Simulation, world: World) -> None:
+        bucket, key, body = _spec_object(world, Path(path), load_spec(path).name, rounds)
+        version = world.client("s3").put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null")
+        sim.progress(f"{BANNER}: uploaded s3://{bucket}/{key} again (version {version})")
+        _trigger(sim, world, bucket, key, version, len(body), False, None)
+    return step
+
+
+def data_uploads(channel_uri: str, count: int, *, quiet_s: float = 3600) -> Step:
+    """A `then` step: `count` objects land under `channel_uri` (one "Object Created" event each, through the
+    template's rules); the study's scheduled new-data check runs during the burst and again once the
+    uploads have been quiet for `quiet_s` simulated seconds."""
+    def step(sim: Simulation, world: World) -> None:
+        bucket, _, prefix = channel_uri.removeprefix("s3://").partition("/")
+        s3 = world.client("s3")
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket)
+        for i in range(count):
+            key = f"{prefix}part-{sim.clock.now:.0f}-{i:04d}.csv"
+            version = s3.put_object(Bucket=bucket, Key=key, Body=b"0,1\n").get("VersionId", "null")
+            at = sim.clock.datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+            world.put_event(s3_object_created_event(bucket, key, version, 4, at=at))
+            sim.clock.advance(1)
+        sim.progress(f"{BANNER}: {count} objects uploaded under {channel_uri}")
+        _run_data_checks(sim, world)  # during the burst's quiet period: nothing starts
+        sim.clock.advance(quiet_s)
+        _run_data_checks(sim, world)
+    return step
+
+
+def _run_data_checks(sim: Simulation, world: World) -> None:
+    """Invoke the template's scheduled new-data checks once (the simulator runs no schedules by itself)."""
+    from amt.data_trigger import CHECK
+
+    for res in world.resolver.of_type("AWS::Events::Rule"):
+        for target in world.resolver.resolve(res.props).get("Targets") or []:
+            payload = json.loads(target["Input"]) if "Input" in target else {}
+            if payload.get("trigger") == CHECK:
+                sim.runtime.gate.clear()
+                try:
+                    out = sim.runtime.invoke(str(target["Arn"]), payload)
+                finally:
+                    sim.runtime.gate.set()
+                sim.progress(f"{BANNER}: new-data check for {payload.get('study')}: "
+                             f"{'started a run' if out.get('started') else out.get('reason')}")
+
+
+def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, Any]],
+                      wall_timeout_s: float, then: Sequence[Step] = ()) -> SimulationResult:
+    sfn = world.client("stepfunctions")
+    arn, desc = _wait_all(world, wall_timeout_s)
+    for step in then:
+        step(sim, world)
+        arn, desc = _wait_all(world, wall_timeout_s)
     sim.finished = True
     sim.clock.drain()  # late duplicate events still reach their handlers
     history = R.read_history(sfn, arn) if arn else []
@@ -243,6 +312,7 @@ def _wait_and_collect(sim: Simulation, world: World, triggers: list[dict[str, An
         execution_arn=arn, executions=[{"name": e["name"], "status": e["status"]} for e in executions],
         triggers=triggers, task_callbacks=dict(sim.task_callbacks),
         registry=R.read_registry(world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE)),
+        model_packages=R.read_model_packages(world.client("sagemaker")),
         artifacts=R.list_artifacts(world.client("s3"), world.env_value(EnvKeys.ARTIFACTS_BUCKET)),
         output=output, error=desc.get("error"), cause=desc.get("cause"),
         handler_errors=list(sim.runtime.errors), simulated_seconds=sim.clock.now)

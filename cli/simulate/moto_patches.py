@@ -11,6 +11,8 @@ Why each patch exists:
   simulated training jobs. Every SageMaker operation reaching moto is counted.
 - Time: Wait states, retry intervals and task-token waits would block in real time. They advance
   the simulated clock instead, which runs whatever falls due meanwhile (jobs ending, events).
+- Model registry: moto keeps model package groups and versions but ignores CreateModelPackage's
+  ClientToken; SageMaker answers a repeated token with the first call's package, and so does this.
 - Step Functions: SendTaskSuccess/SendTaskFailure are counted, to show a duplicate event resumes once;
   and moto's SendTaskFailure response drops `cause`, which the failure path reports: it is passed on.
 - botocore (speed only): every simulated Lambda container makes its own boto3 Session, and each
@@ -155,6 +157,18 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         sm.stop(name)
         return EmptyResult()
 
+    original_create_package = SageMakerModelBackend.create_model_package
+    package_tokens: dict[str, str] = {}
+
+    def create_package(self: Any, **kwargs: Any) -> str:
+        client_token = kwargs.get("client_token")
+        if client_token and client_token in package_tokens:
+            return package_tokens[client_token]
+        arn: str = original_create_package(self, **kwargs)
+        if client_token:
+            package_tokens[client_token] = arn
+        return arn
+
     def count_call(self: Any) -> Any:
         op = self._get_action()
         sim.sagemaker_calls[op] = sim.sagemaker_calls.get(op, 0) + 1
@@ -215,6 +229,7 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         (HyperParameterTuningJob, "describe", describe_job),
         (HyperParameterTuningJob, "summary", summarize_job),
         (SageMakerModelBackend, "describe_training_job", describe_training),
+        (SageMakerModelBackend, "create_model_package", create_package),
         (SageMakerResponse, "list_training_jobs_for_hyper_parameter_tuning_job", list_training_jobs),
         (SageMakerResponse, "stop_hyper_parameter_tuning_job", stop_job),
         (SageMakerResponse, "call_action", count_call),

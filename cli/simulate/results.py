@@ -45,6 +45,8 @@ class SimulationResult:
     triggers: list[dict[str, Any]] = field(default_factory=list)  # trigger deliveries and their outputs
     task_callbacks: dict[str, int] = field(default_factory=dict)  # SendTaskSuccess / SendTaskFailure
     registry: list[dict[str, Any]] = field(default_factory=list)  # every registry item at the end
+    # Every model package version in the simulated model registry: group, arn, version, status, metadata.
+    model_packages: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)  # s3:// URIs in the artifacts bucket
     output: Any = None
     error: str | None = None
@@ -142,6 +144,22 @@ def read_registry(ddb: Any, table: str) -> list[dict[str, Any]]:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return sorted(items, key=lambda i: (str(i.get("pk")), str(i.get("sk"))))
+
+
+def read_model_packages(sm: Any) -> list[dict[str, Any]]:
+    """Every versioned model package, oldest first, with what a reviewer sees of it."""
+    out: list[dict[str, Any]] = []
+    for group in sm.list_model_package_groups().get("ModelPackageGroupSummaryList", []):
+        name = group["ModelPackageGroupName"]
+        summaries = sm.list_model_packages(ModelPackageGroupName=name, SortBy="CreationTime",
+                                           SortOrder="Ascending").get("ModelPackageSummaryList", [])
+        for s in summaries:
+            d = sm.describe_model_package(ModelPackageName=s["ModelPackageArn"])
+            out.append(_plain({"group": name, "arn": d["ModelPackageArn"], "version": d.get("ModelPackageVersion"),
+                               "status": d.get("ModelApprovalStatus"),
+                               "metadata": d.get("CustomerMetadataProperties") or {},
+                               "inference": d.get("InferenceSpecification") or {}}))
+    return out
 
 
 def read_notifications(sqs: Any, queue_url: str) -> list[dict[str, str]]:

@@ -186,7 +186,9 @@ class SimSageMaker:
         for job in self.jobs.values():
             for tj, st in self._visible(job):
                 if tj.name == name:
-                    definition = job.request.get("TrainingJobDefinition") or {}
+                    definition: dict[str, Any] = job.request.get("TrainingJobDefinition") or next(
+                        (d for d in job.request.get("TrainingJobDefinitions") or []
+                         if d.get("DefinitionName") == tj.definition), {})
                     static = dict(definition.get("StaticHyperParameters") or {})
                     return {
                         "TrainingJobName": tj.name,
@@ -204,6 +206,9 @@ class SimSageMaker:
                         "CreationTime": self.clock.datetime(tj.start_s),
                         "TrainingStartTime": self.clock.datetime(tj.start_s),
                         **({"TrainingEndTime": self.clock.datetime(tj.end_s)} if st != "InProgress" else {}),
+                        # Where SageMaker writes a job's model: <S3OutputPath>/<training job>/output/model.tar.gz
+                        **({"ModelArtifacts": {"S3ModelArtifacts": _model_artifact(definition, tj.name)}}
+                           if st == "Completed" else {}),
                         **({"FailureReason": tj.failure_reason} if tj.failure_reason else {}),
                         **({"FinalMetricDataList": [{"MetricName": job.plan.metric, "Value": tj.objective,
                                                      "Timestamp": self.clock.datetime(tj.end_s)}]}
@@ -333,6 +338,11 @@ class SimSageMaker:
                 "Tags": {t["Key"]: t["Value"] for t in (m.tags or [])},
             },
         }
+
+
+def _model_artifact(definition: dict[str, Any], training_job: str) -> str:
+    output = str((definition.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
+    return f"{output}/{training_job}/output/model.tar.gz"
 
 
 def _instances(request: dict[str, Any]) -> int:

@@ -56,7 +56,8 @@ def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None,
         raise TemplateError(f"{app}: no CDK app to synthesize")
     extra = context
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
-        context = _context(project_root, Path(out))
+        extra = context
+        context = {**_context(project_root, Path(out)), **(extra or {})}
         if spec is not None:
             configs = Path(out) / "sim-configs"
             configs.mkdir()
@@ -86,13 +87,36 @@ def _context(project_root: Path, out: Path) -> dict[str, Any]:
 
 
 def pick_workflow_template(assembly: Path) -> dict[str, Any]:
-    """The template (in a cloud assembly folder) that holds the state machine."""
+    """The template (in a cloud assembly folder) that holds the state machine, with the event rules of its
+    nested stacks (the studies' schedules and new-data rules) folded in, their parameters resolved to
+    what the parent passes."""
     for path in sorted(assembly.glob("*.template.json")):
         template: dict[str, Any] = json.loads(path.read_text())
         if any(r.get("Type") == "AWS::StepFunctions::StateMachine"
                for r in template.get("Resources", {}).values()):
+            for nested in sorted(assembly.glob("*.nested.template.json")):
+                _fold_rules(template, json.loads(nested.read_text()))
             return template
     raise TemplateError(f"{assembly}: no template with an AWS::StepFunctions::StateMachine")
+
+
+def _fold_rules(parent: dict[str, Any], nested: dict[str, Any]) -> None:
+    params = next((r["Properties"].get("Parameters") or {} for r in parent["Resources"].values()
+                   if r.get("Type") == "AWS::CloudFormation::Stack"
+                   and set(nested.get("Parameters") or {}) <= set(r["Properties"].get("Parameters") or {})), {})
+
+    def sub(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Ref"} and value["Ref"] in params:
+                return params[value["Ref"]]
+            return {k: sub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [sub(v) for v in value]
+        return value
+
+    for lid, res in (nested.get("Resources") or {}).items():
+        if res.get("Type") == "AWS::Events::Rule":
+            parent["Resources"].setdefault(lid, sub(res))
 
 
 @dataclass(frozen=True)

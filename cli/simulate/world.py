@@ -84,6 +84,7 @@ class World:
     def build(self) -> None:
         self._buckets()
         self._tables()
+        self._model_package_groups()
         self._topics()
         self._functions()
         self._state_machine()
@@ -109,6 +110,14 @@ class World:
                 ddb.create_table(TableName=self.resolver.names[res.logical_id], KeySchema=p["KeySchema"],
                                  AttributeDefinitions=p["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
                                  **({"GlobalSecondaryIndexes": gsis} if gsis else {}))
+
+    def _model_package_groups(self) -> None:
+        """The template's model package groups, in moto's model registry (what Promote registers in)."""
+        sm = self.client("sagemaker")
+        for res in self.resolver.of_type("AWS::SageMaker::ModelPackageGroup"):
+            p = self.resolver.resolve(res.props)
+            sm.create_model_package_group(ModelPackageGroupName=p["ModelPackageGroupName"],
+                                          ModelPackageGroupDescription=p.get("ModelPackageGroupDescription", ""))
 
     def _topics(self) -> None:
         sns, sqs = self.client("sns"), self.client("sqs")
@@ -185,7 +194,8 @@ class World:
                 fn = self.runtime.find(arn)
                 if self.event_targets is not None and (fn is None or fn.label not in self.event_targets):
                     continue
-                payload = json.loads(target["Input"]) if "Input" in target else event
+                payload = json.loads(target["Input"]) if "Input" in target else \
+                    transform(target["InputTransformer"], event) if "InputTransformer" in target else event
                 delivery = Delivery(rule.name, arn)
                 try:
                     delivery.output = self.runtime.invoke(arn, payload)
@@ -194,3 +204,19 @@ class World:
                 done.append(delivery)
         self.deliveries.extend(done)
         return done
+
+
+def _path(doc: Any, path: str) -> Any:
+    for part in path.removeprefix("$").strip(".").split("."):
+        doc = doc.get(part) if isinstance(doc, dict) and part else doc
+    return doc
+
+
+def transform(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
+    """EventBridge's input transformer: `<name>` in the template becomes the event's value at the path (JSON
+    outside quotes, raw text inside them)."""
+    text = str(transformer["InputTemplate"])
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        value = _path(event, str(path))
+        text = text.replace(f'"<{name}>"', json.dumps(value)).replace(f"<{name}>", json.dumps(value))
+    return json.loads(text)

@@ -98,6 +98,10 @@ SUBNET = Form("a subnet id like subnet-0a1b2c3d", r"subnet-[0-9a-f]+", r"[0-9a-f
 FILE_SYSTEM_ID = Form("a file system id like fs-0123456789abcdef0 (at least 8 hex digits)", r"fs-[0-9a-f]{8,}",
                       r"[0-9a-f]", prefix="fs-")
 SECURITY_GROUP = Form("a security group id like sg-0a1b2c3d", r"sg-[0-9a-f]+", r"[0-9a-f]", prefix="sg-")
+# botocore's ModelPackageGroupName without the ARN form: no trailing hyphen.
+MODEL_PACKAGE_GROUP = Form("letters, digits and hyphens, starting and ending with a letter or digit",
+                           r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?", r"[a-zA-Z0-9-]", first=r"[a-zA-Z0-9]",
+                           last=r"[a-zA-Z0-9]")
 
 
 # --- S3 URIs ------------------------------------------------------------------------------------

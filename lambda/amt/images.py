@@ -229,6 +229,11 @@ def _resolve(name: str, version: str | None, region: str, instance_type: str, py
                        repository=leaf["repository"], tag=tag), leaf
 
 
+def is_framework(name: str) -> bool:
+    """True for framework images (pytorch, tensorflow, mxnet), whose training image does not serve models."""
+    return bool(_algorithm(name)["kind"] == "framework")
+
+
 def algorithms() -> list[str]:
     """Names accepted as `builtin`, sorted."""
     return sorted(_catalog()["algorithms"])

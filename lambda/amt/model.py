@@ -334,6 +334,40 @@ class Network(_Strict):
     encrypt_inter_container_traffic: bool = False
 
 
+class Inference(_Strict):
+    """How the registered model is served; the image defaults to the algorithm's (built-in) or the training image."""
+
+    image: str | None = Field(default=None, min_length=1, max_length=255, description="Inference image URI.")
+    instance_types: list[Annotated[str, forms.INSTANCE_TYPE.schema(), forms.INSTANCE_TYPE.check]] = Field(
+        default_factory=list, max_length=50)
+    content_types: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=50)
+    response_types: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list, max_length=50)
+
+
+class Promote(_Strict):
+    """Register the study's best training job as a model package version when a run ends and it is better."""
+
+    model_package_group: Annotated[str, forms.MODEL_PACKAGE_GROUP.schema(min_length=1, max_length=63),
+                                   forms.MODEL_PACKAGE_GROUP.check]
+    approval: Literal["pending", "approved"] = "pending"
+    description: str | None = Field(default=None, max_length=1024)
+    inference: Inference = Field(default_factory=Inference)
+
+
+class NewData(_Strict):
+    """New objects under these channels' prefixes start a run (transfer learning), at most once per quiet period."""
+
+    channels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20)
+    quiet_period: Seconds = Field(default=3600, ge=60, le=7 * 86400,
+                                  description="Uploads must pause this long before the run starts.")
+
+
+class Triggers(_Strict):
+    new_data: NewData | None = None
+
+
 def _early_stopping(value: Any) -> Any:
     # YAML 1.1 reads an unquoted `off` as false; the user means "off".
     if value is False:
@@ -430,6 +464,8 @@ class Spec(_Strict):
         WithJsonSchema({"type": ["string", "number", "boolean"], "maxLength": 512}),
     ]] = Field(default_factory=dict, max_length=48)
     schedule: str | None = None
+    promote: Promote | None = None
+    triggers: Triggers | None = None
     # Admission order under the account's quotas: each point goes ahead of rounds submitted up to an hour
     # later (amt.capacity.PRIORITY_STEP_S), so a long wait always wins in the end.
     priority: Int = Field(default=0, ge=0, le=10)

@@ -40,7 +40,7 @@ def max_study_name_length(max_round: int | None = None) -> int:
 ADDED_FIELDS = frozenset({
     "checkpoint", "retry", "max_pending", "instance_configs", "output_compression", "name",
     "entry_point", "source", "attribute_names", "shuffle_seed", "record_wrapper", "file_system", "algorithms",
-    "autotune", "base_framework", "example", "source_dir", "source_sha256",
+    "autotune", "base_framework", "example", "source_dir", "source_sha256", "promote", "triggers",
 })
 
 

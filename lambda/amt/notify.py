@@ -26,6 +26,8 @@ NEXT_STEPS = {
     "TuningJobMissing": "SageMaker has no record of the job; upload the spec again to rerun the round.",
     "States.Timeout": "The job did not finish within the wait timeout; the workflow stopped it. Check "
                       "resources.max_runtime_per_job and max_tuning_runtime, then upload again.",
+    "PromotionFailed": "Check the best training job's model artifact and promote.inference.image; the tuning "
+                       "results are recorded, so upload the spec again only to tune further.",
     "CapacityNeverFits": "Lower resources.max_parallel_jobs (or instance_count), or raise the account's quota and "
                          "the amt:quotaInstances context key (cdk deploy), then upload the spec again.",
     "Transient": "AWS kept throttling or refusing capacity (e.g. ResourceLimitExceeded) after retries; "
@@ -67,6 +69,21 @@ def success_message(*, study: str, metric: str, goal: str, rounds: Sequence[dict
     return subject, "\n".join(lines)
 
 
+def promotion_lines(outcome: dict[str, Any]) -> list[str]:
+    """What the Promote step did, for the notification: the package registered, or why none was."""
+    current = outcome.get("current") or {}
+    lines = [f"Model registry ({outcome.get('group')}):"]
+    if outcome.get("registered"):
+        lines.append(f"  registered {outcome.get('package_arn')}")
+    lines.append(f"  {outcome.get('reason')}")
+    if current.get("arn"):
+        lines.append(f"  compared with {current.get('arn')} ({current.get('status')}, "
+                     f"objective {_num(current.get('objective'))})")
+    if outcome.get("registered"):
+        lines.append("  Next step: review the package in SageMaker Model Registry and approve it to deploy.")
+    return lines
+
+
 def cause_text(cause: str | None) -> tuple[str, str]:
     """(error type, message) from a Step Functions Cause: a Lambda error's JSON or plain text."""
     if not cause:
@@ -85,7 +102,8 @@ def failure_message(*, error: str, message: str, stage: str, study: str | None, 
     """(subject, message) for a failed run: what failed, where, the cause, and the next step."""
     what = {"SpecInvalid": "the spec is invalid", "BudgetExhausted": "the budget does not allow a round",
             "TuningJobFailed": "the tuning job failed", "TuningJobStopped": "the tuning job was stopped",
-            "States.Timeout": "the tuning job did not finish in time"}.get(error, f"{stage} failed ({error})")
+            "States.Timeout": "the tuning job did not finish in time",
+            "PromotionFailed": "the best model could not be registered"}.get(error, f"{stage} failed ({error})")
     label = study or (spec_uri or "unknown study")
     subject = subject_line(f"amt {label}: FAILED - {what}")
     where = [f"state {stage} (handlers.{stage.lower().replace(' ', '_')})"]
@@ -133,12 +151,14 @@ def record_failure(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     job = p.get("job_name")
     source = p.get("spec_location") or state.get("source") or {}
     spec_uri = f"s3://{source['bucket']}/{source['key']}" if source.get("bucket") else None
-    stage = event.get("state") or ("Report" if "launch" in state else "Launch" if p else "Prepare")
+    report = state.get("report") if isinstance(state.get("report"), dict) else None
+    stage = event.get("state") or (("Promote" if report.get("promote") and "promotion" not in report else "Notify")
+                                   if report else "Report" if "launch" in state else "Launch" if p else "Prepare")
     bind(study=study, job_name=job, run_id=run_id, round=round_no)
     reason = f"{error}: {message}" if message else error
     first = rt.registry.finish_run(run_id, RunStatus.FAILED, reason=reason[:4000], error=error) if run_id \
         else True
-    if study and round_no is not None:
+    if study and round_no is not None and stage not in ("Promote", "Notify"):  # those run after the round ended
         rt.registry.set_round(study, int(round_no), RoundStatus.FAILED, failure_reason=reason[:4000])
     if job:
         # Whatever failed, the round holds no capacity any more (and waits in no queue). The workflow's own

@@ -116,7 +116,7 @@ def _from_dynamo(value: Any) -> Any:
 
 # Attribute names conditions may refer to (some are DynamoDB reserved words).
 _CONDITION_NAMES = {"#status": "status", "#token": "token", "#run": "run_id", "#best": "best_objective",
-                    "#latest": "latest_round", "#pk": K.PK}
+                    "#latest": "latest_round", "#pk": K.PK, "#dlast": "data_last_at", "#drun": "data_run_for"}
 
 
 def _conditional_failed(err: ClientError) -> bool:
@@ -268,6 +268,40 @@ class Registry:
                             condition="attribute_not_exists(#status) OR #status = :running",
                             values={":running": RunStatus.RUNNING})
         return done is not None
+
+    def note_new_data(self, study: str, at: str, *, via_event: bool) -> None:
+        """Remember the newest upload under the study's channels (`data_last_at` only moves forward);
+        `via_event`: the bucket sends EventBridge notifications, so checks need not list the prefixes."""
+        self._update(study_key(study), {"data_last_at": at, "data_seen_at": self.now()},
+                     condition="attribute_not_exists(#dlast) OR #dlast < :at", values={":at": at})
+        if via_event:
+            self._update(study_key(study), {"data_events": True})
+
+    def set_data_baseline(self, study: str, at: str) -> None:
+        """What a first scan of the prefixes found: data that was there before is not new."""
+        self._update(study_key(study), {"data_baseline": at}, if_not_exists=("data_baseline",))
+
+    def claim_data_run(self, study: str, last_at: str) -> bool:
+        """Claim the upload at `last_at` for one run (conditional: the newest is still that one, unclaimed)."""
+        done = self._update(study_key(study), {"data_run_for": last_at},
+                            condition="#dlast = :at AND (attribute_not_exists(#drun) OR #drun <> :at)",
+                            values={":at": last_at})
+        return done is not None
+
+    def record_promotion(self, run_id: str, study: str, outcome: dict[str, Any]) -> dict[str, Any]:
+        """Store the Promote outcome on the run (first write wins: a retry reads the first); a registered
+        package also goes on the study (`amt best`). Returns the stored outcome."""
+        stored = self._update(run_key(run_id), {"promotion": outcome, "package_arn": outcome.get("package_arn"),
+                                                "updated_at": self.now()},
+                              if_not_exists=("promotion", "package_arn"), return_new=True) or {}
+        kept: dict[str, Any] = stored.get("promotion") or outcome
+        if kept.get("registered"):
+            cand = kept.get("candidate") or {}
+            self._update(study_key(study), {"package_arn": kept.get("package_arn"),
+                                            "package_training_job": cand.get("training_job"),
+                                            "package_model_artifact": kept.get("model_artifact"),
+                                            "updated_at": self.now()})
+        return kept
 
     # -- rounds ----------------------------------------------------------------------------------
 

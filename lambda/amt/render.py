@@ -41,6 +41,7 @@ def render_request(
     parents: list[str] | None = None,
     stack_key: str = "",
     default_kms_key: str = "",
+    warm_start_type: str | None = None,
 ) -> dict[str, Any]:
     """The request for round `round_no`; `parents` (tuning job names) override the spec's warm start.
     `stack_key` tags the job as the stack's (its roles may touch only such jobs); `default_kms_key`
@@ -64,7 +65,7 @@ def render_request(
         request["TrainingJobDefinition"] = _training_definition(spec, region=region, role_arn=role_arn,
                                                                 output_bucket=output_bucket,
                                                                 default_kms_key=default_kms_key)
-    warm = _warm_start(spec, parents)
+    warm = _warm_start(spec, parents, warm_start_type)
     if warm:
         request["WarmStartConfig"] = warm
     if spec.autotune:
@@ -264,11 +265,12 @@ def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
     return out
 
 
-def _warm_start(spec: Spec, parents: list[str] | None) -> dict[str, Any]:
+def _warm_start(spec: Spec, parents: list[str] | None, kind: str | None = None) -> dict[str, Any]:
+    """`kind` overrides the spec's type: a run started by new data warm-starts with transfer_learning."""
     names = list(parents) if parents is not None else (list(spec.warm_start.parents) if spec.warm_start else [])
     if not names:
         return {}
-    kind = spec.warm_start.type if spec.warm_start else "identical_data_and_algorithm"
+    kind = kind or (spec.warm_start.type if spec.warm_start else "identical_data_and_algorithm")
     return {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": n} for n in names[:5]],
         "WarmStartType": WARM_START[kind],

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from amt.chart import Point, convergence_svg
 from amt.notify import success_message
 from amt.observability import bind, count, gauge, logger
+from amt.report_html import render_html
 
 if TYPE_CHECKING:
     from amt.model import Spec
@@ -146,6 +147,10 @@ def render_markdown(report: dict[str, Any], *, study_best: dict[str, Any] | None
         f"| billable instance-hours | {report['billable_instance_hours']:g} |",
         f"| warm-start parents | {', '.join('`' + p + '`' for p in report['parents']) or 'none'} |",
         "",
+    ]
+    if report.get("chain"):
+        lines += [render_chain(report), ""]
+    lines += [
         "## Best hyperparameters",
         "",
     ]
@@ -179,6 +184,48 @@ def _leaderboard(board: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def run_chain(prior_rounds: Sequence[dict[str, Any]], report: dict[str, Any], goal: str,
+              best_before: float | None) -> list[dict[str, Any]]:
+    """This run's rounds so far (registry items of the earlier ones, then this report): each round's best,
+    its improvement on the study's best before it (negative: worse), and its billable instance-hours."""
+    chain = [{"round": int(r["round"]), "job_name": r.get("job_name"), "best_objective": r.get("best_objective"),
+              "improvement": improvement(goal, r.get("best_before"), r.get("best_objective")),
+              "instance_hours": r.get("instance_hours")} for r in sorted(prior_rounds, key=lambda r: int(r["round"]))]
+    best = report["best"]
+    chain.append({"round": report["round"], "job_name": report["job_name"],
+                  "best_objective": best["objective"] if best else None,
+                  "improvement": improvement(goal, best_before, best["objective"] if best else None),
+                  "instance_hours": report["billable_instance_hours"]})
+    return chain
+
+
+def render_chain(report: dict[str, Any]) -> str:
+    """The Markdown table of the run's rounds: best, improvement and instance-hours per round, and the total."""
+    chain = report.get("chain") or []
+    lines = ["## Rounds of this run", "", "| round | tuning job | round best | improvement | instance-hours |",
+             "|---:|---|---:|---:|---:|"]
+    lines += [f"| {c['round']} | `{c['job_name']}` | {_num(c.get('best_objective'))} | {_num(c.get('improvement'))} "
+              f"| {_num(c.get('instance_hours'))} |" for c in chain]
+    lines.append(f"| **total** | | | | {_num(report.get('chain_instance_hours'))} |")
+    return "\n".join(lines)
+
+
+def render_promotion(outcome: dict[str, Any]) -> str:
+    """The report's model-registry section: the candidate against the group's current model, and the verdict."""
+    cand, cur = outcome.get("candidate") or {}, outcome.get("current") or {}
+    lines = [f"## Model registry: `{outcome.get('group')}`", "",
+             "| | candidate (study best) | current model |", "|---|---|---|",
+             f"| package | {('`' + str(outcome['package_arn']) + '`') if outcome.get('registered') else '-'} | "
+             f"{('`' + str(cur['arn']) + '`') if cur.get('arn') else 'none'} |",
+             f"| approval | {'registered' if outcome.get('registered') else 'not registered'} | "
+             f"{cur.get('status') or '-'} |",
+             f"| training job | {('`' + str(cand['training_job']) + '`') if cand.get('training_job') else '-'} | "
+             f"{('`' + str(cur['training_job']) + '`') if cur.get('training_job') else '-'} |",
+             f"| objective | {_num(cand.get('objective'))} | {_num(cur.get('objective'))} |",
+             "", f"Verdict: {outcome.get('reason')}."]
+    return "\n".join(lines)
+
+
 def report_prefix(reports_prefix: str, study: str, job_name: str) -> str:
     """Key prefix of a round's reports: `<prefix><study>/<job name>/`."""
     base = reports_prefix if reports_prefix.endswith("/") or not reports_prefix else reports_prefix + "/"
@@ -186,16 +233,22 @@ def report_prefix(reports_prefix: str, study: str, job_name: str) -> str:
 
 
 def render_all(report: dict[str, Any], *, study_best: dict[str, Any] | None = None) -> dict[str, tuple[bytes, str]]:
-    """The three files as {name: (body, content type)}; deterministic for the same report."""
-    points = chart_points(report)
-    title = f"{report['study']}: round {report['round']} ({report['job_name']})"
-    svg = convergence_svg(points, goal=report["objective"]["goal"], metric=report["objective"]["metric"],
-                          title=title)
+    """The four files (JSON, Markdown, SVG chart, HTML page) as {name: (body, content type)}; deterministic
+    for the same report."""
+    svg = report_svg(report)
     return {
         "report.json": (json.dumps(report, indent=2, sort_keys=True).encode(), "application/json"),
         "report.md": (render_markdown(report, study_best=study_best).encode(), "text/markdown; charset=utf-8"),
         "convergence.svg": (svg.encode(), "image/svg+xml"),
+        "report.html": (render_html(report, svg, study_best=study_best).encode(), "text/html; charset=utf-8"),
     }
+
+
+def report_svg(report: dict[str, Any]) -> str:
+    """The convergence chart of a report (what render_all writes as convergence.svg)."""
+    title = f"{report['study']}: round {report['round']} ({report['job_name']})"
+    return convergence_svg(chart_points(report), goal=report["objective"]["goal"],
+                           metric=report["objective"]["metric"], title=title)
 
 
 def write_reports(s3: Any, bucket: str, prefix: str, files: dict[str, tuple[bytes, str]]) -> str:
@@ -284,9 +337,14 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     else:
         best = {"objective": meta.get("best_objective"), "training_job": meta.get("best_training_job"),
                 "hyperparameters": meta.get("best_hyperparameters"), "round": meta.get("best_round")}
+    prior = [r for r in reg.rounds(study) if r.get("run_id") == run_id and int(r["round"]) < round_no]
+    report["chain"] = run_chain(prior, report, goal, before)
+    report["chain_instance_hours"] = round(sum(float(c.get("instance_hours") or 0) for c in report["chain"]), 4)
+    report["study_best"] = best
     prefix = report_prefix(rt.settings.reports_prefix, study, job)
     uri = write_reports(rt.s3, rt.settings.artifacts_bucket, prefix, render_all(report, study_best=best))
     reg.set_round(study, round_no, RoundStatus.COMPLETED, report_uri=uri,
+                  instance_hours=report["billable_instance_hours"],
                   best_objective=rb["objective"] if rb else None,
                   best_training_job=rb["training_job"] if rb else None,
                   best_hyperparameters=rb["hyperparameters"] if rb else None)
@@ -304,7 +362,8 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         rounds=[r for r in run_rounds if int(r["round"]) <= round_no], best_objective=best["objective"],
         best_training_job=best["training_job"], best_hyperparameters=best["hyperparameters"],
         report_uri=uri, reason=reason)
-    if not go_on:
+    promote = not go_on and spec.promote is not None
+    if not go_on and not promote:  # with promote, the Promote step ends the run
         reg.finish_run(run_id, RunStatus.SUCCEEDED, reason=reason)
     count("RoundsCompleted", study=study)
     if best["objective"] is not None:
@@ -313,7 +372,7 @@ def report_round(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return {
         "best_objective": best["objective"], "best_training_job": best["training_job"],
         "best_hyperparameters": best["hyperparameters"], "round_best_objective": rb["objective"] if rb else None,
-        "report_uri": uri, "improvement": gain, "continue": go_on, "reason": reason,
+        "report_uri": uri, "improvement": gain, "continue": go_on, "promote": promote, "reason": reason,
         "subject": subject, "message": message,
         # The next Prepare's input, so the state machine needs no arithmetic.
         "next": {"study": study, "round": round_no + 1, "run_id": run_id, "source": p["spec_location"],

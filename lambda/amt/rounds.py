@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from amt import deployed
+from amt.data_trigger import NEW_DATA
 from amt.errors import SpecError
 from amt.observability import bind, logger
 from amt.registry import MAX_LINEAGE_PARENTS, rank_rounds
@@ -82,6 +83,15 @@ def study_roles(rt: Runtime, spec: Spec) -> tuple[str, str | None]:
     return roles.execution_role_arn, roles.launcher_role_arn
 
 
+def _check_promote_scope(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
+    """The Promote function may register only in the groups reviewed specs name: refuse before tuning."""
+    group = spec.promote.model_package_group if spec.promote else None
+    if group and group not in rt.settings.model_package_groups:
+        allowed = ", ".join(rt.settings.model_package_groups) or "none"
+        raise SpecInvalid(f"{source.get('key', spec.name)}: promote.model_package_group: {group!r} is not a group "
+                          f"this stack may register in ({allowed}); add the spec to configs/ and cdk deploy")
+
+
 def _refuse_code_changes(rt: Runtime, spec: Spec, source: dict[str, Any]) -> None:
     """An uploaded spec of a deployed study keeps the deployed code (issue 9, finding 2): the image, entry
     point and code source were reviewed with `cdk deploy`, and the study's roles were built for them."""
@@ -131,6 +141,7 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                               "from configs/ (cdk deploy)")
     spec = load_spec(rt, source)
     study = spec.name
+    _check_promote_scope(rt, spec, source)
     bind(study=study, run_id=run_id)
     first_prepare = "round" not in event
     uploaded = not source.get("study")
@@ -142,6 +153,9 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                            schedule=spec.schedule)
     run = reg.claim_run(run_id, study=study, trigger=trigger, spec_location=source)
     base_round = int(run["base_round"])
+    # New data under a channel: every round of the run warm-starts with transfer learning (SageMaker refuses
+    # an identical-data warm start once the data changed). The run remembers its trigger for later rounds.
+    warm_type = "transfer_learning" if run.get("trigger") == NEW_DATA else None
     round_no = int(event.get("round") or base_round)
     bind(round=round_no)
     rounds = reg.rounds(study)
@@ -158,15 +172,16 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     if existing is not None:
         parents = list(existing.get("parents") or [])  # a retried Prepare keeps its first choice
     else:
-        explicit = round_no == base_round and trigger != "schedule" and spec.warm_start is not None
+        explicit = round_no == base_round and trigger == "s3" and spec.warm_start is not None
         parents = choose_parents(rt, spec, rounds, explicit=explicit, exclude_round=round_no,
-                                 source_key=str(source.get("key", spec.name)))
+                                 source_key=str(source.get("key", spec.name)), warm_type=warm_type)
     name = job_name(spec, round_no)
     bind(job_name=name)
     role_arn, launcher_arn = study_roles(rt, spec)
     request = render_request(spec, region=rt.region, role_arn=role_arn,
                              output_bucket=rt.settings.artifacts_bucket, round_no=round_no, parents=parents,
-                             stack_key=rt.settings.stack_key, default_kms_key=rt.settings.kms_key_arn)
+                             stack_key=rt.settings.stack_key, default_kms_key=rt.settings.kms_key_arn,
+                             warm_start_type=warm_type)
     reg.claim_round(study, round_no, run_id=run_id, job_name=name, parents=parents, spec_location=source,
                     worst_case_hours=worst)
     logger.info("prepared round", extra={"parents": parents, "worst_case_hours": worst, "spent_hours": spent})
@@ -178,7 +193,7 @@ def prepare(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, explicit: bool,
-                   exclude_round: int, source_key: str = "") -> list[str]:
+                   exclude_round: int, source_key: str = "", warm_type: str | None = None) -> list[str]:
     """Warm-start parents: the spec's explicit ones (a run's first round, unless scheduled) or the
     study's up to 5 best completed rounds. An incompatible lineage parent is dropped with a warning;
     an incompatible explicit parent is the user's error (SpecInvalid naming warm_start.parents).
@@ -215,7 +230,7 @@ def choose_parents(rt: Runtime, spec: Spec, rounds: list[dict[str, Any]], *, exp
         parent_spec = specs[key]
         if parent_spec is None:
             continue
-        problems = compatibility_problems(spec, [parent_spec])
+        problems = compatibility_problems(spec, [parent_spec], warm_type)
         if problems and explicit:
             raise SpecInvalid("\n".join(f"{source_key or spec.name}: warm_start.parents: {parent}: {p.field}: "
                                         f"{p.message}" for p in problems))

@@ -461,6 +461,49 @@ def settings_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError("network", "a VPC needs both subnets and security_groups")
 
 
+def promote_rule(spec: Spec) -> Iterator[FieldError]:
+    promote = spec.promote
+    if promote is None:
+        return
+    image = promote.inference.image
+    if image is not None and (problem := _IMAGE.problem(image)):
+        yield FieldError("promote.inference.image", problem)
+    algo = spec.algorithm  # None for a multi-algorithm study: the best job's training image is the default
+    if image is None and algo is not None and algo.name is not None:
+        yield FieldError("promote.inference.image", "an algorithm resource (algorithm.name) has no training image "
+                                                    "to serve from; name the inference image")
+    if image is None and algo is not None and algo.builtin:
+        from amt.images import ImageError, is_framework
+
+        try:
+            framework = is_framework(algo.builtin)
+        except ImageError:
+            return  # algorithm_rule reports the unknown name
+        if framework:
+            # Framework training images (pytorch, tensorflow, mxnet) are not their inference images.
+            yield FieldError("promote.inference.image", f"{algo.builtin} is a framework: its training "
+                                                        "image does not serve; name the inference image")
+
+
+def triggers_rule(spec: Spec) -> Iterator[FieldError]:
+    new_data = spec.triggers.new_data if spec.triggers else None
+    if new_data is None:
+        return
+    for i, channel in enumerate(new_data.channels):
+        if channel not in spec.data:
+            yield FieldError(f"triggers.new_data.channels.{i}", f"no data channel {channel!r} "
+                                                                f"(channels: {', '.join(spec.data)})")
+        elif spec.data[channel].uri is None:
+            yield FieldError(f"triggers.new_data.channels.{i}", "needs an S3 channel (uri): a file system channel "
+                                                                "sends no upload events")
+        elif spec.data[channel].s3_data_type != "S3Prefix":
+            yield FieldError(f"triggers.new_data.channels.{i}", "needs an S3Prefix channel: new objects are "
+                                                                "noticed under its prefix")
+    if spec.strategy in ("grid", "hyperband"):
+        yield FieldError("triggers.new_data", f"a new-data run warm-starts (transfer learning), which SageMaker "
+                                              f"allows for bayesian and random search, not {spec.strategy}")
+
+
 def s3_uri_rule(spec: Spec) -> Iterator[FieldError]:
     # The execution role is granted `<uri>*`: IAM would read a `*` or `?` in the URI as a wildcard, and the
     # study could read (or write) more than the spec declares.
@@ -481,4 +524,5 @@ RULES: tuple[Rule, ...] = (
     ranges_rule, hyperparameters_rule, strategy_rule, algorithm_rule, limits_rule, instances_rule,
     channels_rule, environment_rule, script_mode_rule,
     naming_rule, warm_start_rule, rounds_rule, settings_rule, s3_uri_rule, metrics_rule, source_dir_rule,
+    promote_rule, triggers_rule,
 )

@@ -32,6 +32,8 @@ class EnvKeys:
     QUIET_MINUTES = "AMT_RECONCILE_QUIET_MINUTES"
     # Comma-separated study-name prefixes of uploaded studies (amt:studyPrefixes): they run as the prefix's role.
     STUDY_PREFIXES = "AMT_STUDY_PREFIXES"
+    # Comma-separated model package groups the Promote function may register in (the reviewed specs').
+    MODEL_PACKAGE_GROUPS = "AMT_MODEL_PACKAGE_GROUPS"
     # The account's SageMaker limits admission keeps within (JSON, `Quotas.to_env`).
     QUOTAS = "AMT_QUOTAS"
     # Powertools reads these two itself.
@@ -103,6 +105,7 @@ class Settings:
     reports_prefix: str
     quiet_minutes: int
     study_prefixes: tuple[str, ...] = ()
+    model_package_groups: tuple[str, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
     role_arn_base: str = ""
     stack_key: str = ""
@@ -123,6 +126,7 @@ class Settings:
             reports_prefix=e.get(EnvKeys.REPORTS_PREFIX, DEFAULT_REPORTS_PREFIX),
             quiet_minutes=int(e.get(EnvKeys.QUIET_MINUTES, str(DEFAULT_QUIET_MINUTES))),
             study_prefixes=tuple(p for p in e.get(EnvKeys.STUDY_PREFIXES, "").split(",") if p),
+            model_package_groups=tuple(g for g in e.get(EnvKeys.MODEL_PACKAGE_GROUPS, "").split(",") if g),
             quotas=Quotas.from_env(e.get(EnvKeys.QUOTAS, "")),
             role_arn_base=e.get(EnvKeys.ROLE_ARN_BASE, ""),
             stack_key=e.get(EnvKeys.STACK_KEY, ""),

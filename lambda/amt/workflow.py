@@ -99,6 +99,10 @@ def start_run(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
     event = _mapping(event)
     detail = _mapping(event.get("detail"))
+    if event.get("trigger") in ("new-data-object", "new-data-check"):  # amt.data_trigger names them
+        from amt.data_trigger import on_data
+
+        return on_data(rt, event)
     if "study" in event and not detail:
         study = str(event["study"])
         # Scheduler/EventBridge pass the tick's time; the minute is the fallback so that
@@ -224,8 +228,8 @@ def on_job_event(rt: Runtime, event: dict[str, Any]) -> str:
         return "not-terminal"
     waiting = rt.registry.token(job) if job else None
     if waiting is None:
-        # Not a job a run of ours waits on (the rule may hear every tuning job of the account): no describe,
-        # which the function may not even be allowed for someone else's job.
+        # Not a job a run of ours waits on: the rule matches every tuning job of the account (a pattern listing
+        # our studies would outgrow EventBridge's limit), and our roles may not describe someone else's job.
         logger.info("not resuming: unknown", extra={"job_name": job, "status": status})
         return "unknown"
     if waiting.get("status") != TokenStatus.WAITING:

@@ -34,6 +34,7 @@ SIZING: dict[str, Sizing] = {
     "launch": Sizing(256, 60),
     "resume": Sizing(256, 30),
     "report": Sizing(1024, 300),
+    "promote": Sizing(256, 120),
     "record_failure": Sizing(256, 30),
     "reconcile": Sizing(512, 300),
     "stop": Sizing(256, 60),

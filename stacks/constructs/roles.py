@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from amt.access import LAUNCH, OPEN, ROLE_PATH_ROOT, TAG_STACK
-from stacks.study_scope import S3Location, StudyAccess
+from stacks.study_scope import PromoteScope, S3Location, StudyAccess
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -102,6 +102,34 @@ def assume_launchers_statement(stack: Stack, stack_name: str) -> iam.PolicyState
     )
 
 
+def model_package_arns(stack: Stack, groups: Iterable[str]) -> list[str]:
+    """Each group and its versions (`model-package/<group>/<n>`)."""
+    base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+    return [arn for g in sorted(set(groups))
+            for arn in (f"{base}:model-package-group/{g}", f"{base}:model-package/{g}/*")]
+
+
+def training_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
+    return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:training-job/{p}*" for p in prefixes]
+
+
+def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: str,
+                       stack_key: str) -> list[iam.PolicyStatement]:
+    """Register versions in the groups reviewed specs name; describe only this stack's training jobs (they carry
+    their tuning job's tags) and read only model artifacts in the artifacts bucket. ListModelPackages has no
+    resource-level permission. The size does not grow with the studies, only with the distinct groups."""
+    return [
+        iam.PolicyStatement(sid="RegisterModelPackagesInSpecGroups",
+                            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                            resources=model_package_arns(stack, scope.groups)),
+        iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+        iam.PolicyStatement(sid="DescribeOurTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
+                            resources=training_job_arns(stack, [""]), conditions=_ours(stack_key)),
+        iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
+                            resources=[f"{artifacts_bucket_arn}/training/*"]),
+    ]
+
+
 def registry_statement(table_arn: str, actions: Sequence[str]) -> iam.PolicyStatement:
     """The item operations a handler makes on the registry, on the table and its indexes (never Scan)."""
     return iam.PolicyStatement(
@@ -115,6 +143,12 @@ def read_specs_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement
     """Read spec objects (the version a run started from) under the configs prefix."""
     # Runs always name the version (S3 events carry it; the registry keeps it), so GetObjectVersion only.
     return iam.PolicyStatement(sid="ReadSpecVersions", actions=["s3:GetObjectVersion"],
+                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+
+
+def read_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
+    """Read report objects under the reports prefix (Promote adds its verdict to the last round's)."""
+    return iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"],
                                resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 

@@ -68,6 +68,11 @@ class StudyRoles(Construct):
                 if study.schedule:
                     schedule_rule(chunk, study, stack_key=stack_key, start_function_arn=p["StartFunctionArn"],
                                   dead_letter_arn=p["DeadLetterQueueArn"])
+                if study.new_data:
+                    from stacks.constructs.data_triggers import data_rules
+
+                    data_rules(chunk, study, rule_prefix=schedule_rule_prefix(stack_key),
+                               start_function_arn=p["StartFunctionArn"], dead_letter_arn=p["DeadLetterQueueArn"])
             self.chunks.append(chunk)
 
 

@@ -2,8 +2,10 @@
 
 Prepare -> UsePrepared -> Admit -> Admitted? -yes-> Launch (waitForTaskToken) -> Report -> UseReport -> NextRound?
                                              `-no-> WaitInQueue (waitForTaskToken) -^
-   ^------------------------------- NextRoundInput <---- yes ----------------------------------------'   no -> Notify
-Any task fails -> RecordFailure -> Failed.   Nine transitions per round (ten if it queued), however long the job runs.
+   ^------------------------------- NextRoundInput <---- yes ----------------------------------------'   no -> Promote?
+   Promote? -yes (spec has promote:)-> Promote -> Notify -> Done;   Promote? -no-> Notify -> Done
+Any task fails -> RecordFailure -> Failed.   Nine transitions per round (ten if it queued), however long the job runs;
+two more at the end of a run that promotes.
 """
 
 from __future__ import annotations
@@ -113,10 +115,18 @@ class Workflow(Construct):
         notify.add_retry(errors=SNS_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5,
                          max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
         done = sfn.Succeed(self, S.DONE)
+        # Promote's answer replaces $.report with what Notify sends (subject and message say what it did).
+        promote = self._invoke(S.PROMOTE, functions["promote"], "promote",
+                               payload={"prepared.$": "$.prepared", "report.$": "$.report",
+                                        "run_id.$": EXECUTION_NAME}, result_path="$.report",
+                               result_selector={"subject.$": "$.Payload.subject", "message.$": "$.Payload.message",
+                                                "report_uri.$": "$.Payload.report_uri",
+                                                "promotion.$": "$.Payload.promotion"})
+        promote.next(notify)
 
         # Admitted between Admit and WaitInQueue (a pump took the capacity before the token was parked).
         wait_in_queue.add_catch(launch, errors=[ALREADY_ADMITTED], result_path="$.admission")
-        for task in (prepare, admit, wait_in_queue, launch, report, notify):
+        for task in (prepare, admit, wait_in_queue, launch, report, promote, notify):
             task.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         admitted = sfn.Choice(self, S.ADMITTED_CHOICE, comment="Capacity taken at once, or wait in the queue.")
         admitted.when(sfn.Condition.boolean_equals("$.admission.Payload.admitted", True), launch)
@@ -125,7 +135,12 @@ class Workflow(Construct):
         choice = sfn.Choice(self, S.NEXT_ROUND_CHOICE, comment="Report decides: rounds left, target, budget, "
                             "improvement.")
         choice.when(sfn.Condition.boolean_equals("$.report.continue", True), next_input.next(prepare))
-        choice.otherwise(notify.next(done))
+        notify.next(done)
+        promote_choice = sfn.Choice(self, S.PROMOTE_CHOICE, comment="The spec has promote: register the best "
+                                    "model if it beats the group's current one.")
+        promote_choice.when(sfn.Condition.boolean_equals("$.report.promote", True), promote)
+        promote_choice.otherwise(notify)
+        choice.otherwise(promote_choice)
         launch.next(report).next(use_report).next(choice)
         definition = prepare.next(use_prepared).next(admit).next(admitted)
 
@@ -148,12 +163,12 @@ class Workflow(Construct):
         )
 
     def _invoke(self, state: str, fn: lambda_.IFunction, handler: str, *, payload: dict[str, str] | None,
-                result_path: str) -> tasks.LambdaInvoke:
+                result_path: str, result_selector: dict[str, str] | None = None) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self, state,
             lambda_function=fn,
             payload=sfn.TaskInput.from_json_path_at("$") if payload is None else sfn.TaskInput.from_object(payload),
-            result_selector={"Payload.$": "$.Payload"},
+            result_selector=result_selector or {"Payload.$": "$.Payload"},
             result_path=result_path,
             task_timeout=sfn.Timeout.duration(Duration.seconds(SIZING[handler].timeout_s + TASK_MARGIN_S)),
             retry_on_service_exceptions=False,

@@ -20,7 +20,7 @@ def _run(template: dict[str, Any], spec: Any, **kwargs: Any) -> SimulationResult
 
 
 def test_one_round(template: dict[str, Any], make_spec: Any) -> None:
-    result = _run(template, make_spec(rounds={"max": 1}))
+    result = _run(template, make_spec(rounds={"max": 1}, promote=None))  # with promote: test_promote_runs.py
 
     assert result.status == "SUCCEEDED"
     (only,) = result.rounds

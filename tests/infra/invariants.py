@@ -93,7 +93,9 @@ def role_violations(template: dict[str, Any]) -> list[str]:
                 # A whole resource type (`hyper-parameter-tuning-job/*`) is scoped only by the stack's tag.
                 tagged = any(k.endswith(f"Tag/{TAG_STACK}") for k in st.get("Condition", {}).get("StringEquals", {}))
                 for r in resources:
-                    if r == "*" or ":sagemaker:*" in r or (":sagemaker:" in r and r.endswith("/*") and not tagged):
+                    # `model-package/<group>/*` is one group's versions, not the whole type.
+                    whole_type = r.endswith("/*") and r.rsplit(":", 1)[-1].count("/") == 1
+                    if r == "*" or ":sagemaker:*" in r or (":sagemaker:" in r and whole_type and not tagged):
                         out.append(f"{lid}: {mutating} on unscoped resource {r}")
             if "iam:PassRole" in actions or "iam:*" in actions:
                 cond = st.get("Condition", {}).get("StringEquals", {})

@@ -72,6 +72,8 @@ def test_environment_is_exactly_the_shared_keys(synth: Any) -> None:
         assert env[EnvKeys.STUDY_PREFIXES] == ""
         base = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/"
         assert flatten(env[EnvKeys.ROLE_ARN_BASE]) == base
+        # Grows with the distinct model package groups of promote: (a few), not with the studies.
+        assert env[EnvKeys.MODEL_PACKAGE_GROUPS] == "churn-xgb"
 
 
 def test_layers_are_powertools_by_region_and_the_project_layer(synth: Any) -> None:

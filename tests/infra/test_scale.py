@@ -31,7 +31,8 @@ def test_three_hundred_studies_synthesize_nag_clean(scale: tuple[Any, dict[str, 
              and str(r["Properties"].get("Path", "")).startswith("/amt/")]
     # One execution role per study, plus a launcher for each guarded (KMS + VPC) one: every 5th.
     assert len(roles) == STUDIES + STUDIES // 5
-    schedules = [r for t in synth.nested.values() for r in t["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    schedules = [r for t in synth.nested.values() for r in t["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+                 and "-schedule-" in str(r["Properties"].get("Name", ""))]  # not the new-data rules
     assert len(schedules) == STUDIES // 3
 
 

@@ -13,7 +13,7 @@ from stacks.ids import States as S
 
 pytestmark = pytest.mark.infra
 
-LAMBDA_TASKS = (S.PREPARE, S.ADMIT, S.WAIT_IN_QUEUE, S.LAUNCH, S.REPORT, S.RECORD_FAILURE)
+LAMBDA_TASKS = (S.PREPARE, S.ADMIT, S.WAIT_IN_QUEUE, S.LAUNCH, S.REPORT, S.PROMOTE, S.RECORD_FAILURE)
 
 
 def test_state_machine_is_standard_logged_and_traced(synth: Any) -> None:
@@ -58,7 +58,7 @@ def test_states_and_their_order(asl: dict[str, Any]) -> None:
     assert "QueryLanguage" not in asl or asl["QueryLanguage"] == "JSONPath"
     assert set(states) == {S.PREPARE, S.USE_PREPARED, S.ADMIT, S.ADMITTED_CHOICE, S.WAIT_IN_QUEUE, S.LAUNCH,
                            S.REPORT, S.USE_REPORT, S.NEXT_ROUND_CHOICE, S.NEXT_ROUND_INPUT, S.NOTIFY, S.DONE,
-                           S.RECORD_FAILURE, S.FAILED}
+                           S.RECORD_FAILURE, S.FAILED, S.PROMOTE_CHOICE, S.PROMOTE}
     chain = [S.PREPARE, S.USE_PREPARED, S.ADMIT, S.ADMITTED_CHOICE]
     for a, b in pairwise(chain):
         assert states[a]["Next"] == b, a
@@ -135,7 +135,7 @@ def test_next_round_choice_and_input(asl: dict[str, Any]) -> None:
     choice = asl["States"][S.NEXT_ROUND_CHOICE]
     assert choice["Choices"] == [{"Variable": "$.report.continue", "BooleanEquals": True,
                                   "Next": S.NEXT_ROUND_INPUT}]
-    assert choice["Default"] == S.NOTIFY
+    assert choice["Default"] == S.PROMOTE_CHOICE  # then Notify (tests/infra/test_promote.py)
     params = asl["States"][S.NEXT_ROUND_INPUT]["Parameters"]
     assert params == {"study.$": "$.prepared.study", "round.$": "States.MathAdd($.prepared.round, 1)",
                       "source.$": "$.prepared.spec_location"}

@@ -76,6 +76,8 @@ BAD_VALUES: dict[str, tuple[Any, str]] = {
     "data.<value>.file_system.id": ("fs-0123456789abcdefg", "'g' at character 20"),
     "resources.instance_configs.0.instance_type": ("ml.g5.2xlarge ", "a space at character 14"),
     "algorithm.base_framework": ("pytorch_2.1", "'_' at character 8"),
+    "promote.model_package_group": ("churn_models", "'_' at character 6"),
+    "promote.inference.instance_types.0": ("ml.m5.Large", "'L' at character 7"),
     "algorithm.source": ("s3://code-bucket/" + "src/" * 100 + "sourcedir.zip", "must end with .tar.gz"),
     "algorithms.0.name": ("xgb_1", "'_' at character 4"),
     "algorithm.source_sha256": ("0" * 40 + "G" + "0" * 23, "'G' at character 41"),
@@ -113,7 +115,7 @@ def _pattern_fields(schema: dict[str, Any]) -> set[str]:
 def test_every_field_with_a_form_is_checked_here() -> None:
     # A new field with a pattern must get a message in words (amt.forms) and a case above.
     durations = {"resources.max_runtime_per_job", "resources.max_tuning_runtime", "spot.max_wait",
-                 "resources.max_pending"}  # amt.durations words their messages
+                 "resources.max_pending", "triggers.new_data.quiet_period"}  # amt.durations words their messages
     fields = _pattern_fields(json_schema()) - durations
     # A definition's fields are the study's models again (algorithm, data, resources): checked above.
     shared = tuple(f"algorithms.0.{model}." for model in ("algorithm", "data", "resources"))
@@ -141,6 +143,9 @@ def _doc_with(path: str, value: Any) -> dict[str, Any]:
         for key in ("instance_type", "instance_count", "volume_size_gb"):
             doc["resources"].pop(key, None)
         doc["resources"]["instance_configs"] = [{"instance_type": value}]
+    elif path.startswith("promote."):
+        doc["promote"] = {"model_package_group": "models", "inference": {"instance_types": ["ml.m5.large"]}}
+        setin(doc, path, value)
     elif path.endswith("<key>"):
         where = path.split(".")[0]
         doc[where] = {value: doc["data"]["train"] if where == "data" else "x"}

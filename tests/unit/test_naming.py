@@ -125,6 +125,8 @@ CHANGES: list[tuple[str, Any]] = [
     ("kms_key_id", "alias/ml"),
     ("environment", {"A": "1"}),
     ("schedule", "rate(1 day)"),
+    ("promote", {"model_package_group": "models"}),
+    ("triggers", {"new_data": {"channels": ["train"]}}),
     ("tags", {"team": "ml"}),
     ("checkpoint", {"uri": "s3://example-bucket/ckpt/"}),
     ("retry", {"max_attempts": 2}),

@@ -33,6 +33,8 @@ def implied(action: str, params: dict[str, Any]) -> set[str]:
     """IAM actions one API call needs, from the service authorization reference."""
     if action == "s3:GetObject" and params.get("VersionId"):
         return {"s3:GetObjectVersion"}  # GetObject of a given version is authorized as GetObjectVersion
+    if action == "s3:ListObjectsV2":
+        return {"s3:ListBucket"}  # listing a bucket's keys is authorized as ListBucket
     if action == "s3:HeadObject":
         return {"s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"}
     if action == "dynamodb:TransactWriteItems":
@@ -125,6 +127,29 @@ def exercise_every_handler(w: World, c: Calls) -> None:
     report = c.run(w, "report", {"prepared": prepared, "launch": {"job_name": prepared["job_name"],
                                                                   "status": "Completed"}})
     assert report is not None
+    # The run ends by registering its best model (nothing to compare with yet); a second run's Promote finds
+    # the group's packages and compares (DescribeModelPackage).
+    w.rt.settings = dataclasses.replace(w.rt.settings, model_package_groups=("churn-models",))
+    w.sm.create_model_package_group(ModelPackageGroupName="churn-models")
+    best = report["best_training_job"]
+    w.sm.create_training_job(
+        TrainingJobName=best, RoleArn="arn:aws:iam::123456789012:role/amt-sagemaker",
+        AlgorithmSpecification={"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1.0",
+                                "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": "s3://amt-artifacts/training/churn/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600})
+    promoting = w.put_spec(spec_doc(promote={"model_package_group": "churn-models"}))
+    for run in ("run-p1", "run-p2"):
+        p_run = {**prepared, "run_id": run, "spec_location": promoting}
+        w.rt.registry.claim_run(run, study="churn", trigger="s3", spec_location=promoting)
+        c.run(w, "promote", {"prepared": p_run, "report": {**report, "promote": True}, "run_id": run})
+    # New data: an upload noted from its event, then the check (the bucket sends events: no listing; listing is
+    # granted only for the amt:dataPrefixes context, tests/infra/test_promote.py).
+    c.run(w, "start", {"study": "churn", "trigger": "new-data-object", "time": "2026-11-23T09:00:00Z",
+                       "key": "churn/train/a.csv"})
+    c.run(w, "start", {"study": "churn", "trigger": "new-data-check", "quiet_seconds": 60,
+                       "prefixes": ["s3://my-data-bucket/churn/train/"]})
     # The next run warm-starts from round 1 (reads its spec version and token) and resumes by event;
     # its wait then times out and the job is stopped.
     second = c.run(w, "prepare", {"input": {"source": loc, "trigger": "s3"}, "run_id": "run-2"})

@@ -402,7 +402,8 @@ def multi_and_autotune_specs(draw: st.DrawFn) -> dict[str, Any]:
     definitions = []
     for i in range(draw(st.integers(1, 4))):
         d = dict(draw(st.sampled_from([XGB, LINEAR])), name=f"def-{i}")
-        if d["algorithm"]["builtin"] == "xgboost" and draw(st.booleans()):  # inherits the study's objective, an XGBoost metric
+        # Only XGBoost may inherit the study's objective (validation:auc is an XGBoost metric).
+        if d["algorithm"]["builtin"] == "xgboost" and draw(st.booleans()):
             d.pop("objective", None)
         if draw(st.booleans()):
             d["resources"] = {"instance_configs": [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.c5.xlarge",
