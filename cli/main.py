@@ -74,7 +74,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         from amt_cli.review import plan_markdown
 
-        print(plan_markdown(good))
+        if good:  # only invalid specs: their errors are the whole answer
+            print(plan_markdown(good))
         return 1 if bad else 0
     for path, spec in good:
         print(f"== {path}")

@@ -6,15 +6,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from amt.errors import FieldError, SpecError
 from amt.loader import load_spec
 from amt.settings import StackOutputs
+from amt_cli.args import positive_int
 from amt_cli.tables import format_table
 
 SUBMIT_WAIT_SECONDS = 60
+
+
+def _study_query(sub: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int],
+                 help: str) -> None:
+    """A command that reads one study of a deployed stack: STUDY --stack NAME [--region R] [--json]."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--stack", required=True, help="the deployed stack's name")
+    p.add_argument("--region")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=func)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,20 +38,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-wait", action="store_true", help="do not wait for the execution to appear")
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("status", help="rounds, jobs, statuses, best objective and reports of a study")
-    p.add_argument("study", metavar="STUDY")
-    p.add_argument("--stack", required=True)
-    p.add_argument("--region")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("best", help="the study's best hyperparameters, training job, objective, model artifact "
-                                    "and model package (e.g. to deploy from CI)")
-    p.add_argument("study", metavar="STUDY")
-    p.add_argument("--stack", required=True)
-    p.add_argument("--region")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_best)
+    _study_query(sub, "status", cmd_status, "rounds, jobs, statuses, best objective and reports of a study")
+    _study_query(sub, "best", cmd_best, "the study's best hyperparameters, training job, objective, model "
+                                        "artifact and model package (e.g. to deploy from CI)")
 
     p = sub.add_parser("report", help="a link to the study's latest HTML report (presigned), or its path in a "
                                       "simulator's output (--local)")
@@ -47,7 +49,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--stack", help="the deployed stack's name")
     where.add_argument("--local", metavar="DIR", help="a simulator's output folder (`amt simulate --out DIR`)")
     p.add_argument("--region")
-    p.add_argument("--expires", type=int, default=3600, help="seconds the link stays valid (default 3600)")
+    p.add_argument("--expires", type=positive_int, default=3600, help="seconds the link stays valid (default 3600)")
     p.set_defaults(func=cmd_report)
 
 

@@ -83,9 +83,18 @@ def test_plan_markdown_has_one_table_per_study_with_its_worst_case(capsys: pytes
 
 def test_plan_markdown_bad_spec_still_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = write(tmp_path / "bad.yaml", setin(custom_spec(), "resources.max_jobs", 0))
-    code, _, err = run(capsys, "plan", "--format", "markdown", str(bad))
+    code, out, err = run(capsys, "plan", "--format", "markdown", str(bad))
     assert code == 1
     assert f"{bad}: resources.max_jobs: " in err
+    assert out == ""  # no empty comment when nothing was valid
+
+
+@pytest.mark.parametrize("expires", ["0", "-5", "soon"])
+def test_report_link_lifetime_must_be_positive(capsys: pytest.CaptureFixture[str], expires: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["report", "churn-xgb", "--stack", "AmtConductor", "--expires", expires])
+    assert info.value.code == 2
+    assert "--expires" in capsys.readouterr().err
 
 
 # --- diff ---------------------------------------------------------------------------------------
