@@ -51,9 +51,9 @@ synth: install  ## synthesize the CDK app into cdk.out/ (validates configs/, run
 	  || { cat build/synth.log; exit 1; }
 	@echo "==> synthesized: $$(ls cdk.out/*.template.json)"
 
-lint: install  ## ruff + mypy on stacks/, lambda/, cli/
-	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
-	@$(VENV)/bin/mypy stacks lambda/amt lambda/handlers cli app.py
+lint: install  ## ruff + mypy on src/, stacks/, lambda/
+	@$(VENV)/bin/ruff check src stacks lambda tests bench scripts app.py
+	@$(VENV)/bin/mypy src/amt_conductor stacks lambda/handlers app.py
 
 # The HTML report is tested in a real browser: Debian's chromium (Playwright drives it; no browser download).
 CHROMIUM := /usr/bin/chromium
@@ -98,7 +98,7 @@ $(MUTATE_STAMP): $(STAMP)
 mutate: $(MUTATE_STAMP)  ## mutation testing, slow (docs/testing.md): MODULE=render for one part, MUTATE_JOBS=1 children
 	@$(PY) scripts/mutate.py $(MODULE)
 
-catalog: $(STAMP)  ## regenerate lambda/amt/data/image_catalog.json from the installed sagemaker SDK
+catalog: $(STAMP)  ## regenerate src/amt_conductor/spec/data/image_catalog.json from the installed sagemaker SDK
 	@$(PY) scripts/build_image_catalog.py
 
 deploy: install  ## deploy to the AWS account in your environment
