@@ -72,8 +72,11 @@ MODULES: dict[str, Module] = {
     # The stop decisions live in reports.py beside the report rendering; only they are in scope.
     "stop": _module(f"{PKG}/runtime/reports.py", (f"{U}test_reports.py", f"{U}test_handlers_report.py"),
                     functions=("decide_next", "target_reached", "improvement")),
-    "workflow": _module(f"{PKG}/runtime/workflow.py", HANDLERS),
-    "registry": _module(f"{PKG}/runtime/registry.py", (f"{U}test_registry.py", *HANDLERS)),
+    # Admission (capacity, the queue) is called by reconcile and stop; data triggers and promotion write
+    # through the registry.
+    "workflow": _module(f"{PKG}/runtime/workflow.py", (*HANDLERS, f"{U}test_admission.py")),
+    "registry": _module(f"{PKG}/runtime/registry.py", (f"{U}test_registry.py", *HANDLERS, f"{U}test_admission.py",
+                                                       f"{U}test_data_trigger.py", f"{U}test_promote.py")),
     "roles": _module(f"{PKG}/cdk/roles.py", ("tests/infra/test_iam.py",)),
 }
 # Symlinked into each module's stage: `src` is what mutmut copies and mutates (one file of it); the rest it
