@@ -1,16 +1,21 @@
 """`make mutate [MODULE=render]`: mutation testing (mutmut 3) of the modules where a silent mistake costs most.
 
-mutmut names a mutant after its file's path (`src/amt_conductor/spec/rules.py` -> `lambda.amt.rules.x_...`) while the
-tests import `amt_conductor.spec.rules` (`lambda/` is an asset root, not a package): the two never match and every mutant
-would be "no tests". So mutmut runs in build/mutate/, a tree where `amt/` and `stacks/` sit at the top
-(symlinks to the sources; mutmut copies them into build/mutate/mutants/ and mutates the copies), with a
-pyproject.toml whose pytest `pythonpath` puts the mutated `amt` before `lambda/` (which still holds the
-handlers and the unmutated asset the synth packages).
+The code is a src layout (`src/amt_conductor/...`), which mutmut understands: it copies `src/` into
+`mutants/src/`, puts that first on `sys.path`, and names a mutant after the module the tests import
+(`src/amt_conductor/spec/rules.py` -> `amt_conductor.spec.rules.x_rules__mutmut_3`). The handlers
+(`lambda/handlers`, installed as `amt_conductor.handlers`) are not mutated: the editable install's finder
+still finds them, and they import the mutated `amt_conductor` from `mutants/src/`.
 
-Resumable: mutmut keeps each mutant's verdict in build/mutate/mutants/ and reruns only the mutants of
-functions whose source changed. Each mutant runs only the tests that executed its function (mutmut maps
-them in a first, full run). The score per module, and the surviving mutants (each either an equivalent
-mutant, explained in scripts/mutation_equivalents.toml, or a gap to close), go to docs/testing.md.
+Each module runs in its own stage, build/mutate/<module>/ (symlinks to the checkout and a generated
+pyproject.toml that tells mutmut which one file to mutate and which tests to run), so modules run and
+resume apart. Resumable: mutmut keeps each mutant's verdict in build/mutate/<module>/mutants/ and
+regenerates (and re-tests) only the mutants of functions whose source changed. Each mutant runs only the
+tests that executed its function (mutmut maps them in a first, full run of the module's test files). The
+score per module, and the surviving mutants (each either an equivalent mutant, explained in
+scripts/mutation_equivalents.toml, or a gap to close), go to docs/testing.md.
+
+Environment: MUTATE_JOBS (mutmut child processes, default 1), MUTATE_RERUN=survivors (re-test the
+survivors, to see new tests kill them), MUTATE_REPORT_ONLY=1 (rewrite the doc's table, run nothing).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ STAGE = ROOT / "build" / "mutate"
 DOC = ROOT / "docs" / "testing.md"
 EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
 BEGIN, END = "<!-- mutation-score:begin -->", "<!-- mutation-score:end -->"
+PKG = "src/amt_conductor"
 
 U = "tests/unit/"
 HANDLERS = tuple(f"{U}test_handlers_{h}.py" for h in ("start", "prepare", "launch", "resume", "reconcile", "report",
@@ -40,37 +46,42 @@ HANDLERS = tuple(f"{U}test_handlers_{h}.py" for h in ("start", "prepare", "launc
 
 @dataclass(frozen=True)
 class Module:
-    file: str                 # what mutmut mutates (relative to the stage)
+    file: str                 # what mutmut mutates (relative to the checkout)
     patterns: tuple[str, ...]  # the mutant names that belong to the module
     tests: tuple[str, ...]     # the test files that exercise it (mutmut maps each function to its tests within)
     part: bool = False         # only some functions of the file are in scope
 
 
+def _module(file: str, tests: tuple[str, ...], functions: tuple[str, ...] = ()) -> Module:
+    """mutmut names a mutant after the module the tests import (src/ dropped): amt_conductor.spec.rules.x_..."""
+    dotted = file.removeprefix("src/").removesuffix(".py").replace("/", ".")
+    if functions:
+        return Module(file, tuple(f"{dotted}.x_{f}__mutmut_*" for f in functions), tests, part=True)
+    return Module(file, (f"{dotted}.*",), tests)
+
+
 MODULES: dict[str, Module] = {
-    "naming": Module("amt/naming.py", ("amt_conductor.spec.naming.*",),
-                     (f"{U}test_naming.py", f"{U}test_determinism.py", f"{U}test_spec_rules.py",
-                      f"{U}test_handlers_start.py")),
-    "rules": Module("amt/rules.py", ("amt_conductor.spec.rules.*",),
-                    (f"{U}test_spec_rules.py", f"{U}test_spec_loader.py", f"{U}test_spec_yaml.py",
-                     f"{U}test_examples.py", f"{U}test_plan.py")),
-    "render": Module("amt/render.py", ("amt_conductor.spec.render.*",),
-                     (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py")),
-    "warmstart": Module("amt/warmstart.py", ("amt_conductor.spec.warmstart.*",),
-                        (f"{U}test_warmstart.py", f"{U}test_handlers_prepare.py")),
-    "rounds": Module("amt/rounds.py", ("amt_conductor.runtime.rounds.*",),
-                     (f"{U}test_handlers_prepare.py", f"{U}test_handlers_report.py")),
+    "naming": _module(f"{PKG}/spec/naming.py", (f"{U}test_naming.py", f"{U}test_determinism.py",
+                                                f"{U}test_spec_rules.py", f"{U}test_handlers_start.py")),
+    "rules": _module(f"{PKG}/spec/rules.py", (f"{U}test_spec_rules.py", f"{U}test_spec_loader.py",
+                                              f"{U}test_spec_yaml.py", f"{U}test_examples.py", f"{U}test_plan.py")),
+    "render": _module(f"{PKG}/spec/render.py", (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py")),
+    "warmstart": _module(f"{PKG}/spec/warmstart.py", (f"{U}test_warmstart.py", f"{U}test_warmstart_new_fields.py",
+                                                      f"{U}test_handlers_prepare.py")),
+    "rounds": _module(f"{PKG}/runtime/rounds.py", (f"{U}test_handlers_prepare.py", f"{U}test_handlers_report.py")),
     # The stop decisions live in reports.py beside the report rendering; only they are in scope.
-    "stop": Module("amt/reports.py", ("amt_conductor.runtime.reports.x_decide_next__mutmut_*", "amt_conductor.runtime.reports.x_target_reached__mutmut_*",
-                                      "amt_conductor.runtime.reports.x_improvement__mutmut_*"),
-                   (f"{U}test_reports.py", f"{U}test_handlers_report.py"), part=True),
-    "workflow": Module("amt/workflow.py", ("amt_conductor.runtime.workflow.*",), HANDLERS),
-    "registry": Module("amt/registry.py", ("amt_conductor.runtime.registry.*",), (f"{U}test_registry.py", *HANDLERS)),
-    "roles": Module("src/amt_conductor/cdk/roles.py", ("amt_conductor.cdk.roles.*",), ("tests/infra/test_iam.py",)),
+    "stop": _module(f"{PKG}/runtime/reports.py", (f"{U}test_reports.py", f"{U}test_handlers_report.py"),
+                    functions=("decide_next", "target_reached", "improvement")),
+    # Admission (capacity, the queue) is called by reconcile and stop; data triggers and promotion write
+    # through the registry.
+    "workflow": _module(f"{PKG}/runtime/workflow.py", (*HANDLERS, f"{U}test_admission.py")),
+    "registry": _module(f"{PKG}/runtime/registry.py", (f"{U}test_registry.py", *HANDLERS, f"{U}test_admission.py",
+                                                       f"{U}test_data_trigger.py", f"{U}test_promote.py")),
+    "roles": _module(f"{PKG}/cdk/roles.py", ("tests/infra/test_iam.py",)),
 }
-# Symlinked into each module's stage (and copied by mutmut into its mutants/): what the tests read.
-LINKS = ("amt", "stacks", "lambda", "tests", "cli", "configs", "scripts", "app.py", "cdk.json", "README.md", "docs",
-         "bench")
-SOURCES = {"amt": ROOT / "lambda" / "amt"}
+# Symlinked into each module's stage: `src` is what mutmut copies and mutates (one file of it); the rest it
+# copies beside (`also_copy`) because the tests read them (the handlers, the CDK app, configs/, docs).
+LINKS = ("src", "lambda", "stacks", "tests", "configs", "scripts", "app.py", "cdk.json", "README.md", "docs", "bench")
 # A test that reads the source text rather than running it: no mutant changes its verdict.
 DESELECT = ("tests/infra/test_observability.py::test_the_dashboard_graphs_only_metrics_the_handlers_emit",)
 
@@ -82,17 +93,17 @@ def _pyproject(module: Module) -> str:
     warnings = ", ".join(json.dumps(w) for w in pytest_ini["filterwarnings"])
     return f"""# Generated by scripts/mutate.py for mutmut; not the project's pyproject.toml.
 [tool.mutmut]
-source_paths = ["amt", "stacks"]
+source_paths = ["src"]
 only_mutate = {json.dumps([module.file])}
 # Log lines are for operators, not behaviour a user depends on (metrics are kept: alarms read them).
 do_not_mutate_patterns = ['^\\s*logger\\.(debug|info|warning|exception)\\(']
-also_copy = {json.dumps([p for p in LINKS if p not in ("amt", "stacks")])}
+also_copy = {json.dumps([p for p in LINKS if p != "src"])}
 pytest_add_cli_args = {json.dumps([a for d in DESELECT for a in ("--deselect", d)] + ["-p", "no:cacheprovider"])}
 pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}
 
 [tool.pytest.ini_options]
-# The mutated amt (".") first: "lambda" also holds the original.
-pythonpath = [".", "lambda"]
+# pytest runs in mutants/: "src" is the mutated copy (the original is never on sys.path).
+pythonpath = ["src", "."]
 testpaths = ["tests"]
 markers = [{markers}]
 filterwarnings = [{warnings}]
@@ -104,7 +115,7 @@ def stage(name: str) -> Path:
     module, where = MODULES[name], STAGE / name
     where.mkdir(parents=True, exist_ok=True)
     for link_name in LINKS:
-        link, target = where / link_name, SOURCES.get(link_name, ROOT / link_name)
+        link, target = where / link_name, ROOT / link_name
         if link.is_symlink() and link.resolve() == target.resolve():
             continue
         if link.is_symlink() or link.is_file():
@@ -114,13 +125,18 @@ def stage(name: str) -> Path:
         link.symlink_to(target)
     (where / "pyproject.toml").write_text(_pyproject(module))
     # mutmut copies a source file into mutants/ only once; refresh the files it does not mutate so the
-    # mutants run against today's code (the mutated one it regenerates itself when its source changes).
-    for top in ("amt", "stacks"):
-        for src in (where / top).rglob("*.py"):
-            rel = src.relative_to(where)
-            copy = where / "mutants" / rel
-            if str(rel) != module.file and copy.exists() and copy.read_bytes() != src.read_bytes():
-                shutil.copy2(src, copy)
+    # mutants run against today's code (the mutated one it regenerates itself when its source changes),
+    # and drop copies of files that no longer exist (a module moved away must not shadow nothing).
+    copies = where / "mutants" / "src"
+    for src in (ROOT / "src").rglob("*.py"):
+        rel = src.relative_to(ROOT)
+        copy = where / "mutants" / rel
+        if str(rel) != module.file and copy.exists() and copy.read_bytes() != src.read_bytes():
+            shutil.copy2(src, copy)
+    if copies.exists():
+        for copy in copies.rglob("*.py"):
+            if not (ROOT / copy.relative_to(where / "mutants")).exists():
+                copy.unlink()
     return where
 
 
@@ -140,7 +156,7 @@ def _selection(name: str) -> list[str] | None:
         return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious"))
     if not module.part:
         return None
-    digest = hashlib.sha256((where / module.file).read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / module.file).read_bytes()).hexdigest()
     stamp = where / "source.sha256"
     if not meta.exists() or not stamp.exists() or stamp.read_text() != digest:
         stamp.write_text(digest)

@@ -74,6 +74,8 @@ def digests_in_subprocess(hash_seed: int) -> dict[str, str]:
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed),
            "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "src"), str(ROOT)])}
     code = "import json, determinism; print(json.dumps(determinism.digests()))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True,
+    # From the project root, like the CLI (and where `make mutate` keeps its configuration: under mutation
+    # testing the subprocess runs the same mutant, so only nondeterminism makes the digests differ).
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                          check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))

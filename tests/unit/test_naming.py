@@ -243,3 +243,39 @@ def test_execution_names_cut_the_study_never_the_digest() -> None:
     assert len(name) == 80 and head == "s" * 63
     assert re.fullmatch(r"[0-9a-f]{16}", digest), digest
     assert execution_name("churn.v2 test", "t").startswith("churn-v2-test-")
+
+
+# Specs as users deployed them with the first release (commit 5d82684's spec format, before any field was
+# added to version 1), and the job names that release gave them: computed by that release's code (checked
+# out at 77c3a3e~1, the last commit before the first added field), not by the code under test. A running
+# round adopts its job by name, so an upgrade that renamed these jobs would launch each study a second job.
+FIRST_RELEASE_DOC: dict[str, Any] = {
+    "name": "churn",
+    "objective": {"metric": "validation:auc", "goal": "maximize"},
+    "strategy": "bayesian",
+    "algorithm": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1.0",
+                  "metrics": [{"name": "validation:auc", "regex": "auc=([0-9.]+)"}]},
+    "hyperparameters": {"num_round": 100},
+    "ranges": {"eta": {"type": "continuous", "min": 0.01, "max": 0.5, "scaling": "log"},
+               "max_depth": {"type": "integer", "min": 2, "max": 10}},
+    "data": {"train": {"uri": "s3://my-data-bucket/churn/train/"}},
+    "resources": {"instance_type": "ml.m5.xlarge", "max_jobs": 4, "max_parallel_jobs": 2,
+                  "max_runtime_per_job": "1h"},
+    "rounds": {"max": 3, "min_improvement": 0.001},
+    "budget": {"max_instance_hours": 20},
+}
+FIRST_RELEASE_DOC_2: dict[str, Any] = {
+    **FIRST_RELEASE_DOC, "name": "fraud-random", "description": "random search on spot", "strategy": "random",
+    "spot": {"enabled": True}, "early_stopping": "auto", "tags": {"team": "risk"}, "environment": {"MODE": "fast"},
+    "network": {"isolation": False}, "completion": {"target": 0.95}, "schedule": "rate(7 days)",
+    "warm_start": {"type": "identical_data_and_algorithm", "parents": ["fraud-random-r1-abcdef"]},
+    "data": {"train": {"uri": "s3://my-data-bucket/churn/train/"},
+             "validation": {"uri": "s3://my-data-bucket/churn/validation/"}},
+}
+
+
+@pytest.mark.parametrize(("doc", "digest"), [(FIRST_RELEASE_DOC, "a62882"), (FIRST_RELEASE_DOC_2, "fffbd5")],
+                         ids=["defaults", "optional-fields"])
+def test_an_upgrade_renames_no_deployed_studys_jobs(doc: dict[str, Any], digest: str) -> None:
+    spec = parse_spec(json.dumps(doc), "deployed.json")
+    assert [job_name(spec, r) for r in (1, 2, 12)] == [f"{doc['name']}-r{r}-{digest}" for r in (1, 2, 12)]
