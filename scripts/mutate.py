@@ -68,7 +68,9 @@ MODULES: dict[str, Module] = {
     "render": _module(f"{PKG}/spec/render.py", (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py")),
     "warmstart": _module(f"{PKG}/spec/warmstart.py", (f"{U}test_warmstart.py", f"{U}test_warmstart_new_fields.py",
                                                       f"{U}test_handlers_prepare.py")),
-    "rounds": _module(f"{PKG}/runtime/rounds.py", (f"{U}test_handlers_prepare.py", f"{U}test_handlers_report.py")),
+    # Promote and record_failure read the round's spec through rounds.load_spec.
+    "rounds": _module(f"{PKG}/runtime/rounds.py", (f"{U}test_handlers_prepare.py", f"{U}test_handlers_report.py",
+                                                   f"{U}test_handlers_record_failure.py", f"{U}test_promote.py")),
     # The stop decisions live in reports.py beside the report rendering; only they are in scope.
     "stop": _module(f"{PKG}/runtime/reports.py", (f"{U}test_reports.py", f"{U}test_handlers_report.py"),
                     functions=("decide_next", "target_reached", "improvement")),
@@ -77,7 +79,15 @@ MODULES: dict[str, Module] = {
     "workflow": _module(f"{PKG}/runtime/workflow.py", (*HANDLERS, f"{U}test_admission.py")),
     "registry": _module(f"{PKG}/runtime/registry.py", (f"{U}test_registry.py", *HANDLERS, f"{U}test_admission.py",
                                                        f"{U}test_data_trigger.py", f"{U}test_promote.py")),
-    "roles": _module(f"{PKG}/cdk/roles.py", ("tests/infra/test_iam.py",)),
+    # The statements built in a small stack and judged by an IAM evaluator (seconds per mutant); the synth
+    # tests (test_iam.py) are left out: mutmut maps a session fixture's work to one test, and a synth per
+    # mutant would make the run take hours. Plus the other tests that build roles.py statements directly.
+    "roles": _module(f"{PKG}/cdk/roles.py", (
+        "tests/infra/test_role_statements.py", "tests/infra/test_https_scope.py",
+        "tests/infra/test_local_storage_kms.py",
+        "tests/infra/test_kms.py::test_an_alias_arn_of_another_account_is_not_rescoped_to_ours",
+        f"{U}test_spec_api_fields.py::test_checkpoint_location_is_readable_and_writable_by_the_execution_role",
+        f"{U}test_script_mode.py::test_framework_images_are_granted_by_their_repository_not_any")),
 }
 # Symlinked into each module's stage: `src` is what mutmut copies and mutates (one file of it); the rest it
 # copies beside (`also_copy`) because the tests read them (the handlers, the CDK app, configs/, docs).
@@ -95,8 +105,10 @@ def _pyproject(module: Module) -> str:
 [tool.mutmut]
 source_paths = ["src"]
 only_mutate = {json.dumps([module.file])}
-# Log lines are for operators, not behaviour a user depends on (metrics are kept: alarms read them).
-do_not_mutate_patterns = ['^\\s*logger\\.(debug|info|warning|exception)\\(']
+# Log lines are for operators, not behaviour a user depends on (metrics are kept: alarms read them). An IAM
+# statement's Sid is a label (IAM evaluates Effect, Action, Resource, Condition); roles.py puts each `sid=` on a
+# line of its own. Renaming one would change nothing IAM decides (test_role_statements checks they stay unique).
+do_not_mutate_patterns = ['^\\s*logger\\.(debug|info|warning|exception)\\(', '^\\s*sid=']
 also_copy = {json.dumps([p for p in LINKS if p != "src"])}
 pytest_add_cli_args = {json.dumps([a for d in DESELECT for a in ("--deselect", d)] + ["-p", "no:cacheprovider"])}
 pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}

@@ -12,6 +12,7 @@ role, the Deny check over the real configs/).
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import Counter
 from typing import Any
 
@@ -177,6 +178,14 @@ def test_describing_jobs_is_limited_to_jobs_tagged_ours(list_training_jobs: bool
     assert decide(sts, describe, f"{JOBS}any-study-r1", TAGGED) == "none"
     assert decide(sts, listing, f"{JOBS}any-study-r1", OURS) == ("allow" if list_training_jobs else "none")
     assert decide(sts, "sagemaker:CreateHyperParameterTuningJob", f"{JOBS}x", {**OURS, **TAGGED}) == "none"
+
+
+def test_describing_jobs_does_not_list_their_training_jobs_unless_asked() -> None:
+    # Only Report lists a job's training jobs; every other handler's describe statement is built without it.
+    sts = _built(lambda s: roles.describe_jobs_statement(s, KEY))
+    listing = "sagemaker:ListTrainingJobsForHyperParameterTuningJob"
+    assert decide(sts, listing, f"{JOBS}any-study-r1", OURS) == "none"
+    assert decide(sts, "sagemaker:DescribeHyperParameterTuningJob", f"{JOBS}any-study-r1", OURS) == "allow"
 
 
 def test_stopping_a_job_is_limited_to_jobs_tagged_ours() -> None:
@@ -688,3 +697,35 @@ def test_an_execution_role_never_allows_what_a_function_does() -> None:
                              ("sagemaker:StopHyperParameterTuningJob", f"{JOBS}fraud-r1"),
                              ("states:StartExecution", STATE_MACHINE), ("dynamodb:PutItem", TABLE)):
         assert decide(sts, action, resource, {**TAGGED, **OURS, "iam:PassedToService": SAGEMAKER}) == "none"
+
+
+# --- what the checks over the template rely on --------------------------------------------------------------------
+
+def _every_statement() -> list[dict[str, Any]]:
+    stack = _stack()
+    configs, artifacts = _bucket(stack, "amt-configs"), _bucket(stack, "amt-artifacts")
+    built = [
+        roles.create_tuning_jobs_statement(stack, KEY),
+        roles.describe_jobs_statement(stack, KEY, list_training_jobs=True), roles.stop_tuning_job_statement(stack, KEY),
+        roles.pass_open_roles_statement(stack, STACK),
+        roles.assume_launchers_statement(stack, STACK),
+        *roles.promote_statements(stack, PromoteScope(groups=("g",)), ARTIFACTS, KEY),
+        roles.registry_statement(TABLE, ["dynamodb:GetItem"]), roles.read_specs_statement(configs, "configs/"),
+        roles.read_reports_statement(artifacts, "reports/"), roles.write_reports_statement(artifacts, "reports/"),
+        roles.read_deployed_statement(configs, "deployed/specs.json", latest=True),
+        roles.task_response_statement(STATE_MACHINE), roles.start_execution_statement(STATE_MACHINE),
+        roles.write_logs_statement(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/amt-launch"),
+        *roles.launcher_statements(stack, GUARDED, stack_key=KEY, execution_role_arn=EXECUTION_ROLE),
+    ]
+    return _json(stack, built) + _execution(FULL)
+
+
+def test_actions_are_spelled_as_aws_spells_them() -> None:
+    # IAM reads `SAGEMAKER:ADDTAGS` as `sagemaker:AddTags`, but the checks over the template do not:
+    # invariants.role_violations finds SageMaker's mutating actions by their `sagemaker:` prefix and the
+    # Describe/List/Get names, test_iam.py's and test_role_actions.py's comparisons match names exactly. An
+    # action written in another case would be a grant those checks cannot see.
+    spelled = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*\*?$")
+    actions = {a for st in _every_statement() for a in _values(st["Action"])}
+    assert len(actions) > 40
+    assert sorted(a for a in actions if not spelled.match(a)) == []

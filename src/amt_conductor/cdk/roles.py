@@ -4,6 +4,8 @@ each study's execution and launcher role statements (built from that study's `St
 
 Every statement is scoped to ARNs built with the stack's partition, region and account; the few
 actions AWS cannot scope to a resource are isolated in their own statements and acknowledged.
+A statement's `sid=` stands on a line of its own: a Sid is a label (IAM evaluates Effect, Action,
+Resource and Condition), and `make mutate` leaves such lines alone (scripts/mutate.py).
 SageMaker's service authorization reference lists `aws:RequestTag/${TagKey}` for
 CreateHyperParameterTuningJob and AddTags, and `aws:ResourceTag/${TagKey}` for the
 hyper-parameter-tuning-job resource (Describe, ListTrainingJobsFor, Stop).
@@ -119,14 +121,20 @@ def promote_statements(stack: Stack, scope: PromoteScope, artifacts_bucket_arn: 
     their tuning job's tags) and read only model artifacts in the artifacts bucket. ListModelPackages has no
     resource-level permission. The size does not grow with the studies, only with the distinct groups."""
     return [
-        iam.PolicyStatement(sid="RegisterModelPackagesInSpecGroups",
-                            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
-                            resources=model_package_arns(stack, scope.groups)),
-        iam.PolicyStatement(sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]),
-        iam.PolicyStatement(sid="DescribeOurTrainingJobs", actions=["sagemaker:DescribeTrainingJob"],
-                            resources=training_job_arns(stack, [""]), conditions=_ours(stack_key)),
-        iam.PolicyStatement(sid="ReadModelArtifacts", actions=["s3:GetObject"],
-                            resources=[f"{artifacts_bucket_arn}/training/*"]),
+        iam.PolicyStatement(
+            sid="RegisterModelPackagesInSpecGroups",
+            actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+            resources=model_package_arns(stack, scope.groups)),
+        iam.PolicyStatement(
+            sid="ListModelPackages",
+            actions=["sagemaker:ListModelPackages"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="DescribeOurTrainingJobs",
+            actions=["sagemaker:DescribeTrainingJob"], resources=training_job_arns(stack, [""]),
+            conditions=_ours(stack_key)),
+        iam.PolicyStatement(
+            sid="ReadModelArtifacts",
+            actions=["s3:GetObject"], resources=[f"{artifacts_bucket_arn}/training/*"]),
     ]
 
 
@@ -142,28 +150,32 @@ def registry_statement(table_arn: str, actions: Sequence[str]) -> iam.PolicyStat
 def read_specs_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
     """Read spec objects (the version a run started from) under the configs prefix."""
     # Runs always name the version (S3 events carry it; the registry keeps it), so GetObjectVersion only.
-    return iam.PolicyStatement(sid="ReadSpecVersions", actions=["s3:GetObjectVersion"],
-                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+    return iam.PolicyStatement(
+        sid="ReadSpecVersions",
+        actions=["s3:GetObjectVersion"], resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
 def read_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
     """Read report objects under the reports prefix (Promote adds its verdict to the last round's)."""
-    return iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"],
-                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+    return iam.PolicyStatement(
+        sid="ReadReports",
+        actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
 def read_deployed_statement(bucket: s3.IBucket, key: str, *, latest: bool) -> iam.PolicyStatement:
     """Read the deployed specs' manifest: a given version (what a run recorded) and, with `latest`, the
     current one (Prepare: a schedule's spec, an upload's deployed code)."""
-    return iam.PolicyStatement(sid="ReadDeployedSpecs",
-                               actions=["s3:GetObjectVersion", *(["s3:GetObject"] if latest else [])],
-                               resources=[bucket.arn_for_objects(key)])
+    return iam.PolicyStatement(
+        sid="ReadDeployedSpecs",
+        actions=["s3:GetObjectVersion", *(["s3:GetObject"] if latest else [])],
+        resources=[bucket.arn_for_objects(key)])
 
 
 def write_reports_statement(bucket: s3.IBucket, prefix: str) -> iam.PolicyStatement:
     """Write report objects under the reports prefix (nothing else in the artifacts bucket)."""
-    return iam.PolicyStatement(sid="WriteReports", actions=["s3:PutObject"],
-                               resources=[bucket.arn_for_objects(f"{prefix}*")])
+    return iam.PolicyStatement(
+        sid="WriteReports",
+        actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
 
 
 def task_response_statement(state_machine_arn: str, *, failure: bool = True) -> iam.PolicyStatement:
@@ -195,19 +207,25 @@ def write_logs_statement(log_group_arn: str) -> iam.PolicyStatement:
 
 # --- a guarded study's launcher role ------------------------------------------------------------
 
+_FLAG_SIDS = {"sagemaker:NetworkIsolation": "RequireNetworkIsolation",
+              "sagemaker:InterContainerTrafficEncryption": "RequireTrafficEncryption"}
+
 def launcher_statements(stack: Stack, study: StudyAccess, *, stack_key: str,
                         execution_role_arn: str) -> list[iam.PolicyStatement]:
     """Create this study's jobs (tagged ours), passing this study's execution role only; Denies make the
     request carry the reviewed spec's controls."""
     jobs = tuning_job_arns(stack, [study.job_prefix])
     return [
-        iam.PolicyStatement(sid="CreateThisStudysJobs",
-                            actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
-                            resources=jobs, conditions=_ours(stack_key, "aws:RequestTag")),
+        iam.PolicyStatement(
+            sid="CreateThisStudysJobs",
+            actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
+            resources=jobs, conditions=_ours(stack_key, "aws:RequestTag")),
         # Adoption describes the study's job; a warm start's parents may be any of this stack's jobs.
         describe_jobs_statement(stack, stack_key),
-        iam.PolicyStatement(sid="PassThisStudysRole", actions=["iam:PassRole"], resources=[execution_role_arn],
-                            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}),
+        iam.PolicyStatement(
+            sid="PassThisStudysRole",
+            actions=["iam:PassRole"], resources=[execution_role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}}),
         *controls_deny_statements(stack, study),
     ]
 
@@ -220,9 +238,9 @@ def controls_deny_statements(stack: Stack, study: StudyAccess) -> list[iam.Polic
     create = ["sagemaker:CreateHyperParameterTuningJob"]
     arns = tuning_job_arns(stack, [study.job_prefix])
 
-    def deny(sid: str, condition: dict[str, dict[str, object]]) -> None:
-        out.append(iam.PolicyStatement(sid=sid, effect=iam.Effect.DENY, actions=create, resources=arns,
-                                       conditions=condition))
+    def deny(condition: dict[str, dict[str, object]], *, sid: str) -> None:
+        out.append(iam.PolicyStatement(effect=iam.Effect.DENY, actions=create, resources=arns, conditions=condition,
+                                       sid=sid))
 
     if study.kms_key:
         for cond_key in ("sagemaker:VolumeKmsKey", "sagemaker:OutputKmsKey"):
@@ -232,21 +250,25 @@ def controls_deny_statements(stack: Stack, study: StudyAccess) -> list[iam.Polic
                 # jobs carry none: only requests on the spec's own instance types may leave it out.
                 conditions["ForAnyValue:StringNotEquals"] = {"sagemaker:InstanceTypes":
                                                              list(study.local_storage_types)}
-            deny(f"RequireSpecKmsKey{cond_key.split(':')[1]}", conditions)
+            deny(conditions,
+                 sid=f"RequireSpecKmsKey{cond_key.split(':')[1]}")
     if study.subnets:
-        deny("RequireSpecVpc", {"Null": {"sagemaker:VpcSubnets": "true"}})
-        deny("RequireSpecSubnets", {"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(study.subnets)}})
+        deny({"Null": {"sagemaker:VpcSubnets": "true"}},
+             sid="RequireSpecVpc")
+        deny({"ForAnyValue:StringNotEquals": {"sagemaker:VpcSubnets": list(study.subnets)}},
+             sid="RequireSpecSubnets")
         if study.security_groups:
-            deny("RequireSpecSecurityGroups", {"ForAnyValue:StringNotEquals": {
-                "sagemaker:VpcSecurityGroupIds": list(study.security_groups)}})
+            deny({"ForAnyValue:StringNotEquals": {"sagemaker:VpcSecurityGroupIds": list(study.security_groups)}},
+                 sid="RequireSpecSecurityGroups")
     # A Bool condition on an absent key does not match, so each flag also needs a Null deny: a request that
     # leaves the flag out is refused as well as one that sets it false.
-    for sid, wanted, cond_key in (("RequireNetworkIsolation", study.isolation, "sagemaker:NetworkIsolation"),
-                                  ("RequireTrafficEncryption", study.encrypted_traffic,
-                                   "sagemaker:InterContainerTrafficEncryption")):
+    for wanted, cond_key in ((study.isolation, "sagemaker:NetworkIsolation"),
+                             (study.encrypted_traffic, "sagemaker:InterContainerTrafficEncryption")):
         if wanted:
-            deny(sid, {"Bool": {cond_key: "false"}})
-            deny(f"{sid}Set", {"Null": {cond_key: "true"}})
+            deny({"Bool": {cond_key: "false"}},
+                 sid=_FLAG_SIDS[cond_key])
+            deny({"Null": {cond_key: "true"}},
+                 sid=f"{_FLAG_SIDS[cond_key]}Set")
     return out
 
 
@@ -264,7 +286,8 @@ def execution_statements(stack: Stack, study: StudyAccess, *, artifacts_bucket_a
         *pull_images_statements(stack, study, registry_account),
         training_logs_statement(stack, study),
         iam.PolicyStatement(
-            sid="PutTrainingMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+            sid="PutTrainingMetrics",
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         ),
         stack_key_statement(stack, stack_key_arn),
@@ -282,11 +305,13 @@ def read_data_statements(stack: Stack, locations: Iterable[S3Location]) -> list[
     for i, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):
         arn = _bucket_arn(stack, bucket)
         out.append(iam.PolicyStatement(
-            sid=f"ReadData{i}", actions=["s3:GetObject"],
+            sid=f"ReadData{i}",
+            actions=["s3:GetObject"],
             resources=[f"{arn}/{p}*" for p in sorted(set(prefixes))],
         ))
         out.append(iam.PolicyStatement(
-            sid=f"ListData{i}", actions=["s3:ListBucket"], resources=[arn],
+            sid=f"ListData{i}",
+            actions=["s3:ListBucket"], resources=[arn],
             conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in sorted(set(prefixes))]}},
         ))
     return out
@@ -296,13 +321,18 @@ def write_output_statements(stack: Stack, study: StudyAccess, artifacts_bucket_a
     """The study's own output: its spec's `output_uri`, else `training/<study>/` of the artifacts bucket."""
     if study.output is not None:
         objects = f"{_bucket_arn(stack, study.output.bucket)}/{study.output.prefix}*"
-        return [iam.PolicyStatement(sid="WriteOwnOutput", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                    resources=[objects])]
+        return [iam.PolicyStatement(
+            sid="WriteOwnOutput",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[objects])]
     return [
-        iam.PolicyStatement(sid="WriteOwnArtifacts", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                            resources=[f"{artifacts_bucket_arn}/{study.artifacts_prefix}*"]),
-        iam.PolicyStatement(sid="ListOwnArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket_arn],
-                            conditions={"StringLike": {"s3:prefix": [f"{study.artifacts_prefix}*"]}}),
+        iam.PolicyStatement(
+            sid="WriteOwnArtifacts",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[f"{artifacts_bucket_arn}/{study.artifacts_prefix}*"]),
+        iam.PolicyStatement(
+            sid="ListOwnArtifacts",
+            actions=["s3:ListBucket"], resources=[artifacts_bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{study.artifacts_prefix}*"]}}),
     ]
 
 
@@ -310,8 +340,9 @@ def read_code_statements(study: StudyAccess, artifacts_bucket_arn: str) -> list[
     """A source_dir study reads its own code archive, the one object the stack deployed for this version."""
     if study.code_key is None:
         return []
-    return [iam.PolicyStatement(sid="ReadOwnCode", actions=["s3:GetObject"],
-                                resources=[f"{artifacts_bucket_arn}/{study.code_key}"])]
+    return [iam.PolicyStatement(
+        sid="ReadOwnCode",
+        actions=["s3:GetObject"], resources=[f"{artifacts_bucket_arn}/{study.code_key}"])]
 
 
 def checkpoint_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
@@ -319,8 +350,9 @@ def checkpoint_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicySt
     if not study.checkpoints:
         return []
     objects = [f"{_bucket_arn(stack, c.bucket)}/{c.prefix}*" for c in study.checkpoints]
-    return [iam.PolicyStatement(sid="WriteOwnCheckpoints", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=objects)]
+    return [iam.PolicyStatement(
+        sid="WriteOwnCheckpoints",
+        actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=objects)]
 
 
 def mount_file_systems_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStatement]:
@@ -330,12 +362,14 @@ def mount_file_systems_statements(stack: Stack, study: StudyAccess) -> list[iam.
     efs = [(fs_id, mode) for kind, fs_id, mode in study.file_systems if kind == "efs"]
     out = []
     if efs:
-        out.append(iam.PolicyStatement(sid="MountOwnFileSystems", actions=["elasticfilesystem:ClientMount"],
-                                       resources=sorted({arn + fs_id for fs_id, _ in efs})))
+        out.append(iam.PolicyStatement(
+            sid="MountOwnFileSystems",
+            actions=["elasticfilesystem:ClientMount"], resources=sorted({arn + fs_id for fs_id, _ in efs})))
     writable = sorted({arn + fs_id for fs_id, mode in efs if mode == "rw"})
     if writable:
-        out.append(iam.PolicyStatement(sid="WriteOwnFileSystems", actions=["elasticfilesystem:ClientWrite"],
-                                       resources=writable))
+        out.append(iam.PolicyStatement(
+            sid="WriteOwnFileSystems",
+            actions=["elasticfilesystem:ClientWrite"], resources=writable))
     return out
 
 
@@ -347,7 +381,9 @@ def pull_images_statements(stack: Stack, study: StudyAccess,
              for i in study.custom_images]
     repos += [f"arn:{stack.partition}:ecr:{stack.region}:{registry_account(reg)}:repository/{repo}"
               for reg, repo in study.builtins]
-    out = [iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])]
+    out = [iam.PolicyStatement(
+        sid="EcrLogin",
+        actions=["ecr:GetAuthorizationToken"], resources=["*"])]
     if repos:
         out.append(iam.PolicyStatement(
             sid="PullImages",
@@ -401,11 +437,14 @@ def spec_key_statements(stack: Stack, study: StudyAccess) -> list[iam.PolicyStat
     alias_cond: dict[str, dict[str, object]] = (
         {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}} if alias else {})
     return [
-        iam.PolicyStatement(sid="UseSpecKey", resources=[arn], conditions=alias_cond or None,
-                            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                                     "kms:DescribeKey"]),
-        iam.PolicyStatement(sid="GrantSpecKeyToAwsResources", actions=["kms:CreateGrant"], resources=[arn],
-                            conditions={**alias_cond, "Bool": {"kms:GrantIsForAWSResource": "true"}}),
+        iam.PolicyStatement(
+            sid="UseSpecKey",
+            resources=[arn], conditions=alias_cond or None,
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]),
+        iam.PolicyStatement(
+            sid="GrantSpecKeyToAwsResources",
+            actions=["kms:CreateGrant"], resources=[arn],
+            conditions={**alias_cond, "Bool": {"kms:GrantIsForAWSResource": "true"}}),
     ]
 
 
