@@ -264,3 +264,127 @@ def test_a_scheduled_run_warm_starts_from_the_lineage_not_the_specs_explicit_par
     world.complete_round(first, [0.8])
     out = world.call(prepare, {"study": "churn", "run_id": "run-2", "trigger": "schedule"})
     assert out["round"] == 2 and out["parents"] == [first["job_name"]]
+
+
+# --- boundaries and paths the mutation run found untested (issue 14) ------------------------------------------
+
+def test_a_round_that_fills_the_budget_exactly_runs(world: World) -> None:
+    # "may not exceed": 4 + 4 of 8 instance-hours fits; the third round (8 + 4) does not.
+    loc = world.put_spec(spec_doc(budget={"max_instance_hours": 8}))
+    world.launch_round(loc)
+    nxt = {"study": "churn", "round": 2, "run_id": "run-1", "source": loc, "trigger": "s3"}
+    out = world.call(prepare, nxt)
+    assert (out["round"], out["spent_hours"], out["worst_case_hours"]) == (2, 4.0, 4.0)
+    # A retried Prepare of that round does not count the round against itself.
+    assert world.call(prepare, nxt) == out
+    with pytest.raises(BudgetExhausted, match=r"round 3 may use 4 instance-hours in the worst case; 8 of 8"):
+        world.call(prepare, {**nxt, "round": 3})
+
+
+def test_a_runs_budget_does_not_count_other_runs_rounds(world: World) -> None:
+    loc = world.put_spec(spec_doc(rounds={"max": 1}, budget={"max_instance_hours": 4}))  # one round exactly
+    world.complete_round(world.launch_round(loc, "run-1"), [0.8])
+    out = run(world, loc, "run-2")
+    assert (out["round"], out["spent_hours"]) == (2, 0)
+
+
+def _padded(size: int) -> str:
+    body = yaml.safe_dump(spec_doc(), sort_keys=False) + "#"
+    return body + "x" * (size - len(body.encode()) - 1) + "\n"
+
+
+def test_a_spec_of_exactly_the_size_limit_is_read_and_a_byte_more_is_refused(world: World) -> None:
+    from amt_conductor.spec.loader import MAX_SPEC_BYTES
+
+    assert len(_padded(MAX_SPEC_BYTES).encode()) == MAX_SPEC_BYTES
+    assert run(world, world.put_spec(_padded(MAX_SPEC_BYTES)))["round"] == 1
+    big = world.put_spec(_padded(MAX_SPEC_BYTES + 1), key="configs/big.yaml")
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, big, "run-2")
+    assert str(exc.value) == f"configs/big.yaml: file is larger than {MAX_SPEC_BYTES:,} bytes"
+
+
+def test_an_unreadable_spec_version_names_the_version(world: World) -> None:
+    loc = {**world.put_spec(spec_doc()), "version_id": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"}
+    with pytest.raises(SpecInvalid, match=r"^configs/churn.yaml: cannot read the spec at "
+                                          r"s3://amt-configs/configs/churn.yaml \(version 3HL4kqtJlcpXroDTDmJ-"):
+        run(world, loc)
+
+
+def test_the_version_read_is_the_one_named(world: World) -> None:
+    first = world.put_spec(spec_doc(hyperparameters={"num_round": 50}))
+    world.put_spec(spec_doc(hyperparameters={"num_round": 70}))
+    out = run(world, first)
+    assert out["request"]["TrainingJobDefinition"]["StaticHyperParameters"]["num_round"] == "50"
+
+
+def test_a_deployed_study_that_is_not_in_the_manifest_is_a_spec_error(world: World) -> None:
+    from amt_conductor.contract import DEPLOYED_SPECS_KEY
+
+    world.put_deployed(spec_doc())
+    source = {"bucket": "amt-configs", "key": DEPLOYED_SPECS_KEY, "study": "ghost"}
+    with pytest.raises(SpecInvalid) as exc:
+        world.call(prepare, {"source": source, "run_id": "run-1", "trigger": "schedule"})
+    assert str(exc.value) == f"study ghost: not in the deployed specs (s3://amt-configs/{DEPLOYED_SPECS_KEY})"
+
+
+def test_prepare_needs_the_run_id(world: World) -> None:
+    loc = world.put_spec(spec_doc())
+    with pytest.raises(ValueError, match="prepare needs run_id"):
+        world.call(prepare, {"source": loc, "trigger": "s3"})
+    with pytest.raises(ValueError, match="prepare needs run_id"):
+        world.call(prepare, {"input": {"source": loc, "run_id": "run-1"}})  # only the execution's own name counts
+
+
+def test_the_trigger_defaults_to_the_events_kind(world: World) -> None:
+    world.put_deployed(spec_doc())
+    loc = world.put_spec(spec_doc())
+    assert world.call(prepare, {"source": loc, "run_id": "run-1"})["trigger"] == "s3"
+    assert world.call(prepare, {"study": "churn", "run_id": "run-2"})["trigger"] == "schedule"
+
+
+def test_a_new_data_run_warm_starts_its_lineage_with_transfer_learning(world: World) -> None:
+    from amt_conductor.runtime.data_trigger import NEW_DATA
+
+    loc = world.put_spec(spec_doc(rounds={"max": 1}))
+    first = world.launch_round(loc, "run-1")
+    world.complete_round(first, [0.8])
+    out = run(world, loc, "run-2", trigger=NEW_DATA)
+    assert out["parents"] == [first["job_name"]]
+    assert out["request"]["WarmStartConfig"]["WarmStartType"] == "TransferLearning"
+
+
+def test_an_explicit_parent_from_another_of_our_studies_is_checked_like_our_own(world: World) -> None:
+    # Known by its token (the registry knows every job this stack launched), so its spec is compared.
+    parent = world.launch_round(world.put_spec(spec_doc(rounds={"max": 1})), "run-1")
+    world.complete_round(parent, [0.9])
+    doc = spec_doc(name="churn-b", hyperparameters={"num_round": 100, "gamma": 1},
+                   warm_start={"type": "transfer_learning", "parents": [parent["job_name"]]})
+    with pytest.raises(SpecInvalid, match=rf"configs/churn-b.yaml: warm_start.parents: {parent['job_name']}: "
+                                          "hyperparameters:"):
+        run(world, world.put_spec(doc, key="configs/churn-b.yaml"), "run-2")
+    compatible = spec_doc(name="churn-c", warm_start={"type": "transfer_learning", "parents": [parent["job_name"]]})
+    out = run(world, world.put_spec(compatible, key="configs/churn-c.yaml"), "run-3")
+    assert out["parents"] == [parent["job_name"]]
+
+
+def test_a_lineage_parent_whose_spec_cannot_be_read_is_dropped(world: World) -> None:
+    old = world.put_spec(spec_doc(rounds={"max": 1}))
+    world.complete_round(world.launch_round(old, "run-1"), [0.9])
+    world.s3.delete_object(Bucket=old["bucket"], Key=old["key"], VersionId=old["version_id"])
+    new = world.put_spec(spec_doc(rounds={"max": 1}))
+    out = run(world, new, "run-2")
+    assert out["round"] == 2 and out["parents"] == []
+
+
+def test_lineage_parents_are_at_most_five_best_first(world: World) -> None:
+    doc = spec_doc(rounds={"max": 1})
+    loc = world.put_spec(doc)
+    spec = parse_spec(yaml.safe_dump(doc), "x")
+    reg = world.rt.registry
+    for round_no, objective in {1: 0.5, 2: 0.9, 3: 0.1, 4: 0.7, 5: 0.3, 6: 0.2, 7: 0.8}.items():
+        reg.claim_round("churn", round_no, run_id=f"old-{round_no}", job_name=job_name(spec, round_no), parents=[],
+                        spec_location=loc, worst_case_hours=4.0)
+        reg.set_round("churn", round_no, "COMPLETED", best_objective=objective)
+    out = run(world, loc, "run-8")
+    assert out["parents"] == [job_name(spec, r) for r in (2, 7, 4, 1, 5)]
