@@ -49,7 +49,9 @@ def _same(base: str, got: str, want: str) -> bool:
     if base in ("StringLike", "ArnLike"):
         return fnmatch.fnmatchcase(got, want)
     if base == "Bool":
-        return got.lower() == want.lower()
+        # The policy grammar's Bool values are `true` and `false`; the checks over the template compare them as text.
+        assert want in ("true", "false"), f"a Bool condition's value is 'true' or 'false', not {want!r}"
+        return got.lower() == want
     raise AssertionError(f"condition operator {base} is not modelled here")
 
 
