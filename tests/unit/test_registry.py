@@ -210,3 +210,42 @@ def test_the_first_baseline_of_a_study_stays(reg: Registry) -> None:
     reg.set_data_baseline("churn", "2026-12-01T10:00:00Z")
     reg.set_data_baseline("churn", "2026-12-01T11:00:00Z")
     assert (reg.study("churn") or {})["data_baseline"] == "2026-12-01T10:00:00Z"
+
+
+def test_the_newest_upload_time_only_moves_forward(reg: Registry) -> None:
+    # Events arrive out of order: an older upload noted late must not hide the newer one.
+    reg.note_new_data("churn", "2026-12-01T11:00:00Z", via_event=True)
+    reg.note_new_data("churn", "2026-12-01T10:00:00Z", via_event=True)
+    assert (reg.study("churn") or {})["data_last_at"] == "2026-12-01T11:00:00Z"
+
+
+def test_an_upload_starts_one_run_however_many_checks_claim_it(reg: Registry) -> None:
+    reg.note_new_data("churn", "2026-12-01T10:00:00Z", via_event=True)
+    assert reg.claim_data_run("churn", "2026-12-01T10:00:00Z") is True
+    assert reg.claim_data_run("churn", "2026-12-01T10:00:00Z") is False
+    # A check that read an upload since superseded claims nothing: the newer one gets its own run.
+    reg.note_new_data("churn", "2026-12-01T12:00:00Z", via_event=True)
+    assert reg.claim_data_run("churn", "2026-12-01T11:00:00Z") is False
+    assert reg.claim_data_run("churn", "2026-12-01T12:00:00Z") is True
+
+
+def test_a_retried_promotion_keeps_the_first_outcome(reg: Registry) -> None:
+    reg.claim_run("run-1", study="churn", trigger="s3", spec_location=LOC)
+    first = {"registered": True, "package_arn": "arn:pkg/1", "candidate": {"training_job": "tj-1"},
+             "model_artifact": "s3://m/1"}
+    again = {"registered": True, "package_arn": "arn:pkg/2", "candidate": {"training_job": "tj-2"},
+             "model_artifact": "s3://m/2"}
+    assert reg.record_promotion("run-1", "churn", first) == first
+    assert reg.record_promotion("run-1", "churn", again) == first
+    assert (reg.run("run-1") or {})["package_arn"] == "arn:pkg/1"
+    meta = reg.study("churn") or {}
+    assert (meta["package_arn"], meta["package_training_job"], meta["package_model_artifact"]) == (
+        "arn:pkg/1", "tj-1", "s3://m/1")
+
+
+def test_an_abandoned_token_leaves_the_inflight_index(reg: Registry) -> None:
+    # A stopped run's job is no longer checked by the reconciler nor counted as in flight.
+    reg.put_token("j", "tok", study="s", round_no=1, run_id="r")
+    reg.abandon_token("j")
+    assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
+    assert reg.inflight_count() == 0
