@@ -241,6 +241,10 @@ def test_a_retried_promotion_keeps_the_first_outcome(reg: Registry) -> None:
     meta = reg.study("churn") or {}
     assert (meta["package_arn"], meta["package_training_job"], meta["package_model_artifact"]) == (
         "arn:pkg/1", "tj-1", "s3://m/1")
+    # A later run that registers nothing leaves the study's model package as it was (`amt best` shows it).
+    reg.claim_run("run-2", study="churn", trigger="s3", spec_location=LOC)
+    reg.record_promotion("run-2", "churn", {"registered": False, "package_arn": None, "candidate": {}})
+    assert (reg.study("churn") or {})["package_arn"] == "arn:pkg/1"
 
 
 def test_an_abandoned_token_leaves_the_inflight_index(reg: Registry) -> None:
