@@ -24,6 +24,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,16 +204,38 @@ def equivalents() -> dict[str, str]:
     return tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", {}) if EQUIVALENTS.exists() else {}
 
 
+def _previous_rows() -> dict[str, str]:
+    """The doc's current rows by module, for modules this checkout has no results for (measured elsewhere:
+    another machine, another branch). Rows written before the `measured on` column get the old block's commit."""
+    block = DOC.read_text().partition(BEGIN)[2].partition(END)[0] if DOC.exists() else ""
+    legacy = re.search(r"on commit `([0-9a-f]+)`", block)
+    rows: dict[str, str] = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 9 or cells[0] not in MODULES or cells[-1] == "not run":
+            continue
+        if len(cells) == 9:  # measured before the package move: the file is where the module lives now
+            cells[1] = f"`{MODULES[cells[0]].file}`"
+            cells.append(f"`{legacy.group(1)}` (before the package move)" if legacy else "earlier")
+        rows[cells[0]] = "| " + " | ".join(cells) + " |"
+    return rows
+
+
 def score_table() -> str:
     equivalent = equivalents()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    rows = ["| module | file | mutants | killed | timeout | equivalent | survived | not run | score |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    previous = _previous_rows()
+    rows = ["| module | file | mutants | killed | timeout | equivalent | survived | not run | score | measured on |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     survivors: list[str] = []
     for module, m in MODULES.items():
         path = m.file
         mine = {n: v for n, v in verdicts(module).items() if any(fnmatch.fnmatch(n, p) for p in m.patterns)}
+        if not mine and module in previous:
+            rows.append(previous[module])
+            continue
         killed = sum(v == "killed" for v in mine.values())
         timeout = sum(v == "timeout" for v in mine.values())
         eq = sum(v != "killed" and n in equivalent for n, v in mine.items())
@@ -221,16 +244,18 @@ def score_table() -> str:
         judged = killed + timeout + len(left)
         score = f"{100 * (killed + timeout) / judged:.1f}%" if judged and not unrun else "not run" if not judged \
             else f"{100 * (killed + timeout) / judged:.1f}% (partial)"
+        when = f"`{commit}`, {today}" if mine else ""
         rows.append(f"| {module} | `{path}` | {len(mine)} | {killed} | {timeout} | {eq} | {len(left)} | {unrun} "
-                    f"| {score} |")
+                    f"| {score} | {when} |")
         survivors += [f"- `{n}` ({mine[n]})" for n in left]
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = [f"Last run: {when}, on commit `{commit}` (scores describe that commit's code and tests).", "",
+    out = ["Each row describes the code and tests of the commit in its last column (`make mutate` rewrites the rows "
+           "of the modules it has results for, in build/mutate/, and keeps the others).", "",
            *rows, "",
            "Score = (killed + timeout) / (mutants - equivalent - not run). Equivalent mutants, each with "
            "why it cannot change behaviour, are in `scripts/mutation_equivalents.toml`.", ""]
-    out += (["Surviving mutants (no test fails; `cd build/mutate/MODULE && ../../../.venv/bin/mutmut show NAME`):",
-             "", *survivors] if survivors else ["No surviving mutants outside the equivalent list."])
+    out += (["Surviving mutants of the modules measured here (no test fails; "
+             "`cd build/mutate/MODULE && ../../../.venv/bin/mutmut show NAME`):", "", *survivors] if survivors
+            else ["No surviving mutants outside the equivalent list in the modules measured here."])
     return "\n".join(out)
 
 

@@ -128,3 +128,15 @@ def test_an_object_in_another_bucket_starts_nothing_and_says_which(world: World)
     assert world.call(start, event) == {"execution_arn": None, "started": False,
                                         "ignored": "s3://someone-elses-bucket/configs/churn.yaml"}
     assert executions(world) == []
+
+
+@pytest.mark.parametrize("event", [
+    {"study": "churn", "trigger": "new-data-object", "key": "churn/train/part-0.csv", "time": "2026-11-23T12:00:00Z"},
+    {"study": "churn", "trigger": "new-data-check", "quiet_seconds": 3600, "prefixes": ["s3://no-data/churn/"]},
+], ids=["upload-noted", "check-finds-nothing"])
+def test_a_new_data_notice_is_not_a_schedule_tick(world: World, event: dict) -> None:
+    # Both carry a study and no S3 detail, like a schedule tick: read as one, every upload and every check
+    # would start a run. They go to the data trigger, which starts nothing here (no quiet new data).
+    out = world.call(start, event)
+    assert out["started"] is False
+    assert executions(world) == []

@@ -139,3 +139,117 @@ def test_better() -> None:
     assert better("maximize", 2.0, 1.0) and not better("maximize", 1.0, 2.0)
     assert better("minimize", 1.0, 2.0) and better("minimize", 1.0, None)
     assert not better("minimize", None, 1.0)
+
+
+def test_equal_objectives_rank_the_later_round_first() -> None:
+    # Warm-starting from the newer of two equally good rounds: it saw the newer data.
+    rounds = [{"round": i, "status": "COMPLETED", "best_objective": 0.8, "job_name": f"j{i}"} for i in (1, 2, 3)]
+    assert [r["job_name"] for r in rank_rounds(rounds, "maximize", limit=2)] == ["j3", "j2"]
+    assert [r["job_name"] for r in rank_rounds(rounds, "minimize", limit=2)] == ["j3", "j2"]
+
+
+class _SmallPages:
+    """The DynamoDB client, answering queries one item per page (as a table past 1 MB of results does)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.pages = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def query(self, **kwargs: Any) -> Any:
+        self.pages += 1
+        return self._client.query(**{**kwargs, "Limit": 1})
+
+
+def test_listings_follow_every_page(world: World, clock: Any) -> None:
+    # A long study's rounds and many waiting jobs span several pages: none may be left out (the lineage,
+    # the reconciler and the in-flight gauge read them).
+    paged = _SmallPages(world.ddb)
+    reg = Registry(paged, TABLE, clock=clock)
+    kw: dict[str, Any] = {"parents": [], "spec_location": LOC, "worst_case_hours": 1.0}
+    for n in (1, 2, 3):
+        reg.claim_round("churn", n, run_id="run", job_name=f"j{n}", **kw)
+        reg.put_token(f"j{n}", f"t{n}", study="churn", round_no=n, run_id="run")
+    assert [r["round"] for r in reg.rounds("churn")] == [1, 2, 3]
+    assert sorted(t["job_name"] for t in reg.quiet_tokens(clock.now + timedelta(seconds=1))) == ["j1", "j2", "j3"]
+    assert reg.inflight_count() == 3
+    assert paged.pages > 3
+
+
+def test_a_late_release_does_not_rearm_a_newer_token(reg: Registry) -> None:
+    # Launch retried: tok-2 replaced tok-1 and was resumed. The failed SendTask of tok-1 re-arms nothing,
+    # or the reconciler would resume the execution a second time with tok-2.
+    reg.put_token("j", "tok-1", study="s", round_no=1, run_id="r")
+    reg.claim_token("j")
+    reg.put_token("j", "tok-2", study="s", round_no=1, run_id="r")
+    assert (reg.claim_token("j") or {}).get("token") == "tok-2"
+    reg.release_token("j", "tok-1")
+    assert reg.claim_token("j") is None
+    # Nor does a release invent a waiting token for a job that has none.
+    reg.release_token("never-launched", "t")
+    assert reg.token("never-launched") is None
+    assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
+
+
+def test_touch_keeps_only_waiting_tokens_and_invents_none(reg: Registry) -> None:
+    # The reconciler touches a job it found running; a job with no token is not one of ours.
+    reg.touch_token("someone-elses-job")
+    assert reg.token("someone-elses-job") is None
+    reg.put_token("j", "tok", study="s", round_no=1, run_id="r")
+    reg.claim_token("j")
+    reg.touch_token("j")
+    assert (reg.token("j") or {})["status"] == TokenStatus.RESUMED
+    assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
+
+
+def test_the_first_baseline_of_a_study_stays(reg: Registry) -> None:
+    # Two first looks at the prefixes race: the later one (which saw an upload the first did not) must not
+    # move the baseline past that upload, or it would never count as new data.
+    reg.set_data_baseline("churn", "2026-12-01T10:00:00Z")
+    reg.set_data_baseline("churn", "2026-12-01T11:00:00Z")
+    assert (reg.study("churn") or {})["data_baseline"] == "2026-12-01T10:00:00Z"
+
+
+def test_the_newest_upload_time_only_moves_forward(reg: Registry) -> None:
+    # Events arrive out of order: an older upload noted late must not hide the newer one.
+    reg.note_new_data("churn", "2026-12-01T11:00:00Z", via_event=True)
+    reg.note_new_data("churn", "2026-12-01T10:00:00Z", via_event=True)
+    assert (reg.study("churn") or {})["data_last_at"] == "2026-12-01T11:00:00Z"
+
+
+def test_an_upload_starts_one_run_however_many_checks_claim_it(reg: Registry) -> None:
+    reg.note_new_data("churn", "2026-12-01T10:00:00Z", via_event=True)
+    assert reg.claim_data_run("churn", "2026-12-01T10:00:00Z") is True
+    assert reg.claim_data_run("churn", "2026-12-01T10:00:00Z") is False
+    # A check that read an upload since superseded claims nothing: the newer one gets its own run.
+    reg.note_new_data("churn", "2026-12-01T12:00:00Z", via_event=True)
+    assert reg.claim_data_run("churn", "2026-12-01T11:00:00Z") is False
+    assert reg.claim_data_run("churn", "2026-12-01T12:00:00Z") is True
+
+
+def test_a_retried_promotion_keeps_the_first_outcome(reg: Registry) -> None:
+    reg.claim_run("run-1", study="churn", trigger="s3", spec_location=LOC)
+    first = {"registered": True, "package_arn": "arn:pkg/1", "candidate": {"training_job": "tj-1"},
+             "model_artifact": "s3://m/1"}
+    again = {"registered": True, "package_arn": "arn:pkg/2", "candidate": {"training_job": "tj-2"},
+             "model_artifact": "s3://m/2"}
+    assert reg.record_promotion("run-1", "churn", first) == first
+    assert reg.record_promotion("run-1", "churn", again) == first
+    assert (reg.run("run-1") or {})["package_arn"] == "arn:pkg/1"
+    meta = reg.study("churn") or {}
+    assert (meta["package_arn"], meta["package_training_job"], meta["package_model_artifact"]) == (
+        "arn:pkg/1", "tj-1", "s3://m/1")
+    # A later run that registers nothing leaves the study's model package as it was (`amt best` shows it).
+    reg.claim_run("run-2", study="churn", trigger="s3", spec_location=LOC)
+    reg.record_promotion("run-2", "churn", {"registered": False, "package_arn": None, "candidate": {}})
+    assert (reg.study("churn") or {})["package_arn"] == "arn:pkg/1"
+
+
+def test_an_abandoned_token_leaves_the_inflight_index(reg: Registry) -> None:
+    # A stopped run's job is no longer checked by the reconciler nor counted as in flight.
+    reg.put_token("j", "tok", study="s", round_no=1, run_id="r")
+    reg.abandon_token("j")
+    assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
+    assert reg.inflight_count() == 0
