@@ -719,7 +719,7 @@ def _every_statement() -> list[dict[str, Any]]:
         roles.write_logs_statement(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/amt-launch"),
         *roles.launcher_statements(stack, GUARDED, stack_key=KEY, execution_role_arn=EXECUTION_ROLE),
     ]
-    return _json(stack, built) + _execution(FULL)
+    return _json(stack, built) + _execution(FULL) + _execution(_study())  # with and without an output_uri
 
 
 def test_actions_are_spelled_as_aws_spells_them() -> None:
