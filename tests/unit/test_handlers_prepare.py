@@ -388,3 +388,22 @@ def test_lineage_parents_are_at_most_five_best_first(world: World) -> None:
         reg.set_round("churn", round_no, "COMPLETED", best_objective=objective)
     out = run(world, loc, "run-8")
     assert out["parents"] == [job_name(spec, r) for r in (2, 7, 4, 1, 5)]
+
+
+def test_every_explicit_parent_is_kept_not_only_the_first_unknown_one(world: World) -> None:
+    doc = spec_doc(warm_start={"type": "transfer_learning", "parents": ["legacy-job-a", "legacy-job-b"]})
+    out = run(world, world.put_spec(doc))
+    assert out["parents"] == ["legacy-job-a", "legacy-job-b"]
+
+
+def test_each_lineage_parent_is_judged_by_its_own_spec(world: World) -> None:
+    # Round 2 ran a spec with another static hyperparameter (incompatible with today's); round 1 ran today's.
+    # Round 2 ranks first and is dropped; round 1 is compared with its own spec, not round 2's, and kept.
+    today = spec_doc(rounds={"max": 1})
+    first = world.launch_round(world.put_spec(today), "run-1")
+    world.complete_round(first, [0.8])
+    other = world.put_spec(spec_doc(rounds={"max": 1}, hyperparameters={"num_round": 100, "gamma": 1}))
+    second = world.launch_round(other, "run-2")
+    world.complete_round(second, [0.9])
+    out = run(world, world.put_spec(today), "run-3")
+    assert out["round"] == 3 and out["parents"] == [first["job_name"]]
