@@ -128,11 +128,11 @@ def _resources(statements: list[dict[str, Any]], action: str) -> list[str]:
 
 def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
     # The stack creates each role under the name and path amt_conductor.spec.access computes at run time from the spec.
-    import app as cdk_app
+    from amt_conductor.cdk.specs import load_configs
     from amt_conductor.spec.access import roles_for
 
     roles = _study_roles(synth)
-    for spec in cdk_app.load_configs(ROOT / "configs"):
+    for spec in load_configs(ROOT / "configs"):
         computed = roles_for(spec, role_arn_base="arn:aws:iam::1:role/amt/AmtConductor/", key=STACK_KEY,
                              region="<AWS::Region>")
         assert computed.execution_role_arn.split("AmtConductor/")[1] in roles, spec.name

@@ -5,9 +5,11 @@ Every study deployed from configs/ has its own SageMaker execution role, reading
 data. Its name and path are derived from the study name, so the launcher passes it without a list
 of 1,000 ARNs in its environment or policy:
 
-    arn:<partition>:iam::<account>:role/amt/<stack>/open/<study>.<stack key>.<region>      no controls
-    arn:<partition>:iam::<account>:role/amt/<stack>/guarded/<study>.<stack key>.<region>   KMS/VPC/...
-    arn:<partition>:iam::<account>:role/amt/<stack>/launch/<study>.<stack key>.<region>    its launcher
+    arn:<partition>:iam::<account>:role/amt/<deployment>/open/<study>.<key>.<region>      no controls
+    arn:<partition>:iam::<account>:role/amt/<deployment>/guarded/<study>.<key>.<region>   KMS/VPC/...
+    arn:<partition>:iam::<account>:role/amt/<deployment>/launch/<study>.<key>.<region>    its launcher
+
+`<deployment>` names one `TuningStudies` (by default its stack's name) and `<key>` is its `stack_key`.
 
 A study whose spec demands controls (a KMS key, a VPC, network isolation, traffic encryption) is
 "guarded": its execution role lives under `guarded/`, which the launch function may not pass; only
@@ -38,14 +40,14 @@ TAG_ROUND = "amt:round"
 MAX_PREFIX_LENGTH = 20  # a context prefix names a role: <prefix>.<key 8>.<region 14+> fits IAM's 64
 
 
-def stack_key(stack_name: str) -> str:
-    """A short, stable key of a stack: in role names (unique per account) and the amt:stack tag."""
-    return hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+def stack_key(deployment: str) -> str:
+    """A short, stable key of a deployment: in role names (unique per account) and the amt:stack tag."""
+    return hashlib.sha256(deployment.encode()).hexdigest()[:8]
 
 
-def role_path(stack_name: str, kind: str) -> str:
-    """The IAM path of a kind of role (`open`, `guarded`, `launch`) of a stack."""
-    return f"/{ROLE_PATH_ROOT}/{stack_name}/{kind}/"
+def role_path(deployment: str, kind: str) -> str:
+    """The IAM path of a kind of role (`open`, `guarded`, `launch`) of a deployment."""
+    return f"/{ROLE_PATH_ROOT}/{deployment}/{kind}/"
 
 
 def role_name(owner: str, key: str, region: str) -> str:
@@ -72,7 +74,7 @@ def roles_for(spec: Spec, *, role_arn_base: str, key: str, region: str,
               prefixes: tuple[str, ...] = ()) -> StudyRoles:
     """The roles of `spec`'s study: its prefix's open role when it falls under a context prefix,
     else its own (guarded ones through the study's launcher). `role_arn_base` is
-    `arn:<partition>:iam::<account>:role/amt/<stack>/`."""
+    `arn:<partition>:iam::<account>:role/amt/<deployment>/`."""
     base = role_arn_base.rstrip("/") + "/"
     prefix = next((p for p in prefixes if spec.name.startswith(p)), None)
     if prefix is not None:
