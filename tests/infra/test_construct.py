@@ -6,8 +6,10 @@ user's resources are used, never created or changed."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,7 @@ class Synthesized:
     nested: list[dict[str, Any]]
     stack: Stack
     nested_files: list[str]
+    directory: Path
 
     def nested_resources(self) -> dict[str, dict[str, Any]]:
         """Resources of the nested stacks, keyed `<file name>/<logical id>` (the file name starts with the
@@ -70,7 +73,7 @@ def _synth(app: App, stack_name: str) -> Synthesized:
     stack = next(s for s in app.node.children if isinstance(s, Stack) and s.stack_name == stack_name)
     files = sorted(Path(assembly.directory).glob(f"{stack_name}*.nested.template.json"))
     return Synthesized(assembly.get_stack_by_name(stack_name).template, [json.loads(f.read_text()) for f in files],
-                       stack, [f.name for f in files])
+                       stack, [f.name for f in files], Path(assembly.directory))
 
 
 def _example_module() -> ModuleType:
@@ -303,7 +306,15 @@ def test_the_staged_layer_is_pure_python_pyyaml_that_loads_specs() -> None:
                          capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
     assert Path(out[0]).is_relative_to(layer)
     assert out[1:] == ["False", "{'a': [1, False]}"]
-    assert not [p for p in layer.rglob("*") if p.is_file() and p.suffix not in {".py", ""}]
+    assert not [p for p in layer.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc", ""}]
+
+
+def test_the_layer_asset_is_the_same_on_every_machine(example: Synthesized) -> None:
+    # What Lambda gets: PyYAML's modules and licence, no compiled extension, no bytecode of the machine's Python.
+    (layer,) = [d for d in example.directory.glob("asset.*") if (d / "python" / "yaml").is_dir()]
+    shipped = sorted(str(p.relative_to(layer)) for p in layer.rglob("*") if p.is_file())
+    assert "python/yaml/__init__.py" in shipped
+    assert [f for f in shipped if not f.endswith(".py") and not f.startswith("python/PyYAML-LICENSE")] == []
 
 
 def test_the_workflow_names_the_errors_the_runtime_raises() -> None:
@@ -311,3 +322,17 @@ def test_the_workflow_names_the_errors_the_runtime_raises() -> None:
     from amt_conductor.runtime.sagemaker_ops import Transient
 
     assert (Transient.__name__, AlreadyAdmitted.__name__) == (ErrorNames.TRANSIENT, ErrorNames.ALREADY_ADMITTED)
+
+
+def test_every_prop_is_keyword_only_and_documented_in_the_docstring_and_the_readme() -> None:
+    params = list(inspect.signature(TuningStudies.__init__).parameters.values())[1:]
+    assert [p.name for p in params[:2]] == ["scope", "id"]
+    props = [p.name for p in params[2:]]
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[2:])
+    doc = TuningStudies.__doc__ or ""
+    assert [p for p in props if f"\n        {p}: " not in doc] == []
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Use it in your own CDK app"):]
+    section = section[:section.index("\n## ")]
+    first_column = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert sorted(name for cell in first_column for name in re.findall(r"`(\w+)`", cell)) == sorted(props)

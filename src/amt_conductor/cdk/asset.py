@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import compileall
 import contextlib
 import functools
 import importlib.metadata
@@ -140,10 +141,15 @@ def lambda_code_dir() -> Path:
 
 
 YAML_DISTRIBUTION = "PyYAML"
+# Bytecode of the synthesizing interpreter is no use to Lambda's, and would make the asset differ per machine.
+LAYER_EXCLUDE = ["**/__pycache__"]
 
 
 def stage_yaml_layer(dest: Path) -> Path:
-    """PyYAML's pure-Python modules (and its licence) as a Lambda layer in `dest` (`python/yaml/`)."""
+    """PyYAML's pure-Python modules (and its licence) as a Lambda layer in `dest` (`python/yaml/`).
+
+    The staged folder also holds bytecode for this interpreter, as a pip-installed PyYAML would, for whatever
+    imports from it here (bench/cold_start.py); the Lambda asset leaves `__pycache__` out (`LAYER_EXCLUDE`)."""
     import yaml
 
     from amt_conductor.cdk.config import SynthError
@@ -157,6 +163,7 @@ def stage_yaml_layer(dest: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for module in modules:
         shutil.copyfile(module, target / module.name)
+    compileall.compile_dir(str(target), quiet=1)
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         for f in importlib.metadata.distribution(YAML_DISTRIBUTION).files or []:
             if f.name.upper().startswith("LICENSE"):

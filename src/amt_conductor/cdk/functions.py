@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from amt_conductor.cdk import ids
-from amt_conductor.cdk.asset import yaml_layer_dir
+from amt_conductor.cdk.asset import LAYER_EXCLUDE, yaml_layer_dir
 from amt_conductor.cdk.config import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER, POWERTOOLS_LAYER_VERSION, EnvSettings
 from amt_conductor.cdk.nag import acknowledge, allow_wildcards, checkov_skip, pattern_of
 from amt_conductor.cdk.roles import handler_network_statements, write_logs_statement
@@ -83,7 +83,7 @@ class Functions(Construct):
         code = lambda_.Code.from_asset(str(code_dir), exclude=["**/__pycache__", "*.pyc", "tests", "**/tests"])
         deps = layer or lambda_.LayerVersion(
             self, "DepsLayer",
-            code=lambda_.Code.from_asset(str(yaml_layer_dir())),
+            code=lambda_.Code.from_asset(str(yaml_layer_dir()), exclude=LAYER_EXCLUDE),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.X86_64],
             description="PyYAML for the amt-conductor handlers (pydantic comes from Powertools)",

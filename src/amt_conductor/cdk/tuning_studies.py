@@ -117,9 +117,11 @@ class TuningStudies(Construct):
             policy is changed): if the bucket's policy denies by default, allow the roles under
             `/amt/<name>/` and this construct's function roles. Its default encryption must be SSE-S3 or
             `encryption_key` (a bucket with another known key is refused).
-        topic: your SNS topic for run summaries, failures and alarms, instead of a new one. Publishing is granted
-            to the state machine and the record_failure function (and its key, when the topic's key is known);
-            an encrypted topic's key policy must allow `cloudwatch.amazonaws.com` (alarms).
+        topic: your SNS topic for run summaries, failures and alarms, instead of a new one (`notify_emails` and
+            `chat_webhook_secret` are subscribed to it). Publishing is granted to the state machine and the
+            record_failure function, and its key when CDK knows it (an `sns.Topic` of this app); an encrypted
+            topic's key policy must allow `cloudwatch.amazonaws.com` (alarms), and for one imported by ARN
+            grant those two roles `kms:GenerateDataKey*` and `kms:Decrypt` on its key.
         vpc: runs the ten handler functions in this VPC (they call AWS APIs only: give the subnets a NAT route
             or interface endpoints for SageMaker, Step Functions, SNS, STS, KMS and X-Ray, and gateway
             endpoints for S3 and DynamoDB). Training jobs do not use it: each study's network is its spec's
