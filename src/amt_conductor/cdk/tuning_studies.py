@@ -3,12 +3,10 @@ beside its own resources. It composes the constructs of this package and holds t
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
@@ -26,27 +24,14 @@ from constructs import Construct
 from amt_conductor.cdk import ids
 from amt_conductor.cdk import roles as policy
 from amt_conductor.cdk.asset import lambda_code_dir
-from amt_conductor.cdk.config import (
-    ENVIRONMENTS,
-    FEATURE_FLAGS,
-    QUEUE_TIMEOUT_HOURS,
-    RECONCILE_MINUTES,
-    EnvSettings,
-    SynthError,
-    check_account_ids,
-    check_data_prefixes,
-    check_emails,
-    check_quotas,
-    check_range,
-    check_study_prefixes,
-    check_webhook_secret,
-)
+from amt_conductor.cdk.config import FEATURE_FLAGS, EnvSettings, SynthError
 from amt_conductor.cdk.dashboard import Dashboard
 from amt_conductor.cdk.data_triggers import list_prefixes_statements
 from amt_conductor.cdk.functions import Functions, Network
 from amt_conductor.cdk.model_registry import ModelRegistry
 from amt_conductor.cdk.nag import allow_wildcards, pattern_of
 from amt_conductor.cdk.notifications import Notifications
+from amt_conductor.cdk.props import check_artifacts_key, check_props, environment_settings
 from amt_conductor.cdk.registry import Registry
 from amt_conductor.cdk.specs import check_access, load_configs
 from amt_conductor.cdk.storage import Storage
@@ -66,8 +51,6 @@ from amt_conductor.spec.access import ROLE_PATH_ROOT, stack_key
 from amt_conductor.spec.model import Spec
 
 SERVICE_NAME = "amt-conductor"
-# A deployment's name: in IAM paths (`/amt/<name>/`), the dashboard's name and the tag key of its jobs.
-DEPLOYMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 
 # Registry operations each handler makes (DeleteItem: the queue entries of admitted or stopped rounds;
 # ConditionCheck is not used: capacity transactions are Put, Update and Delete of single items).
@@ -169,21 +152,18 @@ class TuningStudies(Construct):
         stack = Stack.of(self)
         self.deployment_name = name or stack.stack_name
         self.has_outputs = outputs
-        env = self._environment(environment, log_retention, removal_policy)
+        where = f"TuningStudies {self.node.path}"
+        env = environment_settings(where, environment, log_retention, removal_policy)
         quotas = quotas or Quotas()
-        self._check_props(vpc=vpc, vpc_subnets=vpc_subnets, security_groups=security_groups, checks=(
-            ("study_prefixes", check_study_prefixes, study_prefixes),
-            ("data_prefixes", check_data_prefixes, data_prefixes),
-            ("notify_emails", check_emails, notify_emails),
-            ("chat_webhook_secret", check_webhook_secret, chat_webhook_secret),
-            ("kms_key_accounts", check_account_ids, kms_key_accounts),
-            ("quotas", check_quotas, quotas),
-            ("reconcile_minutes", lambda v: check_range(v, RECONCILE_MINUTES), reconcile_minutes),
-            ("queue_timeout_hours", lambda v: check_range(v, QUEUE_TIMEOUT_HOURS), queue_timeout_hours),
-        ))
+        check_props(where, name=self.deployment_name, vpc=vpc, vpc_subnets=vpc_subnets,
+                    security_groups=security_groups, study_prefixes=study_prefixes, data_prefixes=data_prefixes,
+                    notify_emails=notify_emails, chat_webhook_secret=chat_webhook_secret,
+                    kms_key_accounts=kms_key_accounts, quotas=quotas, reconcile_minutes=reconcile_minutes,
+                    queue_timeout_hours=queue_timeout_hours)
+        self._check_unique(where)
         configs_dir = Path(specs) if specs is not None else None
         if configs_dir is not None and not configs_dir.is_dir():
-            raise SynthError(f"{configs_dir}: specs: not a folder (TuningStudies {self.node.path})")
+            raise SynthError(f"{configs_dir}: specs: not a folder ({where})")
         spec_list = load_configs(configs_dir) if configs_dir is not None else []
         check_access(spec_list, study_prefixes=study_prefixes, kms_key_accounts=kms_key_accounts,
                      account=None if Token.is_unresolved(stack.account) else stack.account)
@@ -197,7 +177,7 @@ class TuningStudies(Construct):
         storage = Storage(self, ids.STORAGE, env=env, configs_dir=configs_dir,
                           stack_key=key_of_stack, key=encryption_key, artifacts=artifacts_bucket)
         key = storage.key
-        self._check_artifacts_key(artifacts_bucket, key)
+        check_artifacts_key(where, stack, artifacts_bucket, key)
         registry = Registry(self, ids.REGISTRY, key=key)
         notifications = Notifications(self, ids.NOTIFICATIONS, key=key, emails=notify_emails,
                                       chat_webhook_secret=chat_webhook_secret, topic=topic)
@@ -336,36 +316,8 @@ class TuningStudies(Construct):
                 # The CLI reads these keys (`amt submit --stack`), wherever the construct sits in the tree.
                 CfnOutput(self, out_id, value=value).override_logical_id(out_id)
 
-    # --- props -------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _environment(environment: str | EnvSettings, log_retention: logs.RetentionDays | None,
-                     removal_policy: RemovalPolicy | None) -> EnvSettings:
-        if isinstance(environment, str):
-            if environment not in ENVIRONMENTS:
-                raise SynthError(f"TuningStudies: environment: must be one of {', '.join(ENVIRONMENTS)} "
-                                 f"or an EnvSettings (got {environment!r})")
-            environment = ENVIRONMENTS[environment]
-        if log_retention is not None:
-            environment = dataclasses.replace(environment, log_retention=log_retention)
-        if removal_policy is not None:
-            environment = dataclasses.replace(environment, ephemeral_removal=removal_policy)
-        return environment
-
-    def _check_props(self, *, vpc: ec2.IVpc | None, vpc_subnets: ec2.SubnetSelection | None,
-                     security_groups: Sequence[ec2.ISecurityGroup],
-                     checks: Sequence[tuple[str, Callable[[Any], None], Any]]) -> None:
-        where = f"TuningStudies {self.node.path}"
-        if not DEPLOYMENT_NAME.fullmatch(self.deployment_name):
-            raise SynthError(f"{where}: name: {self.deployment_name!r} must be letters, digits and '-', starting "
-                             "with a letter, at most 128 (it is part of IAM paths and the dashboard's name)")
-        for prop, check, value in checks:
-            try:
-                check(value)
-            except ValueError as exc:
-                raise SynthError(f"{where}: {prop}: {exc}") from None
-        if vpc is None and (vpc_subnets is not None or security_groups):
-            raise SynthError(f"{where}: vpc_subnets and security_groups need vpc")
+    def _check_unique(self, where: str) -> None:
+        """Two deployments in one stack need their own names, and only one may hold the fixed output keys."""
         for other in Stack.of(self).node.find_all():
             if isinstance(other, TuningStudies) and other is not self:
                 if other.deployment_name == self.deployment_name:
@@ -374,15 +326,6 @@ class TuningStudies(Construct):
                 if self.has_outputs and other.has_outputs:
                     raise SynthError(f"{where}: outputs: {other.node.path} has the stack's outputs already "
                                      "(their keys are fixed); set outputs=False on one of them")
-
-    def _check_artifacts_key(self, bucket: s3.IBucket | None, key: kms.IKey) -> None:
-        """Reports and code archives are written with the bucket's default encryption, which our roles and the
-        studies' roles may use only when it is our key (or SSE-S3)."""
-        theirs = bucket.encryption_key if bucket is not None else None
-        stack = Stack.of(self)
-        if theirs is not None and stack.resolve(theirs.key_arn) != stack.resolve(key.key_arn):
-            raise SynthError(f"TuningStudies {self.node.path}: artifacts_bucket: it is encrypted with another KMS "
-                             "key than encryption_key; pass that key as encryption_key too")
 
     # --- cdk-nag acknowledgements: exactly our resources' ARNs (pattern_of), wherever the construct sits ---
 
