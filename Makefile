@@ -8,6 +8,8 @@ NPM_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 EXAMPLE ?= configs/churn-xgb.yaml
+# pytest workers for `make test` (pytest-xdist; `auto` = one per core, `0` = in-process, e.g. for a debugger).
+TEST_JOBS ?= auto
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -71,7 +73,7 @@ browser: $(CHROMIUM)  ## install chromium for the browser test (apt; sudo when n
 
 test: install browser $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end, the HTML report in chromium
 	@$(MAKE) --no-print-directory lint
-	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
+	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 screenshot: install browser  ## refresh docs/report-html.png (the README's picture of an HTML report)
 	@AMT_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest -q -p no:randomly tests/unit/test_report_html.py
