@@ -12,7 +12,6 @@ from pathlib import Path
 from amt_conductor.cdk import asset, ids
 
 
-
 def _modules(staged: Path) -> set[str]:
     out = set()
     for path in staged.rglob("*.py"):
