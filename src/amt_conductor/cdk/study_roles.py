@@ -19,7 +19,7 @@ from constructs import Construct
 from amt_conductor.cdk import roles as policy
 from amt_conductor.cdk.nag import allow_wildcards
 from amt_conductor.cdk.study_scope import StudyAccess
-from amt_conductor.spec.access import GUARDED, LAUNCH, OPEN, role_name, role_path
+from amt_conductor.spec.access import GUARDED, LAUNCH, OPEN, launcher_role_name, role_name, role_path
 from amt_conductor.spec.images import registry_accounts
 
 # Studies per nested stack: at the worst case measured (a guarded, scheduled study with several
@@ -104,7 +104,7 @@ class StudyRole(Construct):
         if study.guarded:
             self.launcher_role = iam.Role(
                 self, "LauncherRole",
-                role_name=name,
+                role_name=launcher_role_name(study.name, stack_key, stack.region),
                 path=role_path(deployment, LAUNCH),
                 assumed_by=iam.ArnPrincipal(launch_role_arn),
                 inline_policies={"LaunchThisStudy": iam.PolicyDocument(statements=policy.launcher_statements(

@@ -7,9 +7,11 @@ of 1,000 ARNs in its environment or policy:
 
     arn:<partition>:iam::<account>:role/amt/<deployment>/open/<study>.<key>.<region>      no controls
     arn:<partition>:iam::<account>:role/amt/<deployment>/guarded/<study>.<key>.<region>   KMS/VPC/...
-    arn:<partition>:iam::<account>:role/amt/<deployment>/launch/<study>.<key>.<region>    its launcher
+    arn:<partition>:iam::<account>:role/amt/<deployment>/launch/<study>.<key>.<region>.launch   its launcher
 
 `<deployment>` names one `TuningStudies` (by default its stack's name) and `<key>` is its `stack_key`.
+IAM role names are unique per account whatever their path, so the launcher's name differs from the
+execution role's by its suffix, not only by its path.
 
 A study whose spec demands controls (a KMS key, a VPC, network isolation, traffic encryption) is
 "guarded": its execution role lives under `guarded/`, which the launch function may not pass; only
@@ -38,6 +40,7 @@ TAG_STACK = "amt:stack"
 TAG_STUDY = "amt:study"
 TAG_ROUND = "amt:round"
 MAX_PREFIX_LENGTH = 20  # a context prefix names a role: <prefix>.<key 8>.<region 14+> fits IAM's 64
+LAUNCHER_SUFFIX = ".launch"  # a study name (<= 32) + key + region (<= 14) + this stays within IAM's 64
 
 
 def stack_key(deployment: str) -> str:
@@ -53,6 +56,11 @@ def role_path(deployment: str, kind: str) -> str:
 def role_name(owner: str, key: str, region: str) -> str:
     """The role of a study (or a context prefix): unique per account across stacks and regions."""
     return f"{owner}.{key}.{region}"
+
+
+def launcher_role_name(owner: str, key: str, region: str) -> str:
+    """A guarded study's launcher role: its own name (IAM refuses two roles of one name on different paths)."""
+    return role_name(owner, key, region) + LAUNCHER_SUFFIX
 
 
 def is_guarded(spec: Spec) -> bool:
@@ -81,5 +89,5 @@ def roles_for(spec: Spec, *, role_arn_base: str, key: str, region: str,
         return StudyRoles(f"{base}{OPEN}/{role_name(prefix, key, region)}", None)
     name = role_name(spec.name, key, region)
     if is_guarded(spec):
-        return StudyRoles(f"{base}{GUARDED}/{name}", f"{base}{LAUNCH}/{name}")
+        return StudyRoles(f"{base}{GUARDED}/{name}", f"{base}{LAUNCH}/{launcher_role_name(spec.name, key, region)}")
     return StudyRoles(f"{base}{OPEN}/{name}", None)
