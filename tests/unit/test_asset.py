@@ -11,8 +11,6 @@ from pathlib import Path
 
 from amt_conductor.cdk import asset, ids
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _modules(staged: Path) -> set[str]:
     out = set()
@@ -50,7 +48,7 @@ def test_every_handler_imports_from_the_staged_asset_alone(tmp_path: Path) -> No
         "print(json.dumps({m: getattr(mod, '__file__', None) for m, mod in sys.modules.items()"
         " if m.startswith('amt_conductor')}))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(staged), str(ROOT / "build" / "layer" / "python")]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(staged), str(asset.yaml_layer_dir() / "python")]),
            "AWS_DEFAULT_REGION": "us-east-1"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout
