@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
-LAYER := build/layer/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 EXAMPLE ?= configs/churn-xgb.yaml
+# pytest workers for `make test` (pytest-xdist; `auto` = one per core, `0` = in-process, e.g. for a debugger).
+TEST_JOBS ?= auto
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,24 +37,30 @@ $(NPM_STAMP): package.json
 	@npm install --no-audit --no-fund --silent
 	@touch $@
 
-# PyYAML for the Lambda functions (pydantic comes from the Powertools layer):
-# the manylinux wheel for the Lambda runtime, fetched by pip without Docker.
-# The stamp sits beside the layer, not in it: everything under build/layer ships as the asset.
-LAYER_STAMP := build/.layer-installed
-$(LAYER_STAMP): $(STAMP) scripts/build_layer.sh
-	@bash scripts/build_layer.sh $(LAYER)
+# The wheel test (tests/infra/test_wheel.py) installs the built wheel into a fresh venv without network: the
+# wheels of the package's dependencies (the [cdk] extra), of the example app's cdk-nag and of the build
+# requirements, at the versions .venv has (pip reuses what the dev install fetched).
+WHEELHOUSE := build/wheelhouse
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.downloaded
+$(WHEELHOUSE_STAMP): $(STAMP) examples/existing-app/requirements.txt
+	@echo "==> collecting the wheels the wheel test installs into $(WHEELHOUSE)"
+	@mkdir -p $(WHEELHOUSE)
+	@$(PY) -m pip freeze --exclude-editable > $(WHEELHOUSE)/constraints.txt
+	@$(PY) -m pip download -q --only-binary=:all: -d $(WHEELHOUSE) -c $(WHEELHOUSE)/constraints.txt \
+	  pydantic pyyaml boto3 aws-cdk-lib constructs cdk-nag "setuptools>=69" wheel
 	@touch $@
 
-install: $(STAMP) $(NPM_STAMP) $(LAYER_STAMP)  ## create .venv and install everything
+install: $(STAMP) $(NPM_STAMP) $(WHEELHOUSE_STAMP)  ## create .venv and install everything
 
 synth: install  ## synthesize the CDK app into cdk.out/ (validates configs/, runs cdk-nag)
 	@mkdir -p build && npx cdk synth --quiet --no-notices > /dev/null 2> build/synth.log \
 	  || { cat build/synth.log; exit 1; }
 	@echo "==> synthesized: $$(ls cdk.out/*.template.json)"
 
-lint: install  ## ruff + mypy on src/, stacks/, lambda/
-	@$(VENV)/bin/ruff check src stacks lambda tests bench scripts app.py
+lint: install  ## ruff + mypy on src/, stacks/, lambda/, examples/
+	@$(VENV)/bin/ruff check src stacks lambda tests bench scripts examples app.py
 	@$(VENV)/bin/mypy src/amt_conductor stacks lambda/handlers app.py
+	@$(VENV)/bin/mypy examples/existing-app/app.py
 
 # The HTML report is tested in a real browser: Debian's chromium (Playwright drives it; no browser download).
 CHROMIUM := /usr/bin/chromium
@@ -66,7 +73,7 @@ browser: $(CHROMIUM)  ## install chromium for the browser test (apt; sudo when n
 
 test: install browser $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end, the HTML report in chromium
 	@$(MAKE) --no-print-directory lint
-	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
+	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 screenshot: install browser  ## refresh docs/report-html.png (the README's picture of an HTML report)
 	@AMT_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest -q -p no:randomly tests/unit/test_report_html.py

@@ -22,10 +22,10 @@ _PROBE = "{pre}import time; t = time.perf_counter(); import {mod}; print(time.pe
 
 
 def _asset_env() -> dict[str, str]:
-    from amt_conductor.cdk.asset import lambda_code_dir
+    from amt_conductor.cdk.asset import lambda_code_dir, yaml_layer_dir
 
     e = env()
-    e["PYTHONPATH"] = os.pathsep.join([str(lambda_code_dir()), str(ROOT / "build" / "layer" / "python")])
+    e["PYTHONPATH"] = os.pathsep.join([str(lambda_code_dir()), str(yaml_layer_dir() / "python")])
     return e
 
 
@@ -74,8 +74,7 @@ def run() -> dict[str, object]:
     sdk = import_seconds("; import ".join(SDK_MODULES), runs=3)
     progress("cold start: importing boto3 alone (every handler needs it; so would the SDK)")
     boto3_s = import_seconds("boto3")
-    layer = ROOT / "build" / "layer"
-    from amt_conductor.cdk.asset import lambda_code_dir
+    from amt_conductor.cdk.asset import lambda_code_dir, yaml_layer_dir
 
     return {
         "handlers_s": handlers,  # module + the whole spec library: an upper bound of a first invocation
@@ -85,5 +84,5 @@ def run() -> dict[str, object]:
         "boto3_import_s": boto3_s,
         "sdk_modules": list(SDK_MODULES),
         "asset_bytes": dir_bytes(lambda_code_dir()),
-        "layer_bytes": dir_bytes(layer) if layer.is_dir() else None,
+        "layer_bytes": dir_bytes(yaml_layer_dir()),
     }

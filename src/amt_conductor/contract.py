@@ -52,6 +52,18 @@ class RegistrySchema:
     INFLIGHT_SK = "updated_at"
 
 
+class ErrorNames:
+    """Error types the workflow retries or catches. Step Functions sees a Python exception's class name as the
+    error type: the runtime raises classes of exactly these names (tests/infra/test_construct.py checks)."""
+
+    TRANSIENT = "Transient"  # throttling, ResourceLimitExceeded: worth waiting for (runtime.sagemaker_ops)
+    ALREADY_ADMITTED = "AlreadyAdmitted"  # a pump admitted the round before it parked its token (runtime.admission)
+
+
+# The `trigger` of the start function's input from a study's new-data rules (triggers.new_data).
+NEW_DATA_OBJECT_TRIGGER = "new-data-object"  # the data rule's input: {"study", "trigger", "time", "key"}
+NEW_DATA_CHECK_TRIGGER = "new-data-check"  # the schedule's input: {"study", "trigger", "quiet_seconds", "prefixes"}
+
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_CONFIGS_PREFIX = "configs/"
 # The specs deployed from configs/, written by the stack's deployment only (amt_conductor.runtime.deployed).

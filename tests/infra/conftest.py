@@ -46,16 +46,9 @@ class Synth:
         return out
 
 
-def stub_layer(root: Path) -> Path:
-    """A stand-in for build/layer (only its shape matters to the synth)."""
-    (root / "python" / "yaml").mkdir(parents=True, exist_ok=True)
-    (root / "python" / "yaml" / "__init__.py").write_text("")
-    return root
-
-
 def synthesize(context: dict[str, Any] | None = None, *, nag: bool = True) -> Synth:
     outdir = Path(tempfile.mkdtemp(prefix="amt-cdk-"))
-    ctx = {"amt:layerDir": str(stub_layer(outdir / "layer")), **(context or {})}
+    ctx = dict(context or {})
     app = cdk_app.build(ctx, nag=nag, outdir=str(outdir / "cdk.out"), builtin_cloud_formation_validation=False)
     nag_error: str | None = None
     try:

@@ -128,11 +128,11 @@ def _resources(statements: list[dict[str, Any]], action: str) -> list[str]:
 
 def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
     # The stack creates each role under the name and path amt_conductor.spec.access computes at run time from the spec.
-    import app as cdk_app
+    from amt_conductor.cdk.specs import load_configs
     from amt_conductor.spec.access import roles_for
 
     roles = _study_roles(synth)
-    for spec in cdk_app.load_configs(ROOT / "configs"):
+    for spec in load_configs(ROOT / "configs"):
         computed = roles_for(spec, role_arn_base="arn:aws:iam::1:role/amt/AmtConductor/", key=STACK_KEY,
                              region="<AWS::Region>")
         assert computed.execution_role_arn.split("AmtConductor/")[1] in roles, spec.name
@@ -142,6 +142,16 @@ def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
     assert {name.split(".")[0] for name in roles} == {
         "open/churn-xgb", "open/churn-xgb-q4", "open/digits-pytorch", "open/text-grid", "open/vision-hyperband",
         "guarded/fraud-random", "launch/fraud-random"}
+
+
+def test_no_two_roles_share_a_name(synth: Any) -> None:
+    # IAM role names are unique per account whatever the path: two roles of one name (a guarded study's
+    # execution and launcher roles once were) fail the deploy with "already exists".
+    names = [flatten(r["Properties"]["RoleName"]) for r in synth.all_resources("AWS::IAM::Role").values()
+             if "RoleName" in r["Properties"]]
+    assert any(n.endswith(".launch") for n in names)
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert max(len(n.replace("<AWS::Region>", "ap-southeast-5")) for n in names) <= 64
 
 
 def test_each_study_role_reads_writes_and_pulls_only_what_its_spec_declares(synth: Any) -> None:
@@ -185,7 +195,7 @@ def test_registry_mappings_are_aws_accounts_from_the_image_catalog(synth: Any) -
 
 def test_a_guarded_studys_launcher_enforces_its_spec_controls(synth: Any) -> None:
     roles = _study_roles(synth)
-    launcher = roles[f"launch/fraud-random.{STACK_KEY}.<AWS::Region>"]
+    launcher = roles[f"launch/fraud-random.{STACK_KEY}.<AWS::Region>.launch"]
     statements = _statements(launcher)
     conditions = [s["Condition"] for s in statements if s["Effect"] == "Deny"]
     assert all(flatten(s["Resource"]).endswith("/fraud-random-r*") for s in statements

@@ -179,7 +179,7 @@ def test_a_guarded_study_is_launched_through_its_launcher_role(world: World) -> 
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     prepared = run(world, world.put_spec(spec_doc(kms_key_id=key)))
     assert prepared["request"]["TrainingJobDefinition"]["RoleArn"] == f"{BASE}guarded/churn.k1.us-east-1"
-    assert prepared["launcher_role_arn"] == f"{BASE}launch/churn.k1.us-east-1"
+    assert prepared["launcher_role_arn"] == f"{BASE}launch/churn.k1.us-east-1.launch"
     assert prepared["request"]["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == key
 
 

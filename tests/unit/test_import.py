@@ -236,7 +236,7 @@ def _catalog_cases() -> list[Any]:
 
     cases = []
     for name, algo in sorted(_catalog()["algorithms"].items()):
-        for version in {algo["known"][0], algo["known"][-1]}:
+        for version in dict.fromkeys((algo["known"][0], algo["known"][-1])):  # ordered: xdist workers must agree
             entry = algo["versions"].get(algo.get("aliases", {}).get(version, version), {})
             base = next(iter(entry.get("base_aliases", {})), None) or next(iter(entry.get("by_base", {})), None)
             for instance_type in ("ml.m5.xlarge", "ml.g5.2xlarge"):

@@ -1,15 +1,24 @@
-"""The Lambda functions' code asset: the handlers and exactly the modules of `amt_conductor` they import.
+"""The Lambda functions' code asset and their PyYAML layer, both staged at synth time from what is installed.
 
-The closure is read from the source (every `import` the handlers can execute, including imports inside
-functions; `if TYPE_CHECKING:` blocks excluded), so the CDK constructs and the CLI never ship to Lambda,
-and the same code works from a checkout (editable install) and from an installed wheel.
+The code asset is the handlers and exactly the modules of `amt_conductor` they import. The closure is read
+from the source (every `import` the handlers can execute, including imports inside functions;
+`if TYPE_CHECKING:` blocks excluded), so the CDK constructs and the CLI never ship to Lambda, and the same
+code works from a checkout (editable install) and from an installed wheel.
+
+The layer is PyYAML's pure-Python modules, copied from the installed `yaml` package (pydantic comes from
+the Powertools layer). The spec loader uses `yaml.SafeLoader`, never libyaml's C extension, so the layer
+needs no platform wheel, no Docker and no build step: it is the same on every machine that has the same
+PyYAML version.
 """
 
 from __future__ import annotations
 
 import ast
 import atexit
+import compileall
+import contextlib
 import functools
+import importlib.metadata
 import importlib.util
 import shutil
 import tempfile
@@ -129,3 +138,42 @@ def lambda_code_dir() -> Path:
     root = Path(tempfile.mkdtemp(prefix="amt-conductor-lambda-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return stage(root)
+
+
+YAML_DISTRIBUTION = "PyYAML"
+# Bytecode of the synthesizing interpreter is no use to Lambda's, and would make the asset differ per machine.
+LAYER_EXCLUDE = ["**/__pycache__"]
+
+
+def stage_yaml_layer(dest: Path) -> Path:
+    """PyYAML's pure-Python modules (and its licence) as a Lambda layer in `dest` (`python/yaml/`).
+
+    The staged folder also holds bytecode for this interpreter, as a pip-installed PyYAML would, for whatever
+    imports from it here (bench/cold_start.py); the Lambda asset leaves `__pycache__` out (`LAYER_EXCLUDE`)."""
+    import yaml
+
+    from amt_conductor.cdk.config import SynthError
+
+    source = Path(yaml.__file__).parent
+    modules = sorted(source.glob("*.py"))
+    if not (source / "__init__.py").is_file():
+        raise SynthError(f"{source}: the installed PyYAML is not a folder of modules; reinstall it (pip install "
+                         "pyyaml) to build the functions' layer")
+    target = dest / "python" / "yaml"
+    target.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        shutil.copyfile(module, target / module.name)
+    compileall.compile_dir(str(target), quiet=1)
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        for f in importlib.metadata.distribution(YAML_DISTRIBUTION).files or []:
+            if f.name.upper().startswith("LICENSE"):
+                shutil.copyfile(Path(str(f.locate())), dest / "python" / f"{YAML_DISTRIBUTION}-{f.name}")
+    return dest
+
+
+@functools.cache
+def yaml_layer_dir() -> Path:
+    """The staged layer directory, built once per process."""
+    root = Path(tempfile.mkdtemp(prefix="amt-conductor-layer-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return stage_yaml_layer(root)

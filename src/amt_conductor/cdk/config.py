@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python312-x86_64"
 POWERTOOLS_LAYER_VERSION = 27
 
 
-# Feature flags the stack relies on (set by app.py, so they hold without cdk.json too).
+# Feature flags the constructs rely on: `TuningStudies` sets them on itself, so they hold in any app
+# (with or without them in its cdk.json).
 FEATURE_FLAGS: dict[str, object] = {
     # Access logs delivered under a bucket policy, so every bucket can be owner-enforced (no ACLs).
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
@@ -37,7 +38,7 @@ FEATURE_FLAGS: dict[str, object] = {
 
 
 class SynthError(Exception):
-    """A problem with the inputs of a synth (context, missing build output): printed, no traceback."""
+    """A problem with the inputs of a synth (context, props, specs): the app prints it, no traceback."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,6 @@ class ContextKeys:
     STUDY_PREFIXES = "amt:studyPrefixes"
     DATA_PREFIXES = "amt:dataPrefixes"
     CONFIGS_DIR = "amt:configsDir"
-    LAYER_DIR = "amt:layerDir"
     RECONCILE_MINUTES = "amt:reconcileMinutes"
     # Model package groups `promote:` names that exist already: the stack references them instead of creating them.
     EXISTING_MODEL_PACKAGE_GROUPS = "amt:existingModelPackageGroups"
@@ -107,9 +107,65 @@ class ContextKeys:
     QUEUE_TIMEOUT_HOURS = "amt:queueTimeoutHours"
 
 
+# --- checks shared by the `amt:*` context and `TuningStudies`' props ---------------------------
+# Each raises ValueError with a message that names no source: the caller prefixes the context key or the prop.
+
+RECONCILE_MINUTES = (1, 1440)
+QUEUE_TIMEOUT_HOURS = (1, 365 * 24)
+QUOTA_TUNING_JOBS = (1, 100_000)
+QUOTA_INSTANCES = (0, 100_000)
+
+
+def check_emails(emails: Sequence[str]) -> None:
+    for e in emails:
+        if "@" not in e:
+            raise ValueError(f"{e!r} is not an email address")
+
+
+def check_webhook_secret(secret: str | None) -> None:
+    if secret is not None and not re.fullmatch(r"[\w/+=.@-]{1,512}(:[\w.-]+)?", secret):
+        raise ValueError(f"expected a Secrets Manager secret name, optionally with :json_field (got {secret!r})")
+
+
+def check_account_ids(accounts: Sequence[str]) -> None:
+    for acct in accounts:
+        if not re.fullmatch(r"\d{12}", acct):
+            raise ValueError(f"{acct!r} is not a 12-digit account id")
+
+
+def check_data_prefixes(uris: Sequence[str]) -> None:
+    for uri in uris:
+        parse_s3_uri(uri)  # the IAM scope is derived from its bucket and prefix (raises ValueError)
+        if "*" in uri or "?" in uri:
+            raise ValueError(f"{uri!r}: IAM would read * and ? as wildcards")
+
+
+def check_study_prefixes(prefixes: Sequence[str]) -> None:
+    for p in prefixes:
+        if not p or len(p) > MAX_PREFIX_LENGTH or not all(c.islower() or c.isdigit() or c == "-" for c in p):
+            raise ValueError(f"{p!r} must be a study-name prefix (lowercase letters, digits, '-'; at most "
+                             f"{MAX_PREFIX_LENGTH}; no wildcard)")
+
+
+def check_range(value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ValueError(f"must be {low}-{high} (got {value})")
+
+
+def check_quotas(quotas: Quotas) -> None:
+    check_range(quotas.tuning_jobs, QUOTA_TUNING_JOBS)
+    check_range(quotas.default_instances, QUOTA_INSTANCES)
+    for itype, n in quotas.instances.items():
+        if not str(itype).startswith("ml."):
+            raise ValueError(f"{itype!r} is not an instance type (ml.*)")
+        if n < 0:
+            raise ValueError(f"{itype}: must be >= 0")
+
+
 @dataclass(frozen=True)
 class AppSettings:
-    """Everything the stack needs from context, parsed and checked once."""
+    """The project app's `amt:*` context, parsed and checked once (app.py turns it into TuningStudies' props)."""
 
     env: EnvSettings
     account: str | None = None
@@ -120,7 +176,6 @@ class AppSettings:
     study_prefixes: tuple[str, ...] = ()
     data_prefixes: tuple[str, ...] = ()
     configs_dir: Path = field(default=ROOT / "configs")
-    layer_dir: Path = field(default=ROOT / "build" / "layer")
     reconcile_minutes: int = 15
     existing_model_package_groups: tuple[str, ...] = ()
     quotas: Quotas = field(default_factory=Quotas)
@@ -133,65 +188,42 @@ class AppSettings:
         if env_name not in ENVIRONMENTS:
             raise SynthError(f"context {ContextKeys.ENV}: must be one of {', '.join(ENVIRONMENTS)} "
                              f"(got {env_name!r})")
-        emails = _strings(get, ContextKeys.NOTIFY_EMAILS)
-        for e in emails:
-            if "@" not in e:
-                raise SynthError(f"context {ContextKeys.NOTIFY_EMAILS}: {e!r} is not an email address")
         if get(ContextKeys.CHAT_WEBHOOK_URL):
             raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_URL}: a webhook URL is a credential and would be a "
                              f"literal in the template; store it in Secrets Manager and set "
                              f"{ContextKeys.CHAT_WEBHOOK_SECRET}=SECRET_NAME[:JSON_FIELD]")
         webhook = get(ContextKeys.CHAT_WEBHOOK_SECRET) or None
-        if webhook is not None and not re.fullmatch(r"[\w/+=.@-]{1,512}(:[\w.-]+)?", str(webhook)):
-            raise SynthError(f"context {ContextKeys.CHAT_WEBHOOK_SECRET}: expected a Secrets Manager secret name, "
-                             f"optionally with :json_field (got {webhook!r})")
-        kms_accounts = _strings(get, ContextKeys.KMS_KEY_ACCOUNTS)
-        for acct in kms_accounts:
-            if not re.fullmatch(r"\d{12}", acct):
-                raise SynthError(f"context {ContextKeys.KMS_KEY_ACCOUNTS}: {acct!r} is not a 12-digit account id")
-        data = _strings(get, ContextKeys.DATA_PREFIXES)
-        for uri in data:
-            try:
-                parse_s3_uri(uri)  # the IAM scope is derived from its bucket and prefix
-            except ValueError as exc:
-                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {exc}") from None
-            if "*" in uri or "?" in uri:
-                raise SynthError(f"context {ContextKeys.DATA_PREFIXES}: {uri!r}: IAM would read * and ? as wildcards")
-        prefixes = _strings(get, ContextKeys.STUDY_PREFIXES)
-        for p in prefixes:
-            if not p or len(p) > MAX_PREFIX_LENGTH or not all(c.islower() or c.isdigit() or c == "-" for c in p):
-                raise SynthError(f"context {ContextKeys.STUDY_PREFIXES}: {p!r} must be a study-name prefix "
-                                 f"(lowercase letters, digits, '-'; at most {MAX_PREFIX_LENGTH}; no wildcard)")
-        minutes = get(ContextKeys.RECONCILE_MINUTES) or 15
-        try:
-            reconcile = int(minutes)
-        except (TypeError, ValueError):
-            raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: not a number ({minutes!r})") from None
-        if not 1 <= reconcile <= 1440:
-            raise SynthError(f"context {ContextKeys.RECONCILE_MINUTES}: must be 1-1440 (got {reconcile})")
-        quotas = _quotas(get)
-        queue_hours = _int(get, ContextKeys.QUEUE_TIMEOUT_HOURS, 30 * 24, 1, 365 * 24)
-        configs = get(ContextKeys.CONFIGS_DIR)
-        layer = get(ContextKeys.LAYER_DIR)
-        return cls(
+        settings = cls(
             env=ENVIRONMENTS[env_name],
             account=get(ContextKeys.ACCOUNT) or None,
             region=get(ContextKeys.REGION) or None,
-            notify_emails=emails,
-            chat_webhook_secret=webhook,
-            kms_key_accounts=kms_accounts,
-            study_prefixes=prefixes,
-            data_prefixes=data,
-            configs_dir=Path(configs) if configs else ROOT / "configs",
-            layer_dir=Path(layer) if layer else ROOT / "build" / "layer",
-            reconcile_minutes=reconcile,
+            notify_emails=_strings(get, ContextKeys.NOTIFY_EMAILS),
+            chat_webhook_secret=None if webhook is None else str(webhook),
+            kms_key_accounts=_strings(get, ContextKeys.KMS_KEY_ACCOUNTS),
+            study_prefixes=_strings(get, ContextKeys.STUDY_PREFIXES),
+            data_prefixes=_strings(get, ContextKeys.DATA_PREFIXES),
+            configs_dir=Path(get(ContextKeys.CONFIGS_DIR) or ROOT / "configs"),
+            reconcile_minutes=_int(get, ContextKeys.RECONCILE_MINUTES, 15, RECONCILE_MINUTES),
             existing_model_package_groups=_strings(get, ContextKeys.EXISTING_MODEL_PACKAGE_GROUPS),
-            quotas=quotas,
-            queue_timeout_hours=queue_hours,
+            quotas=_quotas(get),
+            queue_timeout_hours=_int(get, ContextKeys.QUEUE_TIMEOUT_HOURS, 30 * 24, QUEUE_TIMEOUT_HOURS),
         )
+        checks: list[tuple[str, Callable[[Any], None], Any]] = [
+            (ContextKeys.NOTIFY_EMAILS, check_emails, settings.notify_emails),
+            (ContextKeys.CHAT_WEBHOOK_SECRET, check_webhook_secret, settings.chat_webhook_secret),
+            (ContextKeys.KMS_KEY_ACCOUNTS, check_account_ids, settings.kms_key_accounts),
+            (ContextKeys.DATA_PREFIXES, check_data_prefixes, settings.data_prefixes),
+            (ContextKeys.STUDY_PREFIXES, check_study_prefixes, settings.study_prefixes),
+        ]
+        for key, check, value in checks:
+            try:
+                check(value)
+            except ValueError as exc:
+                raise SynthError(f"context {key}: {exc}") from None
+        return settings
 
 
-def _int(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+def _int(get: Callable[[str], Any], key: str, default: int, bounds: tuple[int, int]) -> int:
     raw = get(key)
     if raw is None or raw == "":
         return default
@@ -199,8 +231,10 @@ def _int(get: Callable[[str], Any], key: str, default: int, low: int, high: int)
         value = int(raw)
     except (TypeError, ValueError):
         raise SynthError(f"context {key}: not a whole number ({raw!r})") from None
-    if not low <= value <= high:
-        raise SynthError(f"context {key}: must be {low}-{high} (got {value})")
+    try:
+        check_range(value, bounds)
+    except ValueError as exc:
+        raise SynthError(f"context {key}: {exc}") from None
     return value
 
 
@@ -219,18 +253,19 @@ def _quotas(get: Callable[[str], Any]) -> Quotas:
         raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: expected an object of instance type -> count")
     instances: dict[str, int] = {}
     for itype, n in raw.items():
-        if not str(itype).startswith("ml."):
-            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype!r} is not an instance type (ml.*)")
         try:
             instances[str(itype)] = int(n)
         except (TypeError, ValueError):
             raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: not a whole number ({n!r})") from None
-        if instances[str(itype)] < 0:
-            raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {itype}: must be >= 0")
-    return Quotas(
-        tuning_jobs=_int(get, ContextKeys.QUOTA_TUNING_JOBS, DEFAULT_TUNING_JOB_QUOTA, 1, 100_000),
+    quotas = Quotas(
+        tuning_jobs=_int(get, ContextKeys.QUOTA_TUNING_JOBS, DEFAULT_TUNING_JOB_QUOTA, QUOTA_TUNING_JOBS),
         instances=instances,
-        default_instances=_int(get, ContextKeys.QUOTA_DEFAULT_INSTANCES, DEFAULT_INSTANCE_QUOTA, 0, 100_000))
+        default_instances=_int(get, ContextKeys.QUOTA_DEFAULT_INSTANCES, DEFAULT_INSTANCE_QUOTA, QUOTA_INSTANCES))
+    try:
+        check_quotas(quotas)
+    except ValueError as exc:
+        raise SynthError(f"context {ContextKeys.QUOTA_INSTANCES}: {exc}") from None
+    return quotas
 
 
 def _strings(get: Callable[[str], Any], key: str) -> tuple[str, ...]:

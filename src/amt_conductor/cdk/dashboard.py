@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
@@ -19,11 +19,13 @@ from amt_conductor.contract import METRICS_NAMESPACE
 SERVICE_DIMENSION = "service"
 
 
-def _search(metric: str, stat: str, *, by_study: bool, period: Duration) -> cw.MathExpression:
+def _search(metric: str, stat: str, *, service: str, by_study: bool, period: Duration) -> cw.MathExpression:
+    """This deployment's metric per study (another deployment in the account has another service name)."""
     dims = f"{{{METRICS_NAMESPACE},{SERVICE_DIMENSION},study}}" if by_study else \
         f"{{{METRICS_NAMESPACE},{SERVICE_DIMENSION}}}"
     return cw.MathExpression(
-        expression=f"SEARCH('{dims} MetricName=\"{metric}\"', '{stat}', {int(period.to_seconds())})",
+        expression=f"SEARCH('{dims} MetricName=\"{metric}\" {SERVICE_DIMENSION}=\"{service}\"', '{stat}', "
+                   f"{int(period.to_seconds())})",
         period=period,
         using_metrics={},
     )
@@ -34,9 +36,13 @@ class Dashboard(Construct):
 
     def __init__(self, scope: Construct, id: str, *, state_machine: sfn.StateMachine,
                  functions: dict[str, lambda_.Function], dead_letters: sqs.IQueue, topic: sns.ITopic,
-                 env: EnvSettings, service_name: str) -> None:
+                 env: EnvSettings, service_name: str, dashboard_name: str) -> None:
         super().__init__(scope, id)
         period = Duration.minutes(env.alarm_period_minutes)
+
+        def per_study(metric: str, stat: str, period: Duration) -> cw.MathExpression:
+            return _search(metric, stat, service=service_name, by_study=True, period=period)
+
         action = cw_actions.SnsAction(topic)
         self.alarms: dict[str, cw.Alarm] = {}
 
@@ -82,7 +88,7 @@ class Dashboard(Construct):
               "EventBridge could not deliver an event to a function after its retries; it waits in the "
               "dead-letter queue.")
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{Stack.of(self).stack_name}-amt",
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name,
                                       default_interval=Duration.days(7))
         five = Duration.minutes(5)
         self.dashboard.add_widgets(
@@ -101,7 +107,7 @@ class Dashboard(Construct):
                 cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TuningJobsInFlight",
                           dimensions_map={SERVICE_DIMENSION: service_name}, statistic="Maximum", period=five,
                           label="in flight (reconciler)"),
-            ], right=[_search("TuningJobsLaunched", "Sum", by_study=True, period=five)]),
+            ], right=[per_study("TuningJobsLaunched", "Sum", five)]),
         )
         def ours(metric: str, stat: str, label: str) -> cw.Metric:
             return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric,
@@ -114,14 +120,14 @@ class Dashboard(Construct):
                            right=[ours("QueueWaitSeconds", "Average", "wait s (average)"),
                                   ours("QueueWaitSeconds", "Maximum", "wait s (max)")]),
             cw.GraphWidget(title="Rounds queued per study", width=12,
-                           left=[_search("RoundsQueued", "Sum", by_study=True, period=five)]),
+                           left=[per_study("RoundsQueued", "Sum", five)]),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Best objective per study", width=12,
-                           left=[_search("BestObjective", "Maximum", by_study=True, period=Duration.hours(1))]),
+                           left=[per_study("BestObjective", "Maximum", Duration.hours(1))]),
             cw.GraphWidget(title="Rounds completed and runs failed per study", width=12,
-                           left=[_search("RoundsCompleted", "Sum", by_study=True, period=Duration.hours(1))],
-                           right=[_search("RunsFailed", "Sum", by_study=True, period=Duration.hours(1))]),
+                           left=[per_study("RoundsCompleted", "Sum", Duration.hours(1))],
+                           right=[per_study("RunsFailed", "Sum", Duration.hours(1))]),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Handler errors", width=8,

@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from amt_conductor.cdk.study_scope import S3Location, StudyAccess
-from amt_conductor.runtime.data_trigger import CHECK, OBJECT_EVENT
+from amt_conductor.contract import NEW_DATA_CHECK_TRIGGER, NEW_DATA_OBJECT_TRIGGER
 
 
 def check_minutes(quiet_seconds: int) -> int:
@@ -45,8 +45,8 @@ def data_rules(scope: Construct, study: StudyAccess, *, rule_prefix: str, start_
     locations = [S3Location.parse(u) for u in uris]
     out = []
     for i, bucket in enumerate(sorted({loc.bucket for loc in locations})):
-        template = json.dumps({"study": study.name, "trigger": OBJECT_EVENT, "time": "TIME", "key": "KEY"}) \
-            .replace('"TIME"', "<time>").replace('"KEY"', "<key>")
+        template = json.dumps({"study": study.name, "trigger": NEW_DATA_OBJECT_TRIGGER, "time": "TIME",
+                               "key": "KEY"}).replace('"TIME"', "<time>").replace('"KEY"', "<key>")
         out.append(events.CfnRule(
             scope, f"NewData-{study.name}-{i}", name=f"{rule_prefix}new-data-{study.name}-{i}"[:64],
             state="ENABLED", description=f"New data for study {study.name} in s3://{bucket}/ (noted for its check).",
@@ -63,7 +63,8 @@ def data_rules(scope: Construct, study: StudyAccess, *, rule_prefix: str, start_
         description=f"Study {study.name}: start a run once new data has been quiet for {quiet} s "
                     "(lists the prefixes if the bucket sends no events).",
         targets=[_target(start_function_arn, dead_letter_arn, input=json.dumps(
-            {"study": study.name, "trigger": CHECK, "quiet_seconds": quiet, "prefixes": list(uris)}))]))
+            {"study": study.name, "trigger": NEW_DATA_CHECK_TRIGGER, "quiet_seconds": quiet,
+             "prefixes": list(uris)}))]))
     return out
 
 

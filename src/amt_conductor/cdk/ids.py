@@ -10,8 +10,11 @@ from __future__ import annotations
 from amt_conductor.contract import StackOutputs
 
 STACK_ID = "AmtConductor"
+# The project stack's TuningStudies. CDK leaves `Default` out of logical ids, so every resource keeps the logical
+# id it had when the stack built these constructs itself (a deployed stack updates in place, nothing is replaced).
+STUDIES = "Default"
 
-# Top-level constructs of the stack, one per concern.
+# Constructs of a TuningStudies, one per concern.
 STORAGE = "Storage"
 REGISTRY = "Registry"
 NOTIFICATIONS = "Notifications"

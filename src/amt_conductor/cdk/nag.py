@@ -71,6 +71,15 @@ class _WildcardAcknowledger:
                     break
 
 
+def pattern_of(scope: IConstruct, value: str) -> str:
+    """A regex matching `value` (a token such as a bucket's ARN, or a literal) as cdk-nag writes it in a finding:
+    `<StorageConfigsBucket1234ABCD.Arn>` for a resource of the template, `arn:<AWS::Partition>:s3:::name` for
+    one imported by name. Acknowledgements built from it name exactly our resources, wherever the construct
+    sits in the tree (its path is part of every logical id)."""
+    stack = Stack.of(scope)
+    return re.escape(_placeholders(stack, flatten(stack.resolve(value))))
+
+
 def _placeholders(stack: Stack, finding: str) -> str:
     """The finding with this stack's literal account and region (`amt:account`/`amt:region`) written as the
     pseudo parameters they stand for, so one pattern fits an environment-agnostic and an explicit synth."""

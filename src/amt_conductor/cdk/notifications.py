@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import SecretValue
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -10,13 +12,14 @@ from constructs import Construct
 
 
 class Notifications(Construct):
-    """CMK-encrypted, TLS-only topic; email subscriptions and an optional chat webhook whose URL is read
-    from a Secrets Manager secret at deploy time (a dynamic reference: the template never holds it)."""
+    """CMK-encrypted, TLS-only topic (or the user's own `topic`, used as it is); email subscriptions and an
+    optional chat webhook whose URL is read from a Secrets Manager secret at deploy time (a dynamic reference:
+    the template never holds it)."""
 
-    def __init__(self, scope: Construct, id: str, *, key: kms.IKey, emails: tuple[str, ...] = (),
-                 chat_webhook_secret: str | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, key: kms.IKey, emails: Sequence[str] = (),
+                 chat_webhook_secret: str | None = None, topic: sns.ITopic | None = None) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(
+        self.topic = topic or sns.Topic(
             self, "Topic",
             display_name="amt-conductor",
             master_key=key,

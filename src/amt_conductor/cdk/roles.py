@@ -33,9 +33,9 @@ def tuning_job_arns(stack: Stack, prefixes: Iterable[str]) -> list[str]:
     return [f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:{TUNING_JOB}/{p}*" for p in prefixes]
 
 
-def role_arn_base(stack: Stack, stack_name: str) -> str:
-    """`arn:<partition>:iam::<account>:role/amt/<stack>/`: the study roles' ARNs start with it (spec.access)."""
-    return f"arn:{stack.partition}:iam::{stack.account}:role/{ROLE_PATH_ROOT}/{stack_name}/"
+def role_arn_base(stack: Stack, deployment: str) -> str:
+    """`arn:<partition>:iam::<account>:role/amt/<deployment>/`: the study roles' ARNs start with it (spec.access)."""
+    return f"arn:{stack.partition}:iam::{stack.account}:role/{ROLE_PATH_ROOT}/{deployment}/"
 
 
 def _bucket_arn(stack: Stack, bucket: str) -> str:
@@ -82,23 +82,23 @@ def stop_tuning_job_statement(stack: Stack, stack_key: str) -> iam.PolicyStateme
     )
 
 
-def pass_open_roles_statement(stack: Stack, stack_name: str) -> iam.PolicyStatement:
+def pass_open_roles_statement(stack: Stack, deployment: str) -> iam.PolicyStatement:
     """PassRole on the open studies' execution roles (one IAM path), only to SageMaker. Guarded studies'
     roles are under another path: only each study's launcher role may pass its own."""
     return iam.PolicyStatement(
         sid="PassOpenStudyRolesToSageMaker",
         actions=["iam:PassRole"],
-        resources=[f"{role_arn_base(stack, stack_name)}{OPEN}/*"],
+        resources=[f"{role_arn_base(stack, deployment)}{OPEN}/*"],
         conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
     )
 
 
-def assume_launchers_statement(stack: Stack, stack_name: str) -> iam.PolicyStatement:
+def assume_launchers_statement(stack: Stack, deployment: str) -> iam.PolicyStatement:
     """Assume a guarded study's launcher role (each trusts the launch function's role only)."""
     return iam.PolicyStatement(
         sid="AssumeGuardedStudyLaunchers",
         actions=["sts:AssumeRole"],
-        resources=[f"{role_arn_base(stack, stack_name)}{LAUNCH}/*"],
+        resources=[f"{role_arn_base(stack, deployment)}{LAUNCH}/*"],
     )
 
 
@@ -191,6 +191,26 @@ def write_logs_statement(log_group_arn: str) -> iam.PolicyStatement:
         actions=["logs:CreateLogStream", "logs:PutLogEvents"],
         resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
     )
+
+
+def handler_network_statements(stack: Stack, subnet_ids: Sequence[str],
+                               security_group_ids: Sequence[str]) -> list[iam.PolicyStatement]:
+    """What Lambda needs from a function's role to run it in a VPC (the AWSLambdaVPCAccessExecutionRole
+    actions), scoped to the chosen subnets and security groups where EC2 allows a resource or a condition."""
+    base = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+    subnets = [f"{base}:subnet/{s}" for s in subnet_ids]
+    return [
+        iam.PolicyStatement(sid="DescribeHandlerNetwork",
+                            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]),
+        iam.PolicyStatement(sid="CreateHandlerInterfaces", actions=["ec2:CreateNetworkInterface"],
+                            resources=[f"{base}:network-interface/*", *subnets,
+                                       *[f"{base}:security-group/{g}" for g in security_group_ids]]),
+        iam.PolicyStatement(sid="ManageHandlerInterfaces",
+                            actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                                     "ec2:UnassignPrivateIpAddresses"],
+                            resources=[f"{base}:network-interface/*"],
+                            conditions={"ArnEquals": {"ec2:Subnet": subnets}}),
+    ]
 
 
 # --- a guarded study's launcher role ------------------------------------------------------------

@@ -2,63 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from amt_conductor.cdk.config import EnvSettings
-from amt_conductor.cdk.nag import acknowledge, allow_wildcards, checkov_skip
+from amt_conductor.cdk.nag import acknowledge, allow_wildcards, checkov_skip, pattern_of
+from amt_conductor.cdk.specs import spec_files
 from amt_conductor.contract import DEFAULT_CONFIGS_PREFIX, DEPLOYED_SPECS_KEY, SPEC_SUFFIXES
+
+# The configs (and code) deployments' Lambda memory: part of the name of CDK's shared handler (`_singletons`).
+DEPLOYMENT_MEMORY_MB = 256
 
 
 class Storage(Construct):
-    """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets."""
+    """One CMK for everything we encrypt; versioned, TLS-only, private, access-logged buckets.
 
-    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path, stack_key: str) -> None:
+    `key` and `artifacts` are the user's own (`TuningStudies(encryption_key=..., artifacts_bucket=...)`): they
+    are used as they are, never created. Services that write to our encrypted resources (CloudWatch Logs, alarms,
+    EventBridge's dead letters) need the key's policy: `self.key_policy_statements`, added to a key this app
+    defines and reported (a warning on the construct) for an imported one, whose policy CDK cannot change."""
+
+    def __init__(self, scope: Construct, id: str, *, env: EnvSettings, configs_dir: Path | None, stack_key: str,
+                 key: kms.IKey | None = None, artifacts: s3.IBucket | None = None) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.configs_prefix = DEFAULT_CONFIGS_PREFIX
 
-        self.key = kms.Key(
+        self.key = key or kms.Key(
             self, "Key",
             description="amt-conductor: buckets, registry, topic, queues and log groups",
             enable_key_rotation=True,
             # Retained: deleting it would make every retained bucket and the registry unreadable.
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch Logs encrypts our log groups with this key (only log groups of this account and region).
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
-        ))
-        # Alarms publish to the encrypted topic (CloudWatch documents no source ARN for this grant: this
-        # account's alarms).
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-        ))
-        # EventBridge writes to the encrypted dead-letter queue: only for this stack's rules (all named
-        # amt-<stack key>-..., see Triggers), by source ARN.
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account},
-                        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
-                                                     f"rule/amt-{stack_key}-*"}},
-        ))
+        self.key_policy_statements = key_policy_statements(stack, stack_key)
+        missing = [st for st in self.key_policy_statements if not self.key.add_to_resource_policy(st).statement_added]
+        if missing:
+            Annotations.of(self).add_warning_v2(
+                "amt-conductor:key-policy",
+                "The KMS key is imported: CDK cannot add to its policy. Allow these in the key's policy "
+                "(TuningStudies.key_policy_statements), or log groups, alarms and dead letters cannot use it: "
+                + json.dumps([stack.resolve(st.to_statement_json()) for st in missing]))
 
         # Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
         self.access_logs = s3.Bucket(
@@ -82,11 +75,11 @@ class Storage(Construct):
                      "This is the access-log destination of the other buckets; logging it to itself would loop.")
 
         self.configs = self._data_bucket("ConfigsBucket", env, event_bridge=True)
-        self.artifacts = self._data_bucket("ArtifactsBucket", env, event_bridge=False)
+        self.artifacts = artifacts or self._data_bucket("ArtifactsBucket", env, event_bridge=False)
 
         self.deployment: s3deploy.BucketDeployment | None = None
         self.code_deployment: s3deploy.BucketDeployment | None = None
-        if _spec_files(configs_dir):
+        if configs_dir is not None and spec_files(configs_dir):
             self.deployment = self._deploy_configs(configs_dir, env)
 
     def _data_bucket(self, id: str, env: EnvSettings, *, event_bridge: bool) -> s3.Bucket:
@@ -152,7 +145,7 @@ class Storage(Construct):
             retain_on_delete=True,
             role=role,
             log_group=log_group,
-            memory_limit=256,
+            memory_limit=DEPLOYMENT_MEMORY_MB,
         )
         # The deployed specs for the handlers (runtime.deployed): outside the configs prefix, so writing them
         # starts no run; written first, so a run the configs' new versions start compares with them.
@@ -166,7 +159,7 @@ class Storage(Construct):
             retain_on_delete=True,
             role=role,
             log_group=log_group,
-            memory_limit=256,
+            memory_limit=DEPLOYMENT_MEMORY_MB,
         )
         # Only the two copy operations are ordered (their constructs share CDK's singleton handler and layer:
         # a dependency between the constructs themselves would be a cycle).
@@ -178,17 +171,16 @@ class Storage(Construct):
             (r"Action::kms:(GenerateDataKey|ReEncrypt)\*", "Data-key variants on our one CMK (configs bucket)."),
             (r"Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>/\*",
              "The CDK bootstrap asset bucket's objects: the deployment reads the staged configs/ zip from it."),
-            (r"Resource::<StorageConfigsBucket\w+\.Arn>/\*",
+            ("Resource::" + pattern_of(self, self.configs.bucket_arn) + r"/\*",
              "Objects of the configs bucket: the deployment writes the specs under the configs prefix."),
-            (r"Resource::<StorageArtifactsBucket\w+\.Arn>/\*",
+            ("Resource::" + pattern_of(self, self.artifacts.bucket_arn) + r"/\*",
              "Objects of the artifacts bucket (CDK's BucketDeployment grant): with source_dir studies, the code "
              "deployment writes their archives under code/."),
-            (r"Resource::<ConfigsDeploymentLogs\w+\.Arn>:\*|Resource::<StorageConfigsDeploymentLogs\w+\.Arn>:\*",
+            ("Resource::" + pattern_of(self, log_group.log_group_arn) + r":\*",
              "Log streams of the deployment function's own log group are created per execution environment."),
         ])
         # The handler is CDK's own singleton function; its runtime is chosen by aws-cdk-lib.
-        singleton = stack.node.try_find_child(_singleton_id(stack))
-        if singleton is not None:
+        for singleton in _singletons(stack):
             acknowledge(singleton, "AwsSolutions-L1",
                         "CDK's BucketDeployment handler: its runtime is pinned by aws-cdk-lib and upgraded with it.")
             for check, reason in (
@@ -212,7 +204,7 @@ class Storage(Construct):
         from amt_conductor.spec.sourcedir import CODE_PREFIX, build_archive, code_key, folder_of
 
         staging = Path(tempfile.mkdtemp(prefix="amt-code-"))
-        for path in _spec_files(configs_dir):
+        for path in spec_files(configs_dir):
             spec = load_spec(path)
             algo = spec.algorithm  # source_dir is a single-algorithm field (amt_conductor.spec.sourcedir)
             if algo is None or algo.source_dir is None or algo.source_sha256 is None:
@@ -230,7 +222,7 @@ class Storage(Construct):
             retain_on_delete=True,
             role=role,
             log_group=log_group,
-            memory_limit=256,
+            memory_limit=DEPLOYMENT_MEMORY_MB,
         )
 
 
@@ -239,7 +231,7 @@ def _code_specs(folder: Path) -> list[tuple[str, str]]:
     from amt_conductor.spec.sourcedir import deployable_spec
 
     out = []
-    for path in _spec_files(folder):
+    for path in spec_files(folder):
         body = deployable_spec(path)
         if body != path.read_bytes():
             out.append((path.relative_to(folder).as_posix(), body.decode()))
@@ -252,7 +244,7 @@ def deployed_manifest(configs_dir: Path, configs_prefix: str) -> dict[str, dict[
     from amt_conductor.spec.loader import load_spec
 
     out: dict[str, dict[str, str]] = {}
-    for path in _spec_files(configs_dir):
+    for path in spec_files(configs_dir):
         try:
             spec = load_spec(path)
         except SpecError:
@@ -267,16 +259,44 @@ def _copy_of(deployment: s3deploy.BucketDeployment) -> CustomResource:
     return copy
 
 
-def _spec_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in SPEC_SUFFIXES)
+def _singletons(stack: Stack) -> list[IConstruct]:
+    """CDK's BucketDeployment handlers at the stack's root that ours share: one per memory size (and VPC), named
+    `Custom::CDKBucketDeployment<uuid><memory>MiB`. Ours is outside any VPC with DEPLOYMENT_MEMORY_MB; another
+    handler of a foreign stack (other memory, a VPC) is not ours to acknowledge."""
+    return [child for child in stack.node.children
+            if child.node.id.startswith("Custom::CDKBucketDeployment")
+            and child.node.id.endswith(f"{DEPLOYMENT_MEMORY_MB}MiB")]
 
 
-def _singleton_id(stack: Stack) -> str:
-    # The id under which BucketDeployment creates its shared handler function at the stack's root.
-    for child in stack.node.children:
-        if child.node.id.startswith("Custom::CDKBucketDeployment"):
-            return child.node.id
-    return "Custom::CDKBucketDeployment"
-
+def key_policy_statements(stack: Stack, stack_key: str) -> list[iam.PolicyStatement]:
+    """What AWS services need in the key's policy to use it for our resources (identity policies cannot grant a
+    service principal): CloudWatch Logs for our log groups, alarms publishing to the encrypted topic,
+    EventBridge writing to the encrypted dead-letter queue (only this deployment's rules)."""
+    return [
+        # CloudWatch Logs encrypts our log groups with this key (only log groups of this account and region).
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
+        ),
+        # Alarms publish to the encrypted topic (CloudWatch documents no source ARN for this grant: this
+        # account's alarms).
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ),
+        # EventBridge writes to the encrypted dead-letter queue: only for this deployment's rules (all named
+        # amt-<stack key>-..., see Triggers), by source ARN.
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
+                                                     f"rule/amt-{stack_key}-*"}},
+        ),
+    ]

@@ -19,7 +19,7 @@ from constructs import Construct
 from amt_conductor.cdk import roles as policy
 from amt_conductor.cdk.nag import allow_wildcards
 from amt_conductor.cdk.study_scope import StudyAccess
-from amt_conductor.spec.access import GUARDED, LAUNCH, OPEN, role_name, role_path
+from amt_conductor.spec.access import GUARDED, LAUNCH, OPEN, launcher_role_name, role_name, role_path
 from amt_conductor.spec.images import registry_accounts
 
 # Studies per nested stack: at the worst case measured (a guarded, scheduled study with several
@@ -37,7 +37,7 @@ def schedule_rule_prefix(stack_key: str) -> str:
 class StudyRoles(Construct):
     """Nested stacks `Studies<n>` holding the roles and schedules of `CHUNK` studies each."""
 
-    def __init__(self, scope: Construct, id: str, *, studies: Sequence[StudyAccess], stack_name: str,
+    def __init__(self, scope: Construct, id: str, *, studies: Sequence[StudyAccess], deployment: str,
                  stack_key: str, artifacts_bucket_arn: str, key_arn: str, launch_role_arn: str,
                  start_function_arn: str, dead_letter_arn: str) -> None:
         super().__init__(scope, id)
@@ -62,7 +62,7 @@ class StudyRoles(Construct):
                 return mappings[index].find_in_map(Stack.of(chunk).region, "account")
 
             for study in studies[start:start + CHUNK]:
-                StudyRole(chunk, study, stack_name=stack_name, stack_key=stack_key,
+                StudyRole(chunk, study, deployment=deployment, stack_key=stack_key,
                           artifacts_bucket_arn=p["ArtifactsBucketArn"], key_arn=p["StackKeyArn"],
                           launch_role_arn=p["LaunchRoleArn"], registry_account=registry_account)
                 if study.schedule:
@@ -79,7 +79,7 @@ class StudyRoles(Construct):
 class StudyRole(Construct):
     """One study's execution role (and launcher role when guarded), named as `amt_conductor.spec.access` computes."""
 
-    def __init__(self, scope: Construct, study: StudyAccess, *, stack_name: str, stack_key: str,
+    def __init__(self, scope: Construct, study: StudyAccess, *, deployment: str, stack_key: str,
                  artifacts_bucket_arn: str, key_arn: str, launch_role_arn: str,
                  registry_account: policy.RegistryAccount) -> None:
         super().__init__(scope, f"{'Prefix' if study.from_prefix else 'Study'}-{study.name}")
@@ -90,7 +90,7 @@ class StudyRole(Construct):
         self.execution_role = iam.Role(
             self, "ExecutionRole",
             role_name=name,
-            path=role_path(stack_name, GUARDED if study.guarded else OPEN),
+            path=role_path(deployment, GUARDED if study.guarded else OPEN),
             # Confused-deputy guard: only SageMaker acting for this account may assume it. The condition
             # must sit on the one trust statement: a second, unconditional allow would void it.
             assumed_by=iam.ServicePrincipal(SAGEMAKER, conditions={
@@ -104,8 +104,8 @@ class StudyRole(Construct):
         if study.guarded:
             self.launcher_role = iam.Role(
                 self, "LauncherRole",
-                role_name=name,
-                path=role_path(stack_name, LAUNCH),
+                role_name=launcher_role_name(study.name, stack_key, stack.region),
+                path=role_path(deployment, LAUNCH),
                 assumed_by=iam.ArnPrincipal(launch_role_arn),
                 inline_policies={"LaunchThisStudy": iam.PolicyDocument(statements=policy.launcher_statements(
                     stack, study, stack_key=stack_key, execution_role_arn=self.execution_role.role_arn))},

@@ -22,17 +22,16 @@ from constructs import Construct
 from amt_conductor.cdk import ids
 from amt_conductor.cdk.config import EnvSettings
 from amt_conductor.cdk.functions import SIZING
-from amt_conductor.runtime.admission import AlreadyAdmitted
-from amt_conductor.runtime.sagemaker_ops import Transient
+from amt_conductor.contract import ErrorNames
 
 S = ids.States
 
 LAMBDA_TRANSIENT = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                     "Lambda.TooManyRequestsException"]
 # Raised by handlers for throttling and ResourceLimitExceeded: worth waiting for, but not forever.
-# Step Functions sees a Python exception's class name as the error type, so the name comes from the class.
-AMT_TRANSIENT = Transient.__name__
-ALREADY_ADMITTED = AlreadyAdmitted.__name__
+# The names come from the contract (the CDK app imports no runtime module: it runs without Powertools).
+AMT_TRANSIENT = ErrorNames.TRANSIENT
+ALREADY_ADMITTED = ErrorNames.ALREADY_ADMITTED
 SNS_TRANSIENT = ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]
 # A Lambda task waits for its function's timeout plus this margin before Step Functions gives up.
 TASK_MARGIN_S = 30

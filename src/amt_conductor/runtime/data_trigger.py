@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from amt_conductor.contract import NEW_DATA_CHECK_TRIGGER, NEW_DATA_OBJECT_TRIGGER
 from amt_conductor.runtime.observability import bind, count, logger
 from amt_conductor.runtime.registry import iso
 from amt_conductor.runtime.sagemaker_ops import error_code, transient_errors
@@ -24,8 +25,8 @@ from amt_conductor.runtime.sagemaker_ops import error_code, transient_errors
 if TYPE_CHECKING:
     from amt_conductor.runtime.workflow import Runtime
 
-OBJECT_EVENT = "new-data-object"  # the data rule's input: {"study", "trigger", "time", "key"}
-CHECK = "new-data-check"  # the schedule's input: {"study", "trigger", "quiet_seconds", "prefixes"}
+OBJECT_EVENT = NEW_DATA_OBJECT_TRIGGER  # the data rule's input (the stack writes it: amt_conductor.contract)
+CHECK = NEW_DATA_CHECK_TRIGGER  # the schedule's input
 NEW_DATA = "new-data"  # the trigger recorded on the run (amt_conductor.runtime.rounds reads it)
 SCAN_PAGES = 10  # ListObjectsV2 pages (1,000 keys each) a check reads per prefix
 

@@ -5,9 +5,13 @@ Every study deployed from configs/ has its own SageMaker execution role, reading
 data. Its name and path are derived from the study name, so the launcher passes it without a list
 of 1,000 ARNs in its environment or policy:
 
-    arn:<partition>:iam::<account>:role/amt/<stack>/open/<study>.<stack key>.<region>      no controls
-    arn:<partition>:iam::<account>:role/amt/<stack>/guarded/<study>.<stack key>.<region>   KMS/VPC/...
-    arn:<partition>:iam::<account>:role/amt/<stack>/launch/<study>.<stack key>.<region>    its launcher
+    arn:<partition>:iam::<account>:role/amt/<deployment>/open/<study>.<key>.<region>      no controls
+    arn:<partition>:iam::<account>:role/amt/<deployment>/guarded/<study>.<key>.<region>   KMS/VPC/...
+    arn:<partition>:iam::<account>:role/amt/<deployment>/launch/<study>.<key>.<region>.launch   its launcher
+
+`<deployment>` names one `TuningStudies` (by default its stack's name) and `<key>` is its `stack_key`.
+IAM role names are unique per account whatever their path, so the launcher's name differs from the
+execution role's by its suffix, not only by its path.
 
 A study whose spec demands controls (a KMS key, a VPC, network isolation, traffic encryption) is
 "guarded": its execution role lives under `guarded/`, which the launch function may not pass; only
@@ -36,21 +40,27 @@ TAG_STACK = "amt:stack"
 TAG_STUDY = "amt:study"
 TAG_ROUND = "amt:round"
 MAX_PREFIX_LENGTH = 20  # a context prefix names a role: <prefix>.<key 8>.<region 14+> fits IAM's 64
+LAUNCHER_SUFFIX = ".launch"  # a study name (<= 32) + key + region (<= 14) + this stays within IAM's 64
 
 
-def stack_key(stack_name: str) -> str:
-    """A short, stable key of a stack: in role names (unique per account) and the amt:stack tag."""
-    return hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+def stack_key(deployment: str) -> str:
+    """A short, stable key of a deployment: in role names (unique per account) and the amt:stack tag."""
+    return hashlib.sha256(deployment.encode()).hexdigest()[:8]
 
 
-def role_path(stack_name: str, kind: str) -> str:
-    """The IAM path of a kind of role (`open`, `guarded`, `launch`) of a stack."""
-    return f"/{ROLE_PATH_ROOT}/{stack_name}/{kind}/"
+def role_path(deployment: str, kind: str) -> str:
+    """The IAM path of a kind of role (`open`, `guarded`, `launch`) of a deployment."""
+    return f"/{ROLE_PATH_ROOT}/{deployment}/{kind}/"
 
 
 def role_name(owner: str, key: str, region: str) -> str:
     """The role of a study (or a context prefix): unique per account across stacks and regions."""
     return f"{owner}.{key}.{region}"
+
+
+def launcher_role_name(owner: str, key: str, region: str) -> str:
+    """A guarded study's launcher role: its own name (IAM refuses two roles of one name on different paths)."""
+    return role_name(owner, key, region) + LAUNCHER_SUFFIX
 
 
 def is_guarded(spec: Spec) -> bool:
@@ -72,12 +82,12 @@ def roles_for(spec: Spec, *, role_arn_base: str, key: str, region: str,
               prefixes: tuple[str, ...] = ()) -> StudyRoles:
     """The roles of `spec`'s study: its prefix's open role when it falls under a context prefix,
     else its own (guarded ones through the study's launcher). `role_arn_base` is
-    `arn:<partition>:iam::<account>:role/amt/<stack>/`."""
+    `arn:<partition>:iam::<account>:role/amt/<deployment>/`."""
     base = role_arn_base.rstrip("/") + "/"
     prefix = next((p for p in prefixes if spec.name.startswith(p)), None)
     if prefix is not None:
         return StudyRoles(f"{base}{OPEN}/{role_name(prefix, key, region)}", None)
     name = role_name(spec.name, key, region)
     if is_guarded(spec):
-        return StudyRoles(f"{base}{GUARDED}/{name}", f"{base}{LAUNCH}/{name}")
+        return StudyRoles(f"{base}{GUARDED}/{name}", f"{base}{LAUNCH}/{launcher_role_name(spec.name, key, region)}")
     return StudyRoles(f"{base}{OPEN}/{name}", None)

@@ -58,7 +58,7 @@ def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None,
     extra = context
     with tempfile.TemporaryDirectory(prefix="amt-sim-cdk-") as out:
         extra = context
-        context = {**_context(project_root, Path(out)), **(extra or {})}
+        context = {**_context(project_root), **(extra or {})}
         if spec is not None:
             configs = Path(out) / "sim-configs"
             configs.mkdir()
@@ -76,14 +76,10 @@ def synthesize(project_root: Path = PROJECT_ROOT, *, spec: Path | None = None,
         return pick_workflow_template(Path(out))
 
 
-def _context(project_root: Path, out: Path) -> dict[str, Any]:
-    """cdk.json's context (the CDK CLI would pass it), with a stand-in dependency layer when none is built:
-    the simulator runs the handlers in-process with this environment's packages, never the asset."""
+def _context(project_root: Path) -> dict[str, Any]:
+    """cdk.json's context (the CDK CLI would pass it)."""
     cdk_json = project_root / "cdk.json"
     context: dict[str, Any] = json.loads(cdk_json.read_text()).get("context", {}) if cdk_json.exists() else {}
-    if not (project_root / "build" / "layer" / "python" / "yaml").is_dir():
-        (out / "sim-layer" / "python" / "yaml").mkdir(parents=True)
-        context["amt:layerDir"] = str(out / "sim-layer")
     return context
 
 
