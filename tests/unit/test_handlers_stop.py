@@ -24,6 +24,7 @@ def test_an_ended_execution_stops_its_job_once(world: World, status: str) -> Non
     assert world.sm.stopped == [p["job_name"]]
     reg = world.rt.registry
     assert reg.run("run-1")["status"] == status
+    assert reg.run("run-1")["failure_reason"] == f"execution {status}"  # the run record says what ended it
     assert reg.round("churn", 1)["status"] == "STOPPED"
     assert reg.token(p["job_name"])["status"] == "ABANDONED"
 
@@ -31,8 +32,17 @@ def test_an_ended_execution_stops_its_job_once(world: World, status: str) -> Non
 def test_other_statuses_and_unknown_runs_are_ignored(world: World) -> None:
     p = world.launch_round(world.put_spec(spec_doc()))
     world.sm.status[p["job_name"]] = ("InProgress", "")
-    assert world.call(stop, execution_event("run-1", "SUCCEEDED"))["stopped"] is False
+    ignored = world.call(stop, execution_event("run-1", "SUCCEEDED"))
+    assert ignored["stopped"] is False and "SUCCEEDED" in ignored["reason"]  # what a person invoking it reads
     assert world.call(stop, execution_event("nobody", "ABORTED"))["stopped"] is False
+    assert world.sm.stopped == []
+
+
+def test_a_run_aborted_before_it_launched_a_job_stops_nothing(world: World) -> None:
+    # Aborted while preparing its first round: the run is recorded, no job yet.
+    world.rt.registry.claim_run("run-0", study="churn", trigger="s3", spec_location={"bucket": "b", "key": "k"})
+    out = world.call(stop, execution_event("run-0", "ABORTED"))
+    assert out == {"stopped": False, "reason": "no tuning job recorded for this run"}
     assert world.sm.stopped == []
 
 
