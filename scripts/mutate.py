@@ -167,7 +167,8 @@ def _selection(name: str) -> list[str] | None:
     found = verdicts(name)
     mine = {n: v for n, v in found.items() if any(fnmatch.fnmatch(n, p) for p in module.patterns)}
     if os.environ.get("MUTATE_RERUN") == "survivors":
-        return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious"))
+        known = equivalents()  # listed with a reason: re-testing them only costs time
+        return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious") and n not in known)
     only = os.environ.get("MUTATE_ONLY", "").replace(",", " ").split()
     if only and mine:  # these functions' untested mutants first (a part of a big module, when time is short)
         return sorted(n for n, v in mine.items() if v == "not checked"
