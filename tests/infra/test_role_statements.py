@@ -718,6 +718,7 @@ def _every_statement() -> list[dict[str, Any]]:
         roles.task_response_statement(STATE_MACHINE), roles.start_execution_statement(STATE_MACHINE),
         roles.write_logs_statement(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/amt-launch"),
         *roles.launcher_statements(stack, GUARDED, stack_key=KEY, execution_role_arn=EXECUTION_ROLE),
+        *roles.handler_network_statements(stack, ["subnet-0123456789abcdef0"], ["sg-0aaaaaaaaaaaaaaaa"]),
     ]
     return _json(stack, built) + _execution(FULL) + _execution(_study())  # with and without an output_uri
 
@@ -731,3 +732,24 @@ def test_actions_are_spelled_as_aws_spells_them() -> None:
     actions = {a for st in _every_statement() for a in _values(st["Action"])}
     assert len(actions) > 40
     assert sorted(a for a in actions if not spelled.match(a)) == []
+
+
+def test_functions_in_a_vpc_manage_interfaces_in_the_chosen_subnets_and_groups_only() -> None:
+    handler_subnets, handler_group = ("subnet-0123456789abcdef0",), "sg-0aaaaaaaaaaaaaaaa"
+    sts = _built(lambda s: roles.handler_network_statements(s, handler_subnets, [handler_group]))
+    _sids_unique(sts)
+    ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
+    for action in ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"):
+        assert allowed(sts, action, "*"), action  # no resource-level permission exists
+    for resource in (f"{ec2}:network-interface/eni-1", f"{ec2}:subnet/{handler_subnets[0]}",
+                     f"{ec2}:security-group/{handler_group}"):
+        assert allowed(sts, "ec2:CreateNetworkInterface", resource), resource
+    for resource in (f"{ec2}:subnet/{SUBNETS[0]}", f"{ec2}:security-group/{GROUP}"):
+        assert not allowed(sts, "ec2:CreateNetworkInterface", resource), resource
+    for action in ("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"):
+        eni = f"{ec2}:network-interface/eni-1"
+        assert allowed(sts, action, eni, ec2__Subnet=f"{ec2}:subnet/{handler_subnets[0]}"), action
+        assert not allowed(sts, action, eni, ec2__Subnet=f"{ec2}:subnet/{SUBNETS[0]}"), action
+        assert not allowed(sts, action, eni), action
+    assert not allowed(sts, "ec2:CreateNetworkInterfacePermission", f"{ec2}:network-interface/eni-1",
+                       ec2__Subnet=f"{ec2}:subnet/{handler_subnets[0]}")

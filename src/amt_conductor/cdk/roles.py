@@ -212,16 +212,19 @@ def handler_network_statements(stack: Stack, subnet_ids: Sequence[str],
     base = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
     subnets = [f"{base}:subnet/{s}" for s in subnet_ids]
     return [
-        iam.PolicyStatement(sid="DescribeHandlerNetwork",
-                            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]),
-        iam.PolicyStatement(sid="CreateHandlerInterfaces", actions=["ec2:CreateNetworkInterface"],
-                            resources=[f"{base}:network-interface/*", *subnets,
-                                       *[f"{base}:security-group/{g}" for g in security_group_ids]]),
-        iam.PolicyStatement(sid="ManageHandlerInterfaces",
-                            actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                                     "ec2:UnassignPrivateIpAddresses"],
-                            resources=[f"{base}:network-interface/*"],
-                            conditions={"ArnEquals": {"ec2:Subnet": subnets}}),
+        iam.PolicyStatement(
+            sid="DescribeHandlerNetwork",
+            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="CreateHandlerInterfaces",
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[f"{base}:network-interface/*", *subnets,
+                       *[f"{base}:security-group/{g}" for g in security_group_ids]]),
+        iam.PolicyStatement(
+            sid="ManageHandlerInterfaces",
+            actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            resources=[f"{base}:network-interface/*"],
+            conditions={"ArnEquals": {"ec2:Subnet": subnets}}),
     ]
 
 
@@ -229,6 +232,7 @@ def handler_network_statements(stack: Stack, subnet_ids: Sequence[str],
 
 _FLAG_SIDS = {"sagemaker:NetworkIsolation": "RequireNetworkIsolation",
               "sagemaker:InterContainerTrafficEncryption": "RequireTrafficEncryption"}
+
 
 def launcher_statements(stack: Stack, study: StudyAccess, *, stack_key: str,
                         execution_role_arn: str) -> list[iam.PolicyStatement]:
