@@ -9,6 +9,8 @@ LAYER := build/layer/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 EXAMPLE ?= configs/churn-xgb.yaml
+# pytest workers for `make test` (pytest-xdist; `auto` = one per core, `0` = in-process, e.g. for a debugger).
+TEST_JOBS ?= auto
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,9 +53,9 @@ synth: install  ## synthesize the CDK app into cdk.out/ (validates configs/, run
 	  || { cat build/synth.log; exit 1; }
 	@echo "==> synthesized: $$(ls cdk.out/*.template.json)"
 
-lint: install  ## ruff + mypy on stacks/, lambda/, cli/
-	@$(VENV)/bin/ruff check stacks lambda cli tests bench app.py
-	@$(VENV)/bin/mypy stacks lambda/amt lambda/handlers cli app.py
+lint: install  ## ruff + mypy on src/, stacks/, lambda/
+	@$(VENV)/bin/ruff check src stacks lambda tests bench scripts app.py
+	@$(VENV)/bin/mypy src/amt_conductor stacks lambda/handlers app.py
 
 # The HTML report is tested in a real browser: Debian's chromium (Playwright drives it; no browser download).
 CHROMIUM := /usr/bin/chromium
@@ -66,7 +68,7 @@ browser: $(CHROMIUM)  ## install chromium for the browser test (apt; sudo when n
 
 test: install browser $(SCAN_STAMP)  ## every check: lint, unit, infra (cdk-nag, cfn-lint, checkov), end-to-end, the HTML report in chromium
 	@$(MAKE) --no-print-directory lint
-	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q
+	@AMT_CHECKOV=$(SCAN_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 screenshot: install browser  ## refresh docs/report-html.png (the README's picture of an HTML report)
 	@AMT_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest -q -p no:randomly tests/unit/test_report_html.py
@@ -98,7 +100,7 @@ $(MUTATE_STAMP): $(STAMP)
 mutate: $(MUTATE_STAMP)  ## mutation testing, slow (docs/testing.md): MODULE=render for one part, MUTATE_JOBS=1 children
 	@$(PY) scripts/mutate.py $(MODULE)
 
-catalog: $(STAMP)  ## regenerate lambda/amt/data/image_catalog.json from the installed sagemaker SDK
+catalog: $(STAMP)  ## regenerate src/amt_conductor/spec/data/image_catalog.json from the installed sagemaker SDK
 	@$(PY) scripts/build_image_catalog.py
 
 deploy: install  ## deploy to the AWS account in your environment

@@ -10,22 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# `lambda/` is an asset root, not a package: make `import amt` work without the editable install too.
-_LAMBDA = str(Path(__file__).resolve().parent / "lambda")
-if _LAMBDA not in sys.path:
-    sys.path.insert(0, _LAMBDA)
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
 
-from aws_cdk import App, Environment, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
-from amt.errors import SpecError  # noqa: E402
-from amt.loader import load_specs  # noqa: E402
-from amt.model import Spec  # noqa: E402
-from amt.naming import prefix_overlaps, study_prefix  # noqa: E402
-from amt.settings import SPEC_SUFFIXES  # noqa: E402
-from stacks.amt_stack import AmtStack  # noqa: E402
-from stacks.config import FEATURE_FLAGS, AppSettings, SynthError  # noqa: E402
-from stacks.ids import STACK_ID  # noqa: E402
+from amt_conductor.cdk.config import FEATURE_FLAGS, AppSettings, SynthError
+from amt_conductor.cdk.ids import STACK_ID
+from amt_conductor.contract import SPEC_SUFFIXES
+from amt_conductor.spec.errors import SpecError
+from amt_conductor.spec.loader import load_specs
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.naming import prefix_overlaps, study_prefix
+from stacks.amt_stack import AmtStack
 
 
 def load_configs(folder: Path) -> list[Spec]:

@@ -17,7 +17,7 @@ def env() -> dict[str, str]:
     e = dict(os.environ)
     e["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     e["AWS_EC2_METADATA_DISABLED"] = "true"
-    e["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambda"), str(ROOT)])
+    e["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     return e
 
 

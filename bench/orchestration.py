@@ -37,9 +37,9 @@ def _figures(result: Any) -> dict[str, int]:
 
 
 def run() -> dict[str, Any]:
-    from amt_cli.simulate import run_simulation
-    from amt_cli.simulate.baseline import EVENT_TARGETS, poll_loop_definition, poll_loop_functions
-    from amt_cli.simulate.template import synthesize
+    from amt_conductor.cli.simulate import run_simulation
+    from amt_conductor.cli.simulate.baseline import EVENT_TARGETS, poll_loop_definition, poll_loop_functions
+    from amt_conductor.cli.simulate.template import synthesize
 
     progress("orchestration: synthesizing the app once")
     template = synthesize()

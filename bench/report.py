@@ -149,9 +149,9 @@ def write(results: dict[str, Any]) -> None:
         sdk = cold["sagemaker_sdk_import_s"]
         lines += ["## Cold start", "", f"Median import time in a fresh interpreter; the SageMaker SDK modules a "
                   f"handler would otherwise need ({', '.join(cold['sdk_modules'])}) take {sdk:.3f} s. Handlers "
-                  "import some modules on first call, so the second column adds the whole spec library "
-                  "(`amt.*`): an upper bound of a first invocation's imports.", "",
-                  _row(["handler", "module (s)", "module + spec library (s)", "share of SDK import",
+                  "import some modules on first call, so the second column adds every module the Lambda asset "
+                  "ships: an upper bound of a first invocation's imports.", "",
+                  _row(["handler", "module (s)", "module + asset (s)", "share of SDK import",
                         "the same after boto3 (s)"]),
                   _row(["---"] * 5)]
         alone = cold.get("handler_modules_only_s", {})
@@ -165,8 +165,8 @@ def write(results: dict[str, Any]) -> None:
                       "and so does the SDK. The last column is a handler's own cost: the same imports, timed in an "
                       "interpreter that has already imported boto3 (medians of separate runs, so columns need not add "
                       "up exactly)."]
-        lines += ["", f"Lambda asset (`lambda/`): {cold['asset_bytes']:,} bytes; project layer (PyYAML): "
-                  f"{cold['layer_bytes'] or 0:,} bytes.", ""]
+        lines += ["", f"Lambda asset (the handlers' import closure): {cold['asset_bytes']:,} bytes; "
+                  f"project layer (PyYAML): {cold['layer_bytes'] or 0:,} bytes.", ""]
     synth = results.get("synth")
     if synth:
         lines += ["## Synth", "", _row(["app", "cdk synth (s)"]), _row(["---"] * 2),

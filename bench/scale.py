@@ -151,7 +151,7 @@ def synth_templates(configs: Path, out: Path, synthesize: Callable[..., Any] | N
     """Synthesize the app (cdk-nag on) for `configs` into `out`; the templates by file name."""
     import sys
 
-    for path in (str(ROOT / "tests"), str(ROOT / "lambda")):
+    for path in (str(ROOT / "tests"),):
         if path not in sys.path:
             sys.path.insert(0, path)
     from infra.conftest import synthesize as default

@@ -37,9 +37,9 @@ def _base(folder: Path) -> Path:
 
 
 def run(counts: tuple[int, ...] = COUNTS) -> dict[str, Any]:
-    from amt_cli.simulate.fleet import fleet_specs, run_fleet
-    from amt_cli.simulate.sagemaker import AccountQuotas
-    from amt_cli.simulate.template import synthesize
+    from amt_conductor.cli.simulate.fleet import fleet_specs, run_fleet
+    from amt_conductor.cli.simulate.sagemaker import AccountQuotas
+    from amt_conductor.cli.simulate.template import synthesize
 
     progress(f"scale runs: synthesizing the app with amt:quotaTuningJobs={QUOTA}")
     template = synthesize(context={"amt:quotaTuningJobs": QUOTA, "amt:studyPrefixes": ["fleet"]})

@@ -1,6 +1,6 @@
-"""Build lambda/amt/data/image_catalog.json from the installed sagemaker SDK (`make catalog`).
+"""Build src/amt_conductor/spec/data/image_catalog.json from the installed sagemaker SDK (`make catalog`).
 
-The Lambda functions resolve built-in algorithm images offline with `amt.images`, which cannot ship
+The Lambda functions resolve built-in algorithm images offline with `amt_conductor.spec.images`, which cannot ship
 the SDK. This script derives what that resolution needs from the SDK's own image URI data
 (`sagemaker/core/image_uri_config/*.json`, training scope only, commercial `aws` partition only):
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = ROOT / "lambda" / "amt" / "data" / "image_catalog.json"
+DEFAULT_OUTPUT = ROOT / "src" / "amt_conductor" / "spec" / "data" / "image_catalog.json"
 SDK_PACKAGE = "sagemaker-core"
 FORMAT = 1
 PARTITION = "aws"
@@ -43,7 +43,7 @@ ALGORITHMS = (
     "randomcutforest", "semantic-segmentation", "seq2seq", "sklearn", "xgboost",
 )
 FRAMEWORKS = ("huggingface", "mxnet", "pytorch", "tensorflow")
-# Left out on purpose; amt.images shows the reason when a spec names one of these.
+# Left out on purpose; amt_conductor.spec.images shows the reason when a spec names one of these.
 EXCLUDED: dict[str, str] = {}
 
 SUBTREE_KEYS = {"versions", "version_aliases", "processors", "scope"}

@@ -1,7 +1,7 @@
 """`make mutate [MODULE=render]`: mutation testing (mutmut 3) of the modules where a silent mistake costs most.
 
-mutmut names a mutant after its file's path (`lambda/amt/rules.py` -> `lambda.amt.rules.x_...`) while the
-tests import `amt.rules` (`lambda/` is an asset root, not a package): the two never match and every mutant
+mutmut names a mutant after its file's path (`src/amt_conductor/spec/rules.py` -> `lambda.amt.rules.x_...`) while the
+tests import `amt_conductor.spec.rules` (`lambda/` is an asset root, not a package): the two never match and every mutant
 would be "no tests". So mutmut runs in build/mutate/, a tree where `amt/` and `stacks/` sit at the top
 (symlinks to the sources; mutmut copies them into build/mutate/mutants/ and mutates the copies), with a
 pyproject.toml whose pytest `pythonpath` puts the mutated `amt` before `lambda/` (which still holds the
@@ -47,25 +47,25 @@ class Module:
 
 
 MODULES: dict[str, Module] = {
-    "naming": Module("amt/naming.py", ("amt.naming.*",),
+    "naming": Module("amt/naming.py", ("amt_conductor.spec.naming.*",),
                      (f"{U}test_naming.py", f"{U}test_determinism.py", f"{U}test_spec_rules.py",
                       f"{U}test_handlers_start.py")),
-    "rules": Module("amt/rules.py", ("amt.rules.*",),
+    "rules": Module("amt/rules.py", ("amt_conductor.spec.rules.*",),
                     (f"{U}test_spec_rules.py", f"{U}test_spec_loader.py", f"{U}test_spec_yaml.py",
                      f"{U}test_examples.py", f"{U}test_plan.py")),
-    "render": Module("amt/render.py", ("amt.render.*",),
+    "render": Module("amt/render.py", ("amt_conductor.spec.render.*",),
                      (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py")),
-    "warmstart": Module("amt/warmstart.py", ("amt.warmstart.*",),
+    "warmstart": Module("amt/warmstart.py", ("amt_conductor.spec.warmstart.*",),
                         (f"{U}test_warmstart.py", f"{U}test_handlers_prepare.py")),
-    "rounds": Module("amt/rounds.py", ("amt.rounds.*",),
+    "rounds": Module("amt/rounds.py", ("amt_conductor.runtime.rounds.*",),
                      (f"{U}test_handlers_prepare.py", f"{U}test_handlers_report.py")),
     # The stop decisions live in reports.py beside the report rendering; only they are in scope.
-    "stop": Module("amt/reports.py", ("amt.reports.x_decide_next__mutmut_*", "amt.reports.x_target_reached__mutmut_*",
-                                      "amt.reports.x_improvement__mutmut_*"),
+    "stop": Module("amt/reports.py", ("amt_conductor.runtime.reports.x_decide_next__mutmut_*", "amt_conductor.runtime.reports.x_target_reached__mutmut_*",
+                                      "amt_conductor.runtime.reports.x_improvement__mutmut_*"),
                    (f"{U}test_reports.py", f"{U}test_handlers_report.py"), part=True),
-    "workflow": Module("amt/workflow.py", ("amt.workflow.*",), HANDLERS),
-    "registry": Module("amt/registry.py", ("amt.registry.*",), (f"{U}test_registry.py", *HANDLERS)),
-    "roles": Module("stacks/constructs/roles.py", ("stacks.constructs.roles.*",), ("tests/infra/test_iam.py",)),
+    "workflow": Module("amt/workflow.py", ("amt_conductor.runtime.workflow.*",), HANDLERS),
+    "registry": Module("amt/registry.py", ("amt_conductor.runtime.registry.*",), (f"{U}test_registry.py", *HANDLERS)),
+    "roles": Module("src/amt_conductor/cdk/roles.py", ("amt_conductor.cdk.roles.*",), ("tests/infra/test_iam.py",)),
 }
 # Symlinked into each module's stage (and copied by mutmut into its mutants/): what the tests read.
 LINKS = ("amt", "stacks", "lambda", "tests", "cli", "configs", "scripts", "app.py", "cdk.json", "README.md", "docs",

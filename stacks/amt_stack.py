@@ -8,24 +8,31 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from constructs import Construct
 
-from amt.access import ROLE_PATH_ROOT, stack_key
-from amt.model import Spec
-from amt.settings import DEFAULT_QUIET_MINUTES, DEFAULT_REPORTS_PREFIX, DEPLOYED_SPECS_KEY, METRICS_NAMESPACE, EnvKeys
-from stacks import ids
-from stacks.config import ROOT, AppSettings
-from stacks.constructs import roles as policy
-from stacks.constructs.dashboard import Dashboard
-from stacks.constructs.data_triggers import list_prefixes_statements
-from stacks.constructs.functions import Functions
-from stacks.constructs.model_registry import ModelRegistry
-from stacks.constructs.notifications import Notifications
-from stacks.constructs.registry import Registry
-from stacks.constructs.storage import Storage
-from stacks.constructs.study_roles import StudyRoles
-from stacks.constructs.triggers import Triggers
-from stacks.constructs.workflow import Workflow
-from stacks.nag import allow_wildcards
-from stacks.study_scope import promote_scope, studies_access
+from amt_conductor.cdk import ids
+from amt_conductor.cdk import roles as policy
+from amt_conductor.cdk.asset import lambda_code_dir
+from amt_conductor.cdk.config import AppSettings
+from amt_conductor.cdk.dashboard import Dashboard
+from amt_conductor.cdk.data_triggers import list_prefixes_statements
+from amt_conductor.cdk.functions import Functions
+from amt_conductor.cdk.model_registry import ModelRegistry
+from amt_conductor.cdk.nag import allow_wildcards
+from amt_conductor.cdk.notifications import Notifications
+from amt_conductor.cdk.registry import Registry
+from amt_conductor.cdk.storage import Storage
+from amt_conductor.cdk.study_roles import StudyRoles
+from amt_conductor.cdk.study_scope import promote_scope, studies_access
+from amt_conductor.cdk.triggers import Triggers
+from amt_conductor.cdk.workflow import Workflow
+from amt_conductor.contract import (
+    DEFAULT_QUIET_MINUTES,
+    DEFAULT_REPORTS_PREFIX,
+    DEPLOYED_SPECS_KEY,
+    METRICS_NAMESPACE,
+    EnvKeys,
+)
+from amt_conductor.spec.access import ROLE_PATH_ROOT, stack_key
+from amt_conductor.spec.model import Spec
 
 SERVICE_NAME = "amt-conductor"
 
@@ -46,7 +53,7 @@ GRANT_WILDCARDS = [
      "the studies past IAM's policy size limits."),
     (r"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/[A-Za-z0-9-]+/open/\*",
      "PassRole (only to SageMaker) on the open studies' execution roles, one IAM path: each study's role "
-     "is named from its study at run time (amt.access); guarded studies' roles are under another path."),
+     "is named from its study at run time (amt_conductor.spec.access); guarded studies' roles are under another path."),
     (r"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/[A-Za-z0-9-]+/launch/\*",
      "AssumeRole on the guarded studies' launcher roles, one IAM path (each trusts the launch role only)."),
 ]
@@ -117,7 +124,7 @@ class AmtStack(Stack):
             EnvKeys.SERVICE_NAME: SERVICE_NAME,
             EnvKeys.METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
-        functions = Functions(self, ids.FUNCTIONS, code_dir=ROOT / "lambda", layer_dir=settings.layer_dir,
+        functions = Functions(self, ids.FUNCTIONS, code_dir=lambda_code_dir(), layer_dir=settings.layer_dir,
                               key=key, env=env, environment=environment)
         fn, role = functions.fn, functions.roles
 

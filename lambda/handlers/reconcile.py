@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amt.observability import logger, metrics
-from amt.workflow import Runtime, reconcile
+from amt_conductor.runtime.observability import logger, metrics
+from amt_conductor.runtime.workflow import Runtime, reconcile
 
 RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
 

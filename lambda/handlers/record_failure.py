@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amt.notify import record_failure
-from amt.observability import logger, metrics
-from amt.workflow import Runtime
+from amt_conductor.runtime.notify import record_failure
+from amt_conductor.runtime.observability import logger, metrics
+from amt_conductor.runtime.workflow import Runtime
 
 RUNTIME = Runtime.from_env()  # settings now, clients on first use; reused while the container lives
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from amt_cli.simulate.template import PROJECT_ROOT, synthesize
+from amt_conductor.cli.simulate.template import PROJECT_ROOT, synthesize
 
 EXAMPLE = PROJECT_ROOT / "configs" / "churn-xgb.yaml"
 

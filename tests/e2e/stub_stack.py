@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from amt.loader import parse_spec
+from amt_conductor.spec.loader import parse_spec
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SM_NAME = "Workflow"

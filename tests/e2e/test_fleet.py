@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from amt_cli.simulate.fleet import fleet_specs, run_fleet
-from amt_cli.simulate.sagemaker import AccountQuotas
-from amt_cli.simulate.template import PROJECT_ROOT, synthesize
+from amt_conductor.cli.simulate.fleet import fleet_specs, run_fleet
+from amt_conductor.cli.simulate.sagemaker import AccountQuotas
+from amt_conductor.cli.simulate.template import PROJECT_ROOT, synthesize
 
 pytestmark = pytest.mark.e2e
 QUOTA = 2

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from amt_cli.simulate import engine
-from amt_cli.simulate.baseline import EVENT_TARGETS, poll_loop_definition, poll_loop_functions
-from amt_cli.simulate.engine import run_simulation
+from amt_conductor.cli.simulate import engine
+from amt_conductor.cli.simulate.baseline import EVENT_TARGETS, poll_loop_definition, poll_loop_functions
+from amt_conductor.cli.simulate.engine import run_simulation
 
 from . import stub_stack
 
@@ -61,7 +61,7 @@ def test_poll_loop_baseline_pays_per_minute(template: dict[str, Any], make_spec:
 
 def test_cli_json(template: dict[str, Any], make_spec: Any, monkeypatch: pytest.MonkeyPatch,
                   capsys: pytest.CaptureFixture[str]) -> None:
-    from amt_cli.main import main
+    from amt_conductor.cli.main import main
 
     monkeypatch.setattr(engine, "synthesize", lambda **_: template)
     code = main(["simulate", str(make_spec()), "--rounds", "1", "--json", "--job-hours", "2"])
@@ -76,7 +76,7 @@ def test_cli_json(template: dict[str, Any], make_spec: Any, monkeypatch: pytest.
 
 
 def test_cli_bad_input_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from amt_cli.main import main
+    from amt_conductor.cli.main import main
 
     missing = tmp_path / "nope.yaml"
     bad = tmp_path / "bad.yaml"

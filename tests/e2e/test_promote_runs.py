@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from amt.promote import Meta
-from amt_cli.simulate.engine import data_uploads, run_simulation, upload_spec
-from amt_cli.simulate.results import SimulationResult, find_key
+from amt_conductor.cli.simulate.engine import data_uploads, run_simulation, upload_spec
+from amt_conductor.cli.simulate.results import SimulationResult, find_key
+from amt_conductor.runtime.promote import Meta
 
 pytestmark = pytest.mark.e2e
 

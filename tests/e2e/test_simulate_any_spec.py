@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from amt_cli.simulate.template import PROJECT_ROOT
+from amt_conductor.cli.simulate.template import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
 
 def test_simulate_runs_a_study_that_configs_does_not_have(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from amt_cli.main import main
+    from amt_conductor.cli.main import main
 
     doc: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "configs" / "churn-xgb.yaml").read_text())
     doc.update(name="draft-study", completion=None, budget=None)
@@ -39,7 +39,7 @@ def test_simulate_runs_a_study_that_configs_does_not_have(tmp_path: Path, capsys
 
 def test_simulate_a_multi_algorithm_study_reports_by_definition(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from amt_cli.main import main
+    from amt_conductor.cli.main import main
 
     doc: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "configs" / "churn-xgb.yaml").read_text())
     doc.update(name="multi-draft", completion=None, budget=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from amt_cli.simulate.tuning import objective, parse_ranges, plan_tuning_job
+from amt_conductor.cli.simulate.tuning import objective, parse_ranges, plan_tuning_job
 
 RANGES = {
     "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.01", "MaxValue": "0.3",

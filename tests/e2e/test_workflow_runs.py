@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from amt_cli.simulate.engine import run_simulation
-from amt_cli.simulate.results import SimulationResult
+from amt_conductor.cli.simulate.engine import run_simulation
+from amt_conductor.cli.simulate.results import SimulationResult
 
 pytestmark = pytest.mark.e2e
 

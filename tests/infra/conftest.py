@@ -17,7 +17,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk import assertions
 
 import app as cdk_app
-from stacks.ids import STACK_ID
+from amt_conductor.cdk.ids import STACK_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 

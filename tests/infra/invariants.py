@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from amt.access import TAG_STACK
-from stacks.nag import flatten
+from amt_conductor.cdk.nag import flatten
+from amt_conductor.spec.access import TAG_STACK
 
 # SageMaker actions that only read; everything else changes something (or costs money).
 _SAGEMAKER_READ = re.compile(r"^sagemaker:(Describe|List|Get|Search)")
@@ -117,7 +117,7 @@ def function_violations(template: dict[str, Any], *, runtime: str = "python3.12"
     log_groups = _of(template, "AWS::Logs::LogGroup")
     for lid, fn in _of(template, "AWS::Lambda::Function").items():
         p = fn["Properties"]
-        if not str(p.get("Handler", "")).startswith("handlers."):
+        if not str(p.get("Handler", "")).startswith("amt_conductor.handlers."):
             continue
         if p.get("Runtime") != runtime:
             out.append(f"{lid}: runtime {p.get('Runtime')}")

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from amt.loader import load_spec, parse_spec
-from amt.naming import job_name
-from amt.sourcedir import build_archive, code_key, folder_of
+from amt_conductor.spec.loader import load_spec, parse_spec
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.sourcedir import build_archive, code_key, folder_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "configs" / "digits-pytorch.yaml"

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from amt.settings import RegistrySchema
+from amt_conductor.contract import RegistrySchema
 from infra.conftest import throwaway_stack
 from infra.invariants import bucket_violations
 
@@ -127,7 +127,7 @@ def test_email_and_chat_subscriptions_come_from_context(synth_factory: Any) -> N
 
 
 def test_a_webhook_url_in_context_is_refused(synth_factory: Any) -> None:
-    from stacks.config import SynthError
+    from amt_conductor.cdk.config import SynthError
 
     with pytest.raises(SynthError, match="amt:chatWebhookUrl: a webhook URL is a credential"):
         synth_factory({"amt:chatWebhookUrl": "https://chat.example.com/hook", "amt:configsDir": "/none"}, nag=False)

@@ -8,11 +8,11 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from amt.settings import METRICS_NAMESPACE, EnvKeys
+from amt_conductor.cdk import ids
+from amt_conductor.cdk.nag import flatten
+from amt_conductor.contract import METRICS_NAMESPACE, EnvKeys
 from infra.conftest import throwaway_stack
 from infra.invariants import function_violations
-from stacks import ids
-from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
 
@@ -24,8 +24,8 @@ def _handlers(synth: Any) -> dict[str, dict[str, Any]]:
     out = {}
     for lid, fn in synth.resources("AWS::Lambda::Function").items():
         handler = fn["Properties"].get("Handler", "")
-        if handler.startswith("handlers."):
-            out[handler.split(".")[1]] = fn | {"LogicalId": lid}
+        if handler.startswith("amt_conductor.handlers."):
+            out[handler.split(".")[2]] = fn | {"LogicalId": lid}
     return out
 
 
@@ -44,7 +44,7 @@ def test_function_invariants_hold_for_every_handler(synth: Any) -> None:
 
 def test_function_check_catches_a_function_without_tracing_or_log_group() -> None:
     stack = throwaway_stack()
-    lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="handlers.x.handler",
+    lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="amt_conductor.handlers.x.handler",
                      code=lambda_.Code.from_inline("def handler(e, c): pass"))
     found = function_violations(Template.from_stack(stack).to_json())
     assert any("runtime" in v for v in found)
@@ -68,7 +68,7 @@ def test_environment_is_exactly_the_shared_keys(synth: Any) -> None:
         assert env[EnvKeys.CONFIGS_PREFIX] == "configs/"
         assert env[EnvKeys.REGISTRY_TABLE]["Ref"].startswith("RegistryTable")
         # Nothing in the environment grows with the studies (Lambda allows 4 KB): the context's prefixes only,
-        # and the base every study role's ARN is computed from (amt.access).
+        # and the base every study role's ARN is computed from (amt_conductor.spec.access).
         assert env[EnvKeys.STUDY_PREFIXES] == ""
         base = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/amt/AmtConductor/"
         assert flatten(env[EnvKeys.ROLE_ARN_BASE]) == base

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from aws_cdk import App, Environment, Stack
 
-from amt.loader import parse_spec
-from stacks.constructs.roles import read_data_statements, write_output_statements
-from stacks.study_scope import study_access
+from amt_conductor.cdk.roles import read_data_statements, write_output_statements
+from amt_conductor.cdk.study_scope import study_access
+from amt_conductor.spec.loader import parse_spec
 
 
 def _statements(data_uri: str, output_uri: str) -> list[dict[str, Any]]:

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from aws_cdk import aws_iam as iam
 
-from amt.access import stack_key
+from amt_conductor.cdk import ids
+from amt_conductor.cdk.ids import STACK_ID
+from amt_conductor.cdk.nag import flatten
+from amt_conductor.spec.access import stack_key
 from infra.conftest import ROOT, throwaway_stack
 from infra.invariants import required_spec_denies, role_violations, spec_control_violations
-from stacks import ids
-from stacks.ids import STACK_ID
-from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
 
@@ -127,9 +127,9 @@ def _resources(statements: list[dict[str, Any]], action: str) -> list[str]:
 
 
 def test_study_roles_are_where_the_runtime_computes_them(synth: Any) -> None:
-    # The stack creates each role under the name and path amt.access computes at run time from the spec.
+    # The stack creates each role under the name and path amt_conductor.spec.access computes at run time from the spec.
     import app as cdk_app
-    from amt.access import roles_for
+    from amt_conductor.spec.access import roles_for
 
     roles = _study_roles(synth)
     for spec in cdk_app.load_configs(ROOT / "configs"):
@@ -175,7 +175,7 @@ def test_no_image_repository_is_granted_in_any_account(synth: Any) -> None:
 
 
 def test_registry_mappings_are_aws_accounts_from_the_image_catalog(synth: Any) -> None:
-    from amt.images import registry_accounts
+    from amt_conductor.spec.images import registry_accounts
 
     for body in synth.nested.values():
         for name, mapping in body.get("Mappings", {}).items():
@@ -288,9 +288,9 @@ def test_state_machine_may_publish_to_the_encrypted_topic(synth: Any) -> None:
 # --- the specs' controls are enforced by Deny statements (issue 14, item 7) ------------------------------------
 
 def _configs_scope() -> Any:
-    from amt.loader import load_specs
+    from amt_conductor.cdk.study_scope import studies_access
+    from amt_conductor.spec.loader import load_specs
     from infra.invariants import controls_scope
-    from stacks.study_scope import studies_access
 
     good, bad = load_specs([ROOT / "configs"])
     assert not bad
@@ -345,7 +345,7 @@ def test_the_deny_check_catches_a_launcher_that_may_pass_guarded_roles(synth: An
 def _uploaded(name: str, **changes: Any) -> Any:
     import yaml
 
-    from amt.loader import parse_spec
+    from amt_conductor.spec.loader import parse_spec
 
     doc = yaml.safe_load((ROOT / "configs" / name).read_text())
     for key, value in changes.items():
@@ -357,7 +357,7 @@ def _uploaded(name: str, **changes: Any) -> Any:
 
 
 def test_attack_a_guarded_studys_name_without_its_controls_names_a_role_that_does_not_exist(synth: Any) -> None:
-    from amt.access import roles_for
+    from amt_conductor.spec.access import roles_for
 
     attack = _uploaded("fraud-random-spot.yaml", kms_key_id=None, network=None)
     roles = roles_for(attack, role_arn_base="arn:aws:iam::1:role/amt/AmtConductor/", key=STACK_KEY,

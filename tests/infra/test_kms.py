@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from amt_conductor.cdk.nag import flatten
 from infra.conftest import ROOT, throwaway_stack
-from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
 
@@ -68,7 +68,7 @@ def _configs_with_key(tmp_path: Path, key: str) -> Path:
 
 
 def test_a_key_in_another_account_needs_the_allow_list(tmp_path: Path, synth_factory: Any) -> None:
-    from stacks.config import SynthError
+    from amt_conductor.cdk.config import SynthError
 
     configs = _configs_with_key(tmp_path, OTHER_KEY)
     with pytest.raises(SynthError, match="kms_key_id: the key is in account 444455556666, not this stack's"):
@@ -89,7 +89,7 @@ def test_an_environment_agnostic_template_asserts_the_key_account_at_deploy(tmp_
 
 
 def test_an_alias_arn_of_another_account_is_not_rescoped_to_ours() -> None:
-    from stacks.constructs.roles import spec_key_arn
+    from amt_conductor.cdk.roles import spec_key_arn
 
     stack = throwaway_stack()
     arn, alias = spec_key_arn(stack, "arn:aws:kms:eu-west-1:444455556666:alias/team-key")

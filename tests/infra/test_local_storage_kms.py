@@ -13,14 +13,14 @@ import yaml
 from aws_cdk import App, Environment, Stack
 from botocore.validate import ParamValidator
 
-from amt.errors import SpecError
-from amt.instances import EBS_ONLY_FAMILIES, LOCAL_STORAGE_FAMILIES, family, has_local_storage
-from amt.loader import parse_spec
-from amt.model import Spec
-from amt.plan import make_plan
-from amt.render import render_request
-from stacks.constructs.roles import controls_deny_statements
-from stacks.study_scope import study_access
+from amt_conductor.cdk.roles import controls_deny_statements
+from amt_conductor.cdk.study_scope import study_access
+from amt_conductor.spec.errors import SpecError
+from amt_conductor.spec.instances import EBS_ONLY_FAMILIES, LOCAL_STORAGE_FAMILIES, family, has_local_storage
+from amt_conductor.spec.loader import parse_spec
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.plan import make_plan
+from amt_conductor.spec.render import render_request
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-tuning"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from amt.settings import METRICS_NAMESPACE
-from stacks import ids
+from amt_conductor.cdk import ids
+from amt_conductor.contract import METRICS_NAMESPACE
 
 pytestmark = pytest.mark.infra
 
@@ -68,11 +68,13 @@ def test_dashboard_shows_runs_jobs_in_flight_best_objective_and_handler_health(s
 
 
 def _emitted_metric_names() -> set[str]:
-    """Names the runtime emits through amt.observability's count()/gauge() (read from the source)."""
+    """Names the runtime emits through amt_conductor.runtime.observability's count()/gauge() (read from the source)."""
     import re
     from pathlib import Path
 
-    source = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "lambda").rglob("*.py"))
+    root = Path(__file__).resolve().parents[2]
+    files = [*(root / "src" / "amt_conductor" / "runtime").rglob("*.py"), *(root / "lambda").rglob("*.py")]
+    source = "\n".join(p.read_text() for p in files)
     return set(re.findall(r'\b(?:count|gauge)\(\s*"([A-Za-z]+)"', source))
 
 

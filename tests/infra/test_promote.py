@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from amt.access import stack_key
+from amt_conductor.cdk.ids import STACK_ID
+from amt_conductor.cdk.ids import States as S
+from amt_conductor.cdk.nag import flatten
+from amt_conductor.cdk.workflow import AMT_TRANSIENT
+from amt_conductor.spec.access import stack_key
 from infra.test_iam import _fn_statements
-from stacks.constructs.workflow import AMT_TRANSIENT
-from stacks.ids import STACK_ID
-from stacks.ids import States as S
-from stacks.nag import flatten
 
 pytestmark = pytest.mark.infra
 

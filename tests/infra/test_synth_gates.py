@@ -62,7 +62,7 @@ def test_a_missing_layer_fails_synth_saying_to_run_make_install(tmp_path: Path) 
     ({"amt:dataPrefixes": "bucket/prefix"}, "amt:dataPrefixes"),
 ])
 def test_bad_context_fails_synth_readably(synth_factory: Any, context: dict[str, Any], message: str) -> None:
-    from stacks.config import SynthError
+    from amt_conductor.cdk.config import SynthError
 
     with pytest.raises(SynthError, match=message):
         synth_factory({"amt:configsDir": "/none", **context}, nag=False)
@@ -76,7 +76,7 @@ def test_cdk_nag_gate_catches_a_new_wildcard(synth_factory: Any, monkeypatch: py
     """An IAM wildcard nobody explained fails the synth (the gate is live, not a blanket suppression)."""
     from aws_cdk import aws_iam as iam
 
-    from stacks.constructs import functions
+    from amt_conductor.cdk import functions
 
     original = functions.write_logs_statement
 
@@ -110,7 +110,7 @@ def test_synth_without_configs_works(synth_factory: Any) -> None:
 def test_a_study_inside_another_studys_job_prefix_fails_synth(tmp_path: Path) -> None:
     # `churn-r*` (IAM scope, spec controls, event rule) would also cover `churn-rare-r1-...` jobs.
     import app
-    from stacks.config import SynthError
+    from amt_conductor.cdk.config import SynthError
 
     source = (ROOT / "configs" / "churn-xgb.yaml").read_text()
     for name in ("churn", "churn-rare"):

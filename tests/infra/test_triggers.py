@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from amt.access import stack_key
-from stacks.ids import STACK_ID
-from stacks.nag import flatten
+from amt_conductor.cdk.ids import STACK_ID
+from amt_conductor.cdk.nag import flatten
+from amt_conductor.spec.access import stack_key
 
 pytestmark = pytest.mark.infra
 
@@ -42,7 +42,7 @@ def test_spec_upload_under_the_configs_prefix_starts_a_run_through_the_start_fun
     }})
     assert bucket.as_string().startswith("StorageConfigsBucket")
     # Not straight to Step Functions: the start function names the execution from the object's version.
-    assert _function_handler(synth, target) == "handlers.start.handler"
+    assert _function_handler(synth, target) == "amt_conductor.handlers.start.handler"
 
 
 def test_configs_bucket_sends_its_events_to_eventbridge_without_a_custom_resource(synth: Any) -> None:
@@ -60,7 +60,7 @@ def test_tuning_job_terminal_states_resume_the_run(synth: Any) -> None:
         "detail-type": ["SageMaker HyperParameter Tuning Job State Change"],
         "detail": {"HyperParameterTuningJobStatus": ["Completed", "Failed", "Stopped"]},
     }})
-    assert _function_handler(synth, target) == "handlers.resume.handler"
+    assert _function_handler(synth, target) == "amt_conductor.handlers.resume.handler"
 
 
 def test_aborted_or_timed_out_runs_stop_their_job(synth: Any) -> None:
@@ -71,12 +71,12 @@ def test_aborted_or_timed_out_runs_stop_their_job(synth: Any) -> None:
         "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [{"Ref": sm}]},
     }})
     assert sm.as_string().startswith("WorkflowStateMachine")
-    assert _function_handler(synth, target) == "handlers.stop.handler"
+    assert _function_handler(synth, target) == "amt_conductor.handlers.stop.handler"
 
 
 def test_reconciler_runs_every_15_minutes_by_default(synth: Any) -> None:
     target = _target_of(synth, {"ScheduleExpression": "rate(15 minutes)"})
-    assert _function_handler(synth, target) == "handlers.reconcile.handler"
+    assert _function_handler(synth, target) == "amt_conductor.handlers.reconcile.handler"
 
 
 def _schedules(synth: Any) -> dict[str, dict[str, Any]]:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from stacks.constructs.workflow import AMT_TRANSIENT, LAMBDA_TRANSIENT
-from stacks.ids import States as S
+from amt_conductor.cdk.ids import States as S
+from amt_conductor.cdk.workflow import AMT_TRANSIENT, LAMBDA_TRANSIENT
 
 pytestmark = pytest.mark.infra
 
@@ -181,7 +181,7 @@ def test_no_jsonata_and_no_sync_integrations(asl: dict[str, Any]) -> None:
 
 
 def test_outputs_name_what_the_cli_needs(synth: Any) -> None:
-    from stacks.ids import Outputs
+    from amt_conductor.cdk.ids import Outputs
 
     expected = {v for k, v in vars(Outputs).items() if k.isupper()}
     assert expected <= set(synth.json["Outputs"])

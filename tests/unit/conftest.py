@@ -187,7 +187,7 @@ class FakeContext:
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:amt-test"
     memory_limit_in_mb: int = 256
     aws_request_id: str = "req-1"
-    log_group_name: str = "/aws/lambda/amt-test"
+    log_group_name: str = "/aws/src/amt_conductor/-test"
     log_stream_name: str = "test"
 
     def get_remaining_time_in_millis(self) -> int:
@@ -216,8 +216,8 @@ class World:
         return {"bucket": CONFIGS, "key": key, "version_id": resp["VersionId"]}
 
     def put_deployed(self, *docs: dict[str, Any]) -> None:
-        """What `cdk deploy` writes for these specs of configs/ (amt.deployed's manifest)."""
-        from amt.settings import DEPLOYED_SPECS_KEY
+        """What `cdk deploy` writes for these specs of configs/ (amt_conductor.runtime.deployed's manifest)."""
+        from amt_conductor.contract import DEPLOYED_SPECS_KEY
 
         manifest = {d["name"]: {"key": f"configs/{d['name']}.yaml", "body": yaml.safe_dump(d, sort_keys=False)}
                     for d in docs}
@@ -246,7 +246,7 @@ class World:
 
     def launch_round(self, source: dict[str, Any], run_id: str = "run-1", **extra: Any) -> dict[str, Any]:
         """Prepare + Admit + Launch one round through the handlers; returns `prepared`."""
-        from handlers import admit, launch, prepare
+        from amt_conductor.handlers import admit, launch, prepare
 
         prepared = self.call(prepare, {"source": source, "run_id": run_id, "trigger": "s3", **extra})
         assert self.call(admit, {"prepared": prepared})["admitted"], "the test quota leaves room"
@@ -255,7 +255,7 @@ class World:
 
     def complete_round(self, prepared: dict[str, Any], objectives: list[float | None]) -> dict[str, Any]:
         """Give the round's job these training-job objectives and run Report; returns its output."""
-        from handlers import report
+        from amt_conductor.handlers import report
 
         job = prepared["job_name"]
         self.sm.training_jobs[job] = [summary(job, i, v) for i, v in enumerate(objectives)]
@@ -277,8 +277,8 @@ def _shared_session() -> boto3.session.Session:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     from moto import mock_aws
 
-    from amt.settings import Settings
-    from amt.workflow import Runtime
+    from amt_conductor.contract import Settings
+    from amt_conductor.runtime.workflow import Runtime
 
     with mock_aws():
         session = _shared_session()

@@ -34,7 +34,7 @@ def _spec_doc() -> dict[str, Any]:
 def request_json() -> str:
     from spec_factory import parse
 
-    from amt.render import render_request
+    from amt_conductor.spec.render import render_request
 
     request = render_request(parse(_spec_doc()), region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
                              output_bucket="b", round_no=2, parents=["p-r1-abcdef", "p-r2-abcdef"])
@@ -42,7 +42,7 @@ def request_json() -> str:
 
 
 def report_files() -> str:
-    from amt.reports import build_report, render_all
+    from amt_conductor.runtime.reports import build_report, render_all
 
     desc = {"name": "churn-r1-abc123", "status": "Completed", "objective": {"metric": "auc", "type": "Maximize"},
             "parents": [], "consumed_seconds": 3723, "training_job_counters": {"Completed": 6},
@@ -58,7 +58,7 @@ def report_files() -> str:
 
 
 def execution_names() -> str:
-    from amt.naming import execution_name
+    from amt_conductor.spec.naming import execution_name
 
     return json.dumps([execution_name(study, token) for study in ("churn", "fraud-random")
                        for token in ("schedule:2026-11-23T10:00Z", "amt-configs/configs/churn.yaml@v1", "")])
@@ -72,7 +72,7 @@ def digests() -> dict[str, str]:
 def digests_in_subprocess(hash_seed: int) -> dict[str, str]:
     """`digests()` computed by a fresh interpreter with PYTHONHASHSEED=`hash_seed`."""
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed),
-           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "lambda"), str(ROOT)])}
+           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "src"), str(ROOT)])}
     code = "import json, determinism; print(json.dumps(determinism.digests()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True,
                          check=True)

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from amt.errors import FieldError, SpecError
-from amt.loader import validate_document
-from amt.model import Spec
+from amt_conductor.spec.errors import FieldError, SpecError
+from amt_conductor.spec.loader import validate_document
+from amt_conductor.spec.model import Spec
 
 SOURCE = "spec.yaml"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1.0"

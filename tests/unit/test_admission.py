@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from conftest import World, client_error, spec_doc
 
-from amt.admission import AlreadyAdmitted, CapacityNeverFits, QueueEntryMissing
-from amt.capacity import Capacity
-from amt.settings import Quotas
-from handlers import admit, launch, prepare, reconcile, record_failure, resume, stop
+from amt_conductor.contract import Quotas
+from amt_conductor.handlers import admit, launch, prepare, reconcile, record_failure, resume, stop
+from amt_conductor.runtime.admission import AlreadyAdmitted, CapacityNeverFits, QueueEntryMissing
+from amt_conductor.runtime.capacity import Capacity
 
 
 def limit(w: World, tuning_jobs: int = 100, **instances: int) -> None:
@@ -45,8 +45,8 @@ def end_job(w: World, p: dict[str, Any], status: str = "Completed") -> None:
 
 
 def _request(w: World, job: str) -> dict[str, Any]:
-    from amt.loader import parse_spec
-    from amt.render import render_request
+    from amt_conductor.spec.loader import parse_spec
+    from amt_conductor.spec.render import render_request
 
     spec = parse_spec(json.dumps(spec_doc(name="urgent", priority=1)).encode(), "configs/urgent.yaml")
     request = render_request(spec, region="us-east-1", role_arn=w.rt.settings.execution_role_arn,
@@ -90,7 +90,7 @@ def test_over_the_tuning_job_quota_a_round_waits_and_a_job_end_wakes_it(world: W
 def test_rounds_are_admitted_first_in_first_out(world: World, clock: Any) -> None:
     from datetime import timedelta
 
-    from amt.registry import Registry
+    from amt_conductor.runtime.registry import Registry
 
     world.rt.registry = Registry(world.ddb, "amt-registry", clock=clock)
     limit(world, tuning_jobs=1)
@@ -110,7 +110,7 @@ def test_rounds_are_admitted_first_in_first_out(world: World, clock: Any) -> Non
 def test_priority_goes_ahead_but_a_long_wait_wins_in_the_end(world: World, clock: Any) -> None:
     from datetime import timedelta
 
-    from amt.registry import Registry
+    from amt_conductor.runtime.registry import Registry
 
     world.rt.registry = Registry(world.ddb, "amt-registry", clock=clock)
     limit(world, tuning_jobs=1)

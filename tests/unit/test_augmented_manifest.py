@@ -6,7 +6,7 @@ from typing import Any
 
 from spec_factory import custom_spec, only_error, parse
 
-from amt.render import render_request
+from amt_conductor.spec.render import render_request
 
 
 def channel(doc: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from spec_factory import custom_spec, errors_of, only_error, parse, setin
 from test_render import assert_valid_request, input_shape, render
 
-from amt.budget import AUTOTUNE_MAX_RETRIES, job_wall_seconds, worst_case_instance_hours
-from amt.plan import make_plan
+from amt_conductor.spec.budget import AUTOTUNE_MAX_RETRIES, job_wall_seconds, worst_case_instance_hours
+from amt_conductor.spec.plan import make_plan
 
 AUTO = {"type": "auto", "hint": "0.1"}
 

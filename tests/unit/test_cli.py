@@ -13,10 +13,10 @@ import pytest
 import yaml
 from spec_factory import custom_spec, setin, to_yaml
 
-from amt.loader import load_spec
-from amt.render import render_request
-from amt.yamlsafe import SpecLoader
-from amt_cli.main import main
+from amt_conductor.cli.main import main
+from amt_conductor.spec.loader import load_spec
+from amt_conductor.spec.render import render_request
+from amt_conductor.spec.yamlsafe import SpecLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.y*ml"))
@@ -137,7 +137,7 @@ def test_render_unknown_region_is_one_line(capsys: pytest.CaptureFixture[str]) -
 # --- plan -----------------------------------------------------------------------------------
 
 def test_plan_shows_job_name_and_worst_case(capsys: pytest.CaptureFixture[str]) -> None:
-    from amt.naming import job_name
+    from amt_conductor.spec.naming import job_name
 
     path = ROOT / "configs" / "churn-xgb.yaml"
     code, out, _ = run(capsys, "plan", str(path))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from spec_factory import builtin_spec, custom_spec, setin, to_yaml
 
-from amt_cli.main import main
+from amt_conductor.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 VISION = ROOT / "configs" / "vision-hyperband.yaml"

@@ -12,12 +12,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from amt.naming import execution_name
-from amt.registry import Registry, RoundStatus
-from amt.settings import RegistrySchema as K
-from amt.settings import StackOutputs
-from amt_cli import remote
-from amt_cli.main import main
+from amt_conductor.cli import remote
+from amt_conductor.cli.main import main
+from amt_conductor.contract import RegistrySchema as K
+from amt_conductor.contract import StackOutputs
+from amt_conductor.runtime.registry import Registry, RoundStatus
+from amt_conductor.spec.naming import execution_name
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:amt-workflow"
@@ -170,7 +170,7 @@ def test_report_from_a_simulator_folder_is_the_highest_round(tmp_path: Path,
 
 def test_status_shows_a_round_waiting_for_capacity_and_its_place(stack: Any,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from amt.capacity import Capacity, order_key
+    from amt_conductor.runtime.capacity import Capacity, order_key
 
     _, ddb = stack
     reg = Registry(ddb, "amt-registry")

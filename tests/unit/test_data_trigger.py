@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from conftest import World, spec_doc
 
-from amt.data_trigger import CHECK, OBJECT_EVENT
-from amt.registry import Registry
-from handlers import start
+from amt_conductor.handlers import start
+from amt_conductor.runtime.data_trigger import CHECK, OBJECT_EVENT
+from amt_conductor.runtime.registry import Registry
 
 DATA = "my-data-bucket"
 PREFIX = "s3://my-data-bucket/churn/train/"

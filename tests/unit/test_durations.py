@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from spec_factory import custom_spec, only_error, parse, setin
 
-from amt.durations import format_duration, parse_duration
+from amt_conductor.spec.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("value", "seconds"), [

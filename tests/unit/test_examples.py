@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amt.loader import load_spec, load_specs
-from amt.naming import job_name
-from amt.warmstart import compatibility_problems
+from amt_conductor.spec.loader import load_spec, load_specs
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.warmstart import compatibility_problems
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

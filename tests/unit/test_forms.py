@@ -9,10 +9,10 @@ import botocore.session
 import pytest
 from spec_factory import custom_spec, errors_of, parse, setin
 
-from amt.forms import parse_s3_uri
-from amt.model import json_schema
-from amt.render import render_request
-from stacks.study_scope import S3Location
+from amt_conductor.cdk.study_scope import S3Location
+from amt_conductor.spec.forms import parse_s3_uri
+from amt_conductor.spec.model import json_schema
+from amt_conductor.spec.render import render_request
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-tuning"
 # AWS's XGBoost Parquet example reads its data path-style; virtual-hosted and dual-stack URLs name the same objects.
@@ -113,9 +113,9 @@ def _pattern_fields(schema: dict[str, Any]) -> set[str]:
 
 
 def test_every_field_with_a_form_is_checked_here() -> None:
-    # A new field with a pattern must get a message in words (amt.forms) and a case above.
+    # A new field with a pattern must get a message in words (amt_conductor.spec.forms) and a case above.
     durations = {"resources.max_runtime_per_job", "resources.max_tuning_runtime", "spot.max_wait",
-                 "resources.max_pending", "triggers.new_data.quiet_period"}  # amt.durations words their messages
+                 "resources.max_pending", "triggers.new_data.quiet_period"}  # spec.durations words their messages
     fields = _pattern_fields(json_schema()) - durations
     # A definition's fields are the study's models again (algorithm, data, resources): checked above.
     shared = tuple(f"algorithms.0.{model}." for model in ("algorithm", "data", "resources"))
@@ -197,10 +197,10 @@ def test_instance_types_with_a_hyphen_in_the_family_are_accepted(instance_type: 
 
 
 def test_a_raw_pattern_error_is_never_shown_to_a_person() -> None:
-    # The safety net for a field that forgets amt.forms: pydantic's message quotes the regex.
+    # The safety net for a field that forgets amt_conductor.spec.forms: pydantic's message quotes the regex.
     from pydantic import BaseModel, Field, ValidationError
 
-    from amt.loader import _translate
+    from amt_conductor.spec.loader import _translate
 
     class Throwaway(BaseModel):
         code: str = Field(pattern=r"^[A-Z]{3}$")

@@ -1,4 +1,4 @@
-"""handlers.launch: token stored first, the job created once, an existing job adopted."""
+"""amt_conductor.handlers.launch: token stored first, the job created once, an existing job adopted."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import World, client_error, spec_doc
 
-from amt.sagemaker_ops import Transient
-from handlers import launch, prepare
+from amt_conductor.handlers import launch, prepare
+from amt_conductor.runtime.sagemaker_ops import Transient
 
 
 def prepared(w: World) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def test_a_running_job_with_the_same_name_is_adopted(world: World) -> None:
 def test_an_adopted_job_that_already_ended_is_resumed_by_the_reconcilers_next_tick(world: World) -> None:
     # Launch runs inside the workflow and sends no task token (its role cannot name the state machine):
     # it leaves the token for the reconciler, whatever the quiet period.
-    from handlers import reconcile
+    from amt_conductor.handlers import reconcile
 
     p = prepared(world)
     world.call(launch, {"token": "tok-1", "prepared": p})
@@ -93,7 +93,7 @@ def test_a_token_already_resumed_is_not_launched_again(world: World) -> None:
 def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixture[str],
                                        caplog: pytest.LogCaptureFixture) -> None:
     """Issue 9, finding 4: the functions' logs are as readable as the state machine's; the token is not in them."""
-    from handlers import resume
+    from amt_conductor.handlers import resume
 
     p = world.launch_round(world.put_spec(spec_doc()))
     world.call(resume, world.job_event(p["job_name"], "Completed"))
@@ -104,7 +104,7 @@ def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixt
 
 
 def test_a_guarded_study_is_created_as_its_launcher_role(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The launcher role's Denies hold the request to the reviewed spec's controls (amt.access): the create
+    # The launcher role's Denies hold the request to the reviewed spec's controls (spec.access): the create
     # must go through it, never through the launch function's own role.
     p = {**prepared(world), "launcher_role_arn": "arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1"}
     used: list[str | None] = []

@@ -1,4 +1,4 @@
-"""handlers.prepare: spec -> round number, budget check, warm-start parents, request."""
+"""amt_conductor.handlers.prepare: spec -> round number, budget check, warm-start parents, request."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 import yaml
 from conftest import World, spec_doc
 
-from amt.loader import parse_spec
-from amt.naming import job_name
-from amt.registry import RoundTaken
-from amt.rounds import BudgetExhausted, SpecInvalid
-from handlers import prepare
+from amt_conductor.handlers import prepare
+from amt_conductor.runtime.registry import RoundTaken
+from amt_conductor.runtime.rounds import BudgetExhausted, SpecInvalid
+from amt_conductor.spec.loader import parse_spec
+from amt_conductor.spec.naming import job_name
 
 
 def run(w: World, source: dict[str, Any], run_id: str = "run-1", **extra: Any) -> dict[str, Any]:

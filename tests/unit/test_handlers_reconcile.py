@@ -1,4 +1,4 @@
-"""handlers.reconcile: jobs whose end event was lost still resume their execution."""
+"""amt_conductor.handlers.reconcile: jobs whose end event was lost still resume their execution."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import TABLE, World, client_error, spec_doc
 
-from amt.registry import Registry
-from handlers import reconcile
+from amt_conductor.handlers import reconcile
+from amt_conductor.runtime.registry import Registry
 
 
 def test_quiet_jobs_are_resumed_or_touched(world: World, clock: Any) -> None:
@@ -29,7 +29,7 @@ def test_quiet_jobs_are_resumed_or_touched(world: World, clock: Any) -> None:
     assert world.rt.registry.token(running["job_name"])["updated_at"] == "2026-11-23T12:32:00Z"
     assert world.rt.registry.token(fresh["job_name"])["status"] == "WAITING"
     # A later event for the same job finds nothing to resume.
-    from handlers import resume
+    from amt_conductor.handlers import resume
     assert world.call(resume, world.job_event(done["job_name"], "Completed")) == "duplicate"
 
 

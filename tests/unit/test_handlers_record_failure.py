@@ -1,4 +1,4 @@
-"""handlers.record_failure: the run and round marked FAILED, one readable message per run."""
+"""amt_conductor.handlers.record_failure: the run and round marked FAILED, one readable message per run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import World, spec_doc
 
-from amt.rounds import SpecInvalid
-from handlers import prepare, record_failure
+from amt_conductor.handlers import prepare, record_failure
+from amt_conductor.runtime.rounds import SpecInvalid
 
 
 def lambda_cause(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""handlers.report: reports written, registry updated, and the next-round decision."""
+"""amt_conductor.handlers.report: reports written, registry updated, and the next-round decision."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import ARTIFACTS, World, spec_doc, summary
 
-from handlers import report
+from amt_conductor.handlers import report
 
 
 def body(w: World, uri: str, name: str) -> str:

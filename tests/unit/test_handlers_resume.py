@@ -1,4 +1,4 @@
-"""handlers.resume: a terminal job event resumes its execution exactly once."""
+"""amt_conductor.handlers.resume: a terminal job event resumes its execution exactly once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import TABLE, World, client_error, spec_doc
 
-from amt.sagemaker_ops import Transient
-from handlers import resume
+from amt_conductor.handlers import resume
+from amt_conductor.runtime.sagemaker_ops import Transient
 
 
 def launched(w: World) -> dict[str, Any]:
@@ -113,8 +113,8 @@ def test_a_permanent_send_error_re_arms_the_token_so_the_reconciler_retries(worl
 
     from botocore.exceptions import ClientError
 
-    from amt.registry import Registry
-    from handlers import reconcile
+    from amt_conductor.handlers import reconcile
+    from amt_conductor.runtime.registry import Registry
 
     world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
     p = launched(world)

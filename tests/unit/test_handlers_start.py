@@ -1,4 +1,4 @@
-"""handlers.start: one execution per spec version or schedule tick, whatever EventBridge repeats."""
+"""amt_conductor.handlers.start: one execution per spec version or schedule tick, whatever EventBridge repeats."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import World, client_error, spec_doc
 
-from amt.sagemaker_ops import Transient
-from handlers import start
+from amt_conductor.handlers import start
+from amt_conductor.runtime.sagemaker_ops import Transient
 
 
 def executions(w: World) -> list[dict]:
@@ -94,7 +94,7 @@ def test_a_tick_without_its_time_is_keyed_on_the_minute(world: World, monkeypatc
     # Duplicates of one tick (same minute) start one run; ticks an hour or a minute apart start one each.
     from datetime import UTC, datetime
 
-    import amt.workflow
+    import amt_conductor.runtime.workflow
 
     now = [datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC)]
 
@@ -103,7 +103,7 @@ def test_a_tick_without_its_time_is_keyed_on_the_minute(world: World, monkeypatc
         def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
             return now[0]
 
-    monkeypatch.setattr(amt.workflow, "datetime", Clock)
+    monkeypatch.setattr(amt_conductor.runtime.workflow, "datetime", Clock)
     tick = {"study": "churn", "trigger": "schedule"}
     names = []
     for at in ((10, 0, 5), (10, 0, 50), (10, 1, 0), (11, 0, 5)):
@@ -114,8 +114,8 @@ def test_a_tick_without_its_time_is_keyed_on_the_minute(world: World, monkeypatc
 
 
 def test_the_runtime_reads_its_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from amt.settings import Settings
-    from amt.workflow import Runtime
+    from amt_conductor.contract import Settings
+    from amt_conductor.runtime.workflow import Runtime
 
     monkeypatch.setenv("AMT_REGISTRY_TABLE", "table-from-env")
     assert Runtime.from_env().settings == Settings.from_env()

@@ -1,4 +1,4 @@
-"""handlers.stop: an aborted or timed-out execution stops its tuning job."""
+"""amt_conductor.handlers.stop: an aborted or timed-out execution stops its tuning job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from conftest import World, spec_doc
 
-from handlers import stop
+from amt_conductor.handlers import stop
 
 
 def execution_event(run_id: str, status: str) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from amt import images
-from amt.images import ImageError, check_builtin, resolve_image
+from amt_conductor.spec import images
+from amt_conductor.spec.images import ImageError, check_builtin, resolve_image
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOG = ROOT / "lambda" / "amt" / "data" / "image_catalog.json"
+CATALOG = ROOT / "src" / "amt_conductor" / "spec" / "data" / "image_catalog.json"
 CPU_GPU = ("ml.m5.xlarge", "ml.p3.2xlarge")
 # Framework images also differ by family: p4d gets a tag suffix on some versions, p2 is refused on others.
 FRAMEWORK_INSTANCES = ("ml.c5.2xlarge", "ml.g5.xlarge", "ml.p4d.24xlarge", "ml.p2.xlarge")
@@ -133,7 +133,7 @@ def test_catalog_is_up_to_date(builder: ModuleType, tmp_path: Path) -> None:
     assert builder.main(["--output", str(out)]) == 0
     fresh, committed = json.loads(out.read_text()), _catalog()
     assert fresh == committed, (
-        f"lambda/amt/data/image_catalog.json is stale (built from {committed['source']['package']} "
+        f"src/amt_conductor/spec/data/image_catalog.json is stale (built from {committed['source']['package']} "
         f"{committed['source']['version']}, installed {fresh['source']['version']}); run `make catalog`"
     )
 
@@ -243,7 +243,7 @@ def test_unsupported_instance_types(instance_type: str, reason: str) -> None:
 
 def test_imports_with_the_standard_library_only() -> None:
     code = (
-        "import sys; sys.path.insert(0, 'lambda'); import amt.images as m; "
+        "import sys; sys.path.insert(0, 'src'); import amt_conductor.spec.images as m; "
         "assert m._catalog.cache_info().currsize == 0, 'catalog read at import'; "
         "print(m.resolve_image('xgboost', '1.7-1', 'eu-west-1')); "
         "assert not {'sagemaker', 'pydantic', 'yaml', 'boto3'} & set(sys.modules), 'non-stdlib import'"

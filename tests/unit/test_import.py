@@ -12,11 +12,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amt.importer import study_name
-from amt.naming import JOB_NAME_RE, max_study_name_length
-from amt.yamlsafe import SpecLoader
-from amt_cli.importer import to_yaml
-from amt_cli.main import main
+from amt_conductor.cli.importer import to_yaml
+from amt_conductor.cli.main import main
+from amt_conductor.spec.importing.request import study_name
+from amt_conductor.spec.naming import JOB_NAME_RE, max_study_name_length
+from amt_conductor.spec.yamlsafe import SpecLoader
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
@@ -211,7 +211,7 @@ def test_the_readme_example_is_the_exact_output(capsys: Any, monkeypatch: pytest
     ("20", "20"), ("plain", "plain"), ('"unterminated', '"unterminated'),
 ])
 def test_sdk_quotes_go_only_where_the_script_gets_the_same_text(sdk: str, spec: str) -> None:
-    from amt.importer import toolkit_value, unquote
+    from amt_conductor.spec.importing.request import toolkit_value, unquote
 
     assert unquote(sdk) == spec
     assert toolkit_value(spec) == toolkit_value(sdk)
@@ -232,11 +232,11 @@ def test_an_output_key_alone_on_local_storage_instances_is_kms_key_id(tmp_path: 
 
 
 def _catalog_cases() -> list[Any]:
-    from amt.images import _catalog
+    from amt_conductor.spec.images import _catalog
 
     cases = []
     for name, algo in sorted(_catalog()["algorithms"].items()):
-        for version in {algo["known"][0], algo["known"][-1]}:
+        for version in dict.fromkeys((algo["known"][0], algo["known"][-1])):  # ordered: xdist workers must agree
             entry = algo["versions"].get(algo.get("aliases", {}).get(version, version), {})
             base = next(iter(entry.get("base_aliases", {})), None) or next(iter(entry.get("by_base", {})), None)
             for instance_type in ("ml.m5.xlarge", "ml.g5.2xlarge"):
@@ -247,8 +247,8 @@ def _catalog_cases() -> list[Any]:
 @pytest.mark.parametrize(("name", "version", "base", "instance_type"), _catalog_cases())
 def test_every_catalog_image_imports_as_a_builtin_that_resolves_to_it(name: str, version: str, base: str | None,
                                                                        instance_type: str) -> None:
-    from amt.images import ImageError, resolve_image
-    from amt.import_definition import _builtin
+    from amt_conductor.spec.images import ImageError, resolve_image
+    from amt_conductor.spec.importing.definition import _builtin
 
     for py in (None, "py3", "py310", "py311", "py312"):
         try:

@@ -46,9 +46,9 @@ import pytest
 import yaml
 from botocore.validate import ParamValidator
 
-from amt.importer import SDK_BOOKKEEPING, sdk_quoted, toolkit_value
-from amt.yamlsafe import SpecLoader
-from amt_cli.main import main
+from amt_conductor.cli.main import main
+from amt_conductor.spec.importing.request import SDK_BOOKKEEPING, sdk_quoted, toolkit_value
+from amt_conductor.spec.yamlsafe import SpecLoader
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 CORPUS = sorted(REAL.glob("*.json"))
@@ -105,7 +105,7 @@ def test_import_then_render_gives_the_same_request(path: Path, tmp_path: Path, c
 
 @pytest.mark.parametrize("path", _cases(DESCRIBES, PENDING_DESCRIBE))
 def test_import_of_a_describe_response_renders_its_request(path: Path, tmp_path: Path, capsys: Any) -> None:
-    from amt.importer import request_from_describe
+    from amt_conductor.spec.importing.request import request_from_describe
 
     described = json.loads(path.read_text())
     pair = DESCRIBED_REQUEST.get(path.name)

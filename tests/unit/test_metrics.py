@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from spec_factory import DELETE, builtin_spec, custom_spec, errors_of, only_error, parse, setin
 
-from amt.images import algorithms, catalog_info, versions
-from amt.metrics import example_problem, log_lines, metric_warnings, scan
-from amt.model import MetricDefinition
-from amt.naming import job_name
-from amt.plan import make_plan
+from amt_conductor.spec.images import algorithms, catalog_info, versions
+from amt_conductor.spec.metrics import example_problem, log_lines, metric_warnings, scan
+from amt_conductor.spec.model import MetricDefinition
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.plan import make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOG = json.loads((ROOT / "lambda" / "amt" / "data" / "builtin_metrics.json").read_text())
+CATALOG = json.loads((ROOT / "src" / "amt_conductor" / "spec" / "data" / "builtin_metrics.json").read_text())
 AWS_TABLES = Path(__file__).parent / "data" / "aws_tuning_metric_tables.txt"
 
 # AWS's own example ("Define metrics and environment variables", custom algorithm): four regexes and the

@@ -11,8 +11,8 @@ import pytest
 from spec_factory import custom_spec, errors_of, only_error, parse, setin
 from test_render import assert_valid_request, input_shape, render
 
-from amt.budget import job_wall_seconds, worst_case_instance_hours
-from amt.plan import make_plan
+from amt_conductor.spec.budget import job_wall_seconds, worst_case_instance_hours
+from amt_conductor.spec.plan import make_plan
 
 XGB = {"name": "xgb", "algorithm": {"builtin": "xgboost", "version": "1.7-1"},
        "hyperparameters": {"num_round": 100},
@@ -125,7 +125,7 @@ def test_environment_counts_once_per_definition() -> None:
 
 
 def test_execution_role_scope_covers_every_definition() -> None:
-    from stacks.study_scope import study_access
+    from amt_conductor.cdk.study_scope import study_access
 
     own = {**XGB, "data": {"train": {"uri": "s3://other-bucket/xgb/"}}}
     access = study_access(parse(multi_spec(own, LINEAR)))
@@ -154,8 +154,8 @@ def _summary(name: str, definition: str, value: float, **tuned: str) -> dict[str
 def test_report_groups_the_leaderboard_by_definition() -> None:
     from unittest.mock import MagicMock
 
-    from amt.reports import build_report, render_markdown
-    from amt.sagemaker_ops import describe, list_training_jobs
+    from amt_conductor.runtime.reports import build_report, render_markdown
+    from amt_conductor.runtime.sagemaker_ops import describe, list_training_jobs
 
     sm = MagicMock()
     sm.describe_hyper_parameter_tuning_job.return_value = _describe_response()
@@ -177,7 +177,7 @@ def test_report_groups_the_leaderboard_by_definition() -> None:
 
 
 def test_schema_accepts_a_spec_without_top_level_algorithm() -> None:
-    from amt.model import json_schema
+    from amt_conductor.spec.model import json_schema
 
     schema = json_schema()
     assert "algorithms" in schema["properties"] and not {"algorithm", "ranges"} & set(schema["required"])

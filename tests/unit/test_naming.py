@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_factory import custom_spec, parse, setin
 
-from amt.loader import parse_spec
-from amt.model import Spec
-from amt.naming import execution_name, job_name, max_study_name_length, study_prefix
+from amt_conductor.spec.loader import parse_spec
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.naming import execution_name, job_name, max_study_name_length, study_prefix
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 EXECUTION_SAFE = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
@@ -215,7 +215,7 @@ def test_execution_name_differs_per_study() -> None:
 
 
 def test_prefix_overlaps_finds_a_study_inside_another_studys_job_prefix() -> None:
-    from amt.naming import prefix_overlaps
+    from amt_conductor.spec.naming import prefix_overlaps
 
     assert prefix_overlaps(["churn", "churn-rare", "churn-xgb", "fraud"]) == [("churn", "churn-rare")]
     assert prefix_overlaps(["a", "a-r", "b-r2"]) == [("a", "a-r")]

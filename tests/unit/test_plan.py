@@ -11,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spec_factory import custom_spec, grid_spec, only_error, parse, setin
 
-from amt.budget import rounds_within_budget, wait_timeout_seconds, worst_case_instance_hours, worst_case_round_seconds
-from amt.model import Spec
-from amt.naming import job_name
-from amt.plan import make_plan, space_description
+from amt_conductor.spec.budget import (
+    rounds_within_budget,
+    wait_timeout_seconds,
+    worst_case_instance_hours,
+    worst_case_round_seconds,
+)
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.plan import make_plan, space_description
 
 
 def with_resources(**resources: object) -> Spec:

@@ -11,10 +11,10 @@ import pytest
 from botocore.validate import ParamValidator
 from conftest import ACCOUNT, ARTIFACTS, REGION, World, spec_doc
 
-from amt.images import resolve_image
-from amt.model import Spec
-from amt.promote import Meta, compare, inference_image, package_request
-from handlers import promote
+from amt_conductor.handlers import promote
+from amt_conductor.runtime.promote import Meta, compare, inference_image, package_request
+from amt_conductor.spec.images import resolve_image
+from amt_conductor.spec.model import Spec
 
 GROUP = "churn-models"
 PROMOTE = {"model_package_group": GROUP}
@@ -112,7 +112,7 @@ def test_spec_model_rejects_bad_promote_fields() -> None:
 
 
 def test_framework_builtin_needs_an_inference_image() -> None:
-    from amt.rules import check_rules
+    from amt_conductor.spec.rules import check_rules
 
     spec = Spec.model_validate(spec_doc(promote=PROMOTE, algorithm={
         "builtin": "pytorch", "version": "2.1", "py_version": "py310",
@@ -216,10 +216,10 @@ def test_a_run_that_does_not_beat_the_approved_model_registers_nothing(registry_
 
 
 def test_an_uploaded_spec_naming_another_group_is_refused_before_tuning(registry_world: World) -> None:
-    from amt.rounds import SpecInvalid
+    from amt_conductor.runtime.rounds import SpecInvalid
 
     w = registry_world
     src = w.put_spec(spec_doc(promote={"model_package_group": "someone-elses"}))
     with pytest.raises(SpecInvalid, match=r"promote\.model_package_group"):
-        from amt.rounds import prepare
+        from amt_conductor.runtime.rounds import prepare
         prepare(w.rt, {"source": src, "run_id": "run-1", "trigger": "s3"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from amt.model import Spec
+from amt_conductor.spec.model import Spec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

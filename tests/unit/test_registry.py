@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import TABLE, World
 
-from amt.registry import Registry, RoundTaken, TokenStatus, better, rank_rounds, round_key
+from amt_conductor.runtime.registry import Registry, RoundTaken, TokenStatus, better, rank_rounds, round_key
 
 LOC = {"bucket": "b", "key": "configs/churn.yaml", "version_id": "v1"}
 

@@ -17,11 +17,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, grid_spec, hyperband_spec, parse, setin
 
-from amt.images import resolve_image
-from amt.loader import load_spec
-from amt.model import Spec
-from amt.naming import job_name
-from amt.render import render_request
+from amt_conductor.spec.images import resolve_image
+from amt_conductor.spec.loader import load_spec
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.render import render_request
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.y*ml"))
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-tuning"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from amt.reports import build_report, render_all, run_chain
+from amt_conductor.runtime.reports import build_report, render_all, run_chain
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

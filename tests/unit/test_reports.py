@@ -12,10 +12,9 @@ from conftest import spec_doc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amt.chart import Point, best_so_far, convergence_svg, nice_ticks
-from amt.loader import parse_spec
-from amt.notify import failure_message, subject_line
-from amt.reports import (
+from amt_conductor.runtime.chart import Point, best_so_far, convergence_svg, nice_ticks
+from amt_conductor.runtime.notify import failure_message, subject_line
+from amt_conductor.runtime.reports import (
     build_report,
     clean_hyperparameters,
     decide_next,
@@ -23,6 +22,7 @@ from amt.reports import (
     rank_jobs,
     render_markdown,
 )
+from amt_conductor.spec.loader import parse_spec
 
 
 def job(i: int, objective: float | None, **hp: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import yaml
 from markdown_it import MarkdownIt
 from spec_factory import custom_spec, setin, to_yaml
 
-from amt.loader import load_spec
-from amt_cli.main import main
+from amt_conductor.cli.main import main
+from amt_conductor.spec.loader import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -19,8 +19,8 @@ import pytest
 from botocore.client import BaseClient
 from conftest import World, spec_doc, summary
 
-from amt.settings import Quotas
-from stacks import ids
+from amt_conductor.cdk import ids
+from amt_conductor.contract import Quotas
 
 pytestmark = pytest.mark.infra
 
@@ -65,7 +65,7 @@ class Calls:
     def run(self, w: World, handler: str, event: Any) -> Any:
         import importlib
 
-        module = importlib.import_module(f"handlers.{handler}")
+        module = importlib.import_module(f"amt_conductor.handlers.{handler}")
         self.current = handler
         try:
             return w.call(module, event)

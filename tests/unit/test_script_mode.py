@@ -12,7 +12,7 @@ import pytest
 from spec_factory import builtin_spec, custom_spec, errors_of, only_error, parse, setin
 from test_render import assert_valid_request, render
 
-from amt.scriptmode import CODE_CHANNEL_ARCHIVE, CONTROL_ENVIRONMENT
+from amt_conductor.spec.scriptmode import CODE_CHANNEL_ARCHIVE, CONTROL_ENVIRONMENT
 
 SDK = json.loads((Path(__file__).resolve().parents[1] / "data" / "sdk" / "script_mode_hyperparameters.json")
                  .read_text())
@@ -86,7 +86,7 @@ def test_bad_script_mode_fields_are_named(algorithm: dict[str, Any], path: str) 
 
 
 def test_script_source_is_readable_by_the_execution_role() -> None:
-    from stacks.study_scope import S3Location, study_access
+    from amt_conductor.cdk.study_scope import S3Location, study_access
 
     assert S3Location.parse(SDK["code_archive"]) in study_access(parse(script_spec())).data
 
@@ -172,8 +172,8 @@ def test_framework_images_are_granted_by_their_repository_not_any() -> None:
     # py_version and base_framework pick the image: without them the grant fell back to every repository.
     from aws_cdk import App, Stack
 
-    from stacks.constructs.roles import pull_images_statements
-    from stacks.study_scope import study_access
+    from amt_conductor.cdk.roles import pull_images_statements
+    from amt_conductor.cdk.study_scope import study_access
 
     statements = pull_images_statements(Stack(App(), "S"), study_access(parse(hf_spec())), lambda _: "123456789012")
     [pull] = [s for s in statements if s.sid == "PullImages"]

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from spec_factory import SOURCE, custom_spec, errors_of, setin, to_yaml
 
-from amt.errors import SpecError
-from amt.loader import load_spec, parse_spec
-from amt.metrics import log_lines, scan
-from amt.naming import job_name
-from amt.plan import make_plan
-from amt.render import render_request
-from amt.scriptmode import CODE_CHANNEL_ARCHIVE, script_hyperparameters
-from amt.sourcedir import build_archive, deployable_spec, digest
-from amt_cli.main import main
+from amt_conductor.cli.main import main
+from amt_conductor.spec.errors import SpecError
+from amt_conductor.spec.loader import load_spec, parse_spec
+from amt_conductor.spec.metrics import log_lines, scan
+from amt_conductor.spec.naming import job_name
+from amt_conductor.spec.plan import make_plan
+from amt_conductor.spec.render import render_request
+from amt_conductor.spec.scriptmode import CODE_CHANNEL_ARCHIVE, script_hyperparameters
+from amt_conductor.spec.sourcedir import build_archive, deployable_spec, digest
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "configs" / "digits-pytorch.yaml"

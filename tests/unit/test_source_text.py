@@ -16,8 +16,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, to_yaml
 
-from amt.loader import parse_spec
-from amt.render import render_request
+from amt_conductor.spec.loader import parse_spec
+from amt_conductor.spec.render import render_request
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-tuning"
 
@@ -91,7 +91,7 @@ def test_anchors_and_merge_keys_keep_the_text_too() -> None:
 defaults: &d {framework_version: 1.10, tol: 0.00001}
 """).replace("defaults:", "x-defaults:") + "hyperparameters:\n  <<: *d\n  tol: 1.50\n"
     # A spec has no x-defaults field: the anchor lives in a field the model refuses, so check the loader alone.
-    from amt.yamlsafe import load_yaml
+    from amt_conductor.spec.yamlsafe import load_yaml
 
     doc, texts = load_yaml(text)
     assert doc["hyperparameters"] == {"framework_version": 1.1, "tol": 1.5}
@@ -210,9 +210,9 @@ def _text_field_paths(schema: dict[str, Any]) -> set[tuple[str, ...]]:
 
 
 def test_every_field_that_takes_a_number_as_text_keeps_the_text_written() -> None:
-    # A new text field (its schema allows a number) must be listed in amt.sourcetext.TEXT_FIELDS.
-    from amt.model import json_schema
-    from amt.sourcetext import TEXT_FIELDS
+    # A new text field (its schema allows a number) must be listed in amt_conductor.spec.sourcetext.TEXT_FIELDS.
+    from amt_conductor.spec.model import json_schema
+    from amt_conductor.spec.sourcetext import TEXT_FIELDS
 
     found = _text_field_paths(json_schema())
     assert {("hyperparameters", "*"), ("ranges", "*", "values", "*"), ("tags", "*")} <= found

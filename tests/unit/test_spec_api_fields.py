@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from spec_factory import builtin_spec, custom_spec, errors_of, only_error, parse, setin
 from test_render import assert_valid_request, feature_specs, input_shape, render
 
-from amt.budget import (
+from amt_conductor.spec.budget import (
     RETRY_PROVISIONING_SECONDS,
     job_wall_seconds,
     wait_timeout_seconds,
     worst_case_instance_hours,
 )
-from amt.plan import make_plan
+from amt_conductor.spec.plan import make_plan
 
 CKPT = "s3://example-bucket/checkpoints/study/"
 
@@ -129,8 +129,8 @@ def test_plan_says_max_pending_does_nothing_on_cpu_instances() -> None:
 def test_checkpoint_location_is_readable_and_writable_by_the_execution_role() -> None:
     from aws_cdk import App, Stack
 
-    from stacks.constructs.roles import execution_statements
-    from stacks.study_scope import S3Location, study_access
+    from amt_conductor.cdk.roles import execution_statements
+    from amt_conductor.cdk.study_scope import S3Location, study_access
 
     access = study_access(parse(custom_spec(checkpoint={"uri": CKPT})))
     assert access.checkpoints == (S3Location("example-bucket", "checkpoints/study/"),)
@@ -243,7 +243,7 @@ def test_bad_channels_are_named(channel_doc: dict[str, Any], path: str) -> None:
 
 
 def test_file_system_is_in_the_study_scope() -> None:
-    from stacks.study_scope import study_access
+    from amt_conductor.cdk.study_scope import study_access
 
     access = study_access(parse(custom_spec(network=VPC, data={"train": {"file_system": EFS}})))
     assert access.file_systems == (("efs", EFS["id"], "ro"),)
@@ -318,7 +318,7 @@ def test_instance_choices_of_a_builtin_must_share_one_image() -> None:
 
 
 def test_reports_count_the_largest_instance_choice() -> None:
-    from amt.sagemaker_ops import _instance_count
+    from amt_conductor.runtime.sagemaker_ops import _instance_count
 
     td = definition(flexible())
     assert _instance_count(td) == 2
@@ -326,7 +326,7 @@ def test_reports_count_the_largest_instance_choice() -> None:
 
 
 def test_schema_lets_instance_configs_replace_instance_type() -> None:
-    from amt.model import json_schema
+    from amt_conductor.spec.model import json_schema
 
     resources = json_schema()["$defs"]["Resources"]
     assert "instance_configs" in resources["properties"] and "instance_type" not in resources["required"]
@@ -385,7 +385,7 @@ def test_any_combination_of_new_fields_renders_a_valid_request(doc: dict[str, An
 
 
 def test_schema_includes_every_new_field() -> None:
-    from amt.model import json_schema
+    from amt_conductor.spec.model import json_schema
 
     defs = json_schema()["$defs"]
     assert {"checkpoint", "retry", "output_compression"} <= set(json_schema()["properties"])

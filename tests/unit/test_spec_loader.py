@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from spec_factory import custom_spec, errors_of, to_yaml
 
-from amt.errors import SpecError
-from amt.loader import MAX_SPEC_BYTES, load_spec, load_specs
-from amt_cli.main import main
+from amt_conductor.cli.main import main
+from amt_conductor.spec.errors import SpecError
+from amt_conductor.spec.loader import MAX_SPEC_BYTES, load_spec, load_specs
 
 VALID = to_yaml(custom_spec())
 

@@ -627,7 +627,7 @@ def test_every_error_formats_as_file_path_message() -> None:
 
 def test_framework_image_needs_metric_definitions() -> None:
     # pytorch/tensorflow/mxnet images run the user's script: SageMaker knows none of its metrics.
-    from amt.images import catalog_info, versions
+    from amt_conductor.spec.images import catalog_info, versions
 
     framework = next(f for f in catalog_info()["frameworks"] if f != "huggingface")  # needs base_framework too
     version = next(v for v in reversed(versions(framework)) if not check_framework(framework, v))
@@ -643,7 +643,7 @@ def test_framework_image_needs_metric_definitions() -> None:
 
 def check_framework(name: str, version: str) -> str | None:
     """A problem resolving `name` `version` on the factory's instance type, or None."""
-    from amt.images import ImageError, resolve_image
+    from amt_conductor.spec.images import ImageError, resolve_image
 
     try:
         resolve_image(name, version, "us-east-1", instance_type="ml.m5.xlarge")

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from spec_factory import custom_spec, hyperband_spec, to_yaml
 
-from amt.errors import SpecError
-from amt.loader import parse_spec
-from amt.yamlsafe import SpecLoader
+from amt_conductor.spec.errors import SpecError
+from amt_conductor.spec.loader import parse_spec
+from amt_conductor.spec.yamlsafe import SpecLoader
 
 
 def load(text: str) -> object:
@@ -126,7 +126,7 @@ def test_dates_stay_text() -> None:
     # YAML 1.1 would read a date; YAML 1.2 (and a person) reads the text.
     import yaml
 
-    from amt.yamlsafe import SpecLoader
+    from amt_conductor.spec.yamlsafe import SpecLoader
 
     assert yaml.load("description: 2024-01-01\nwhen: 2001-12-14t21:59:43.10-05:00\n", Loader=SpecLoader) == {
         "description": "2024-01-01", "when": "2001-12-14t21:59:43.10-05:00"}

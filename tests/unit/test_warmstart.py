@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from spec_factory import builtin_spec, custom_spec, parse, setin
 
-from amt.model import Spec
-from amt.warmstart import compatibility_problems, describe_changes, static_changes
+from amt_conductor.spec.model import Spec
+from amt_conductor.spec.warmstart import compatibility_problems, describe_changes, static_changes
 
 
 def spec(**top: Any) -> Spec:

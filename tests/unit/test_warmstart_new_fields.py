@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from spec_factory import custom_spec, parse, setin
 
-from amt.warmstart import compatibility_problems, static_changes
+from amt_conductor.spec.warmstart import compatibility_problems, static_changes
 
 METRICS = [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]
 SCRIPT = {"builtin": "pytorch", "version": "2.1", "py_version": "py310", "metrics": METRICS,

@@ -1,0 +1,1 @@
+"""amt-conductor: declarative SageMaker Automatic Model Tuning studies, deployed with AWS CDK."""

@@ -1,0 +1,1 @@
+"""From a real CreateHyperParameterTuningJob request (or Describe response) back to a spec."""
