@@ -46,6 +46,7 @@ from botocore.loaders import Loader
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.serialize import XFormedAttributePicker
 from moto.dynamodb import models as ddb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -230,6 +231,25 @@ def _all_items(original: Any) -> Any:
     return all_items
 
 
+# Names moto's response serializer tries for a model member, in order: they depend on the member's shape (and
+# the structure it is in), the name, and the source object's class (and its Meta aliases); never on values.
+_MEMBER_NAMES: dict[tuple[Any, ...], tuple[Any, Any, Any, list[str]]] = {}
+
+
+def _member_names(original: Any) -> Any:
+    def get_possible_keys(self: Any, context: Any) -> list[str]:
+        shape, obj = context.shape, context.obj
+        parent, meta = getattr(shape, "parent", None), getattr(obj, "Meta", None)
+        key = (type(self), tuple(self.alias_providers), context.key, type(obj), id(meta), id(shape), id(parent))
+        known = _MEMBER_NAMES.get(key)
+        # The objects are kept with the names, so their ids cannot be reused by others while cached.
+        if known is None or known[0] is not shape or known[1] is not parent or known[2] is not meta:
+            known = _MEMBER_NAMES[key] = (shape, parent, meta, list(original(self, context)))
+        return known[3]
+
+    return get_possible_keys
+
+
 def _speed_patches() -> list[tuple[Any, str, Any]]:
     return [
         (ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(ExecutionWorker._get_evaluation_entrypoint)),
@@ -237,6 +257,7 @@ def _speed_patches() -> list[tuple[Any, str, Any]]:
         (DynamoDBBackend, "transact_write_items", _transact(DynamoDBBackend.transact_write_items)),
         (Table, "query", _query_candidates(Table.query)),
         (Table, "all_items", _all_items(Table.all_items)),
+        (XFormedAttributePicker, "get_possible_keys", _member_names(XFormedAttributePicker.get_possible_keys)),
     ]
 
 
