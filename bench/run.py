@@ -1,6 +1,8 @@
 """`make bench`: runs every benchmark, prints a table, writes bench/results.json and docs/benchmarks.md.
 
-`python -m bench.run [--skip suite,synth,...]`: the test-suite timing takes minutes.
+`python -m bench.run --only orchestration,cold_start` (or `make bench SECTIONS=orchestration,cold_start`, or
+AMT_BENCH_SECTIONS) runs some sections and keeps the others' figures from the last run; `--skip` is the
+reverse. Each section's date is recorded (`dates`) and shown in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from typing import Any
 
@@ -69,30 +72,58 @@ def verdicts(r: dict[str, Any]) -> list[str]:
     return out
 
 
+_SCALE_PART = {"scale": "synth", "scale_runs": "runs"}  # the two share `scale` in results.json
+
+
+def _get(results: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A section's figures from results.json, as its `run()` returns them (None if absent)."""
+    if name in _SCALE_PART:
+        part = (results.get("scale") or {}).get(_SCALE_PART[name])
+        return {_SCALE_PART[name]: part} if part else None
+    found: dict[str, Any] | None = results.get(name)
+    return found
+
+
+def _put(results: dict[str, Any], name: str, data: dict[str, Any]) -> None:
+    if name in _SCALE_PART:
+        results.setdefault("scale", {}).update(data)
+        return
+    results[name] = data
+    if name == "suite":
+        results["make_test_s"] = data["make_test_s"]
+
+
+def _names(text: str, parser: argparse.ArgumentParser, flag: str) -> set[str]:
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if names - set(SECTIONS):
+        parser.error(f"{flag}: unknown section(s) {', '.join(sorted(names - set(SECTIONS)))}; "
+                     f"the sections are {', '.join(SECTIONS)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("--skip", default="", help=f"comma-separated sections to skip: {', '.join(SECTIONS)}")
+    parser.add_argument("--only", default=os.environ.get("AMT_BENCH_SECTIONS", ""),
+                        help=f"comma-separated sections to run (default: all): {', '.join(SECTIONS)}")
+    parser.add_argument("--skip", default="", help="comma-separated sections not to run")
     args = parser.parse_args(argv)
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    results: dict[str, Any] = {"machine": report.machine(), "date": dt.date.today().isoformat()}
-    previous = ROOT / "bench" / "results.json"
-    if skip and previous.exists():
-        # A partial run keeps the skipped sections' figures from the last run (their own dates are in git).
-        kept = json.loads(previous.read_text())
-        results.update({k: v for k, v in kept.items() if k in skip or (k == "make_test_s" and "suite" in skip)})
-    for name, fn in SECTIONS.items():
-        if name in skip:
-            continue
+    only, skip = _names(args.only, parser, "--only"), _names(args.skip, parser, "--skip")
+    selected = [n for n in SECTIONS if (not only or n in only) and n not in skip]
+    today = dt.date.today().isoformat()
+    results: dict[str, Any] = {"machine": report.machine(), "date": today}
+    previous_file = ROOT / "bench" / "results.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
+    dates: dict[str, str] = {}
+    for name in SECTIONS:  # a partial run keeps the other sections' figures, with their dates
+        kept = _get(previous, name)
+        if name not in selected and kept:
+            _put(results, name, kept)
+            dates[name] = (previous.get("dates") or {}).get(name) or str(previous.get("date", "?"))
+    for name in selected:
         progress(f"benchmark: {name}")
-        data = fn()
-        if name == "suite":
-            results["make_test_s"] = data["make_test_s"]
-        if name == "scale_runs":  # under `scale`, beside the synth figures: scale.runs.<N>
-            results.setdefault("scale", {}).update(data)
-            continue
-        if name == "scale" and "scale_runs" in skip and "runs" in (results.get("scale") or {}):
-            data = {**data, "runs": results["scale"]["runs"]}
-        results[name] = data
+        _put(results, name, SECTIONS[name]())
+        dates[name] = today
+    results["dates"] = {n: dates[n] for n in SECTIONS if n in dates}
     results["verdicts"] = verdicts(results)
     report.write(results)
     print("\n".join(results["verdicts"]))
