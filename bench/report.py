@@ -134,7 +134,8 @@ def _scale_runs(runs: dict[str, Any]) -> list[str]:
            "without `promote:`) submitted at the same moment to one stack whose admission quota, like the "
            "simulated account's, is 10 concurrent tuning jobs. The simulator's fleet mode runs every execution "
            "of the synthesized state machine at once with the real handlers, in moto, on simulated time "
-           "(`bench/scale_runs.py`); ideal = total job hours / 10. Per-round figures exclude the reconciler, "
+           "(`bench/scale_runs.py`); ideal = total job hours / 10 (at least one job's hours). Per-round figures "
+           "exclude the reconciler, "
            "which is per tick (every 15 simulated minutes).", "",
            "![makespan against the ideal; cost per round and reconciler reads per tick against N]"
            "(benchmarks-scale.svg)", "",
@@ -179,26 +180,35 @@ def runs_svg(runs: dict[str, Any]) -> str:
     import math
 
     items = _by_size(runs)
-    width, height, top, bottom = 860, 300, 40, 50
+    width, height, top, bottom = 920, 300, 40, 50
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
              'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>']
-    # Left: makespan (dark) and ideal (light), hours.
+    # Left: makespan (dark) and ideal (light), hours on a log scale (1 study takes an hour, 1,000 take 100).
     left, right = 50, 400
-    peak = max(max(r["makespan_h"], r["ideal_makespan_h"]) for _, r in items) or 1.0
+    decades = max(1, math.ceil(math.log10(max(max(r["makespan_h"], r["ideal_makespan_h"]) for _, r in items) or 1)))
     slot = (right - left) / max(len(items), 1)
-    parts.append(f'<text x="{left}" y="18" font-size="12">Makespan (dark) and ideal (light), hours; quota 10 '
-                 'concurrent jobs</text>')
+
+    def bar(hours: float) -> float:
+        return (height - bottom - top) * max(0.0, math.log10(max(hours, 0.1)) + 1) / (decades + 1)
+
+    parts.append(f'<text x="{left}" y="18" font-size="12">Makespan (dark) and ideal (light), hours (log scale); '
+                 'quota 10 jobs</text>')
+    for d in range(-1, decades + 1):
+        yy = height - bottom - bar(10.0 ** d)
+        parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{10.0 ** d:g}</text>')
+        parts.append(f'<line x1="{left}" y1="{yy:.1f}" x2="{right}" y2="{yy:.1f}" stroke="#e5e5e5"/>')
     for i, (n, r) in enumerate(items):
         x = left + i * slot + 6
         for j, (key, colour) in enumerate((("makespan_h", "#1f4e79"), ("ideal_makespan_h", "#9dc3e6"))):
-            h = (height - bottom - top) * r[key] / peak
+            h = bar(r[key])
             parts.append(f'<rect x="{x + j * slot * 0.4:.1f}" y="{height - bottom - h:.1f}" '
                          f'width="{slot * 0.36:.1f}" height="{h:.1f}" fill="{colour}"/>')
             parts.append(f'<text x="{x + j * slot * 0.4:.1f}" y="{height - bottom - h - 3:.1f}">{r[key]:g}</text>')
-        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}">{int(n):,} studies</text>')
+        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}">{int(n):,} {"study" if int(n) == 1 else "studies"}'
+                     '</text>')
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{right}" y2="{height - bottom}" stroke="#333"/>')
     # Right: per-round transitions and reads per tick against N.
-    left, right = 480, width - 150
+    left, right = 470, width - 230
     sizes = [int(n) for n, _ in items]
     lo, hi = math.log10(min(sizes)), math.log10(max(sizes))
     series = {"transitions / round (mean)": ("transitions_per_round", "#1f4e79"),

@@ -48,6 +48,7 @@ class FleetResult:
     statuses: dict[str, str]  # execution name -> final status
     makespan_s: float
     job_seconds: float  # the tuning jobs' total duration (the work)
+    longest_job_seconds: float
     rounds: int
     transitions: int
     invocations: dict[str, int]
@@ -112,10 +113,11 @@ def run_fleet(specs: Sequence[tuple[str, bytes]], *, template: dict[str, Any], q
             say(f"fleet: wall-clock timeout after {wall_timeout_s:g} s; unfinished runs count as failed")
         statuses, runs = _executions(world)
         jobs = list(sim.sagemaker.jobs.values())
+        durations = [min(j.plan.end_s, j.plan.stopped_s or j.plan.end_s) - j.plan.created_s for j in jobs]
         registry = R.read_registry(world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE))
         result = FleetResult(
             submitted=len(specs), statuses=statuses, makespan_s=max(coordinator.end_times, default=0.0),
-            job_seconds=sum(min(j.plan.end_s, j.plan.stopped_s or j.plan.end_s) - j.plan.created_s for j in jobs),
+            job_seconds=sum(durations), longest_job_seconds=max(durations, default=0.0),
             rounds=len(jobs), transitions=sum(c.transitions for c in runs.values()),
             invocations=dict(runtime.invocations),
             reconcile_reads=reads, reconcile_in_flight=in_flight, refused_creates=sim.sagemaker.refused,
