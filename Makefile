@@ -92,8 +92,8 @@ demo: install  ## validate, render and plan the examples, synthesize, then run o
 	@echo "==> simulating $(EXAMPLE) end to end (local test harness: moto, real handlers, simulated SageMaker)"
 	@$(VENV)/bin/amt simulate $(EXAMPLE) --out .amt-sim
 
-bench: install  ## benchmarks: prints a table, writes bench/results.json and docs/benchmarks.md
-	@$(PY) -m bench.run
+bench: install  ## benchmarks: writes bench/results.json and docs/benchmarks.md; SECTIONS=orchestration,synth for some
+	@$(PY) -m bench.run $(if $(SECTIONS),--only $(SECTIONS))
 
 # mutmut lives in its own extra: `make test` never installs or runs it.
 MUTATE_STAMP := $(VENV)/.mutate-installed

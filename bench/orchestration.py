@@ -1,7 +1,8 @@
 """Orchestration cost per round: state transitions, Lambda invocations and SageMaker API calls for one
 tuning round whose simulated job lasts 1 h and 24 h, for our event-driven workflow and for a 60 s
 poll-loop baseline run through the same simulator on simulated time; and the SageMaker SDK's
-`wait()` pattern, whose Describe calls follow from its 5 s interval."""
+`wait()` pattern, whose Describe calls follow from its 5 s interval. `ours_next_round`: what a second round
+adds to a run (a two-round run less a one-round run)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def _one_round_spec(folder: Path) -> Path:
     doc["rounds"] = {"max": 1}
     doc["resources"].update(max_runtime_per_job="12h", max_tuning_runtime="2d")
     doc.pop("budget", None)
+    doc.pop("promote", None)  # once per run, not per round: two transitions and one invocation at the end
     path = folder / "churn-xgb.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -54,6 +56,12 @@ def run() -> dict[str, Any]:
             if ours.status != "SUCCEEDED":
                 raise RuntimeError(f"our workflow ended {ours.status}: {ours.error} {ours.cause}")
             out["ours"][key] = _figures(ours)
+            if hours == DURATIONS_H[0]:
+                progress("orchestration: our workflow, two rounds (the cost of a further round)")
+                two = run_simulation(spec, template=template, job_duration_s=seconds, rounds=2)
+                if two.status != "SUCCEEDED" or len(two.rounds) != 2:
+                    raise RuntimeError(f"two rounds ended {two.status} after {len(two.rounds)}: {two.error}")
+                out["ours_next_round"] = {k: v - out["ours"][key][k] for k, v in _figures(two).items()}
             progress(f"orchestration: poll loop ({POLL_INTERVAL_S} s), one round, {hours} h job"
                      + (" (minutes of wall time: the interpreter steps every state)" if hours > 1 else ""))
             poll = run_simulation(spec, template=template, job_duration_s=seconds,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from amt_conductor.cdk.ids import States
 from amt_conductor.cli.simulate import engine
 from amt_conductor.cli.simulate import results as R
 from amt_conductor.cli.simulate.clock import Coordinator
@@ -32,20 +33,33 @@ from amt_conductor.contract import DEFAULT_CONFIGS_PREFIX, EnvKeys
 REGISTRY_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 
 
+@dataclass(frozen=True)
+class RunCost:
+    """One execution's state transitions, its rounds (Launch entered) and how many of them queued."""
+
+    transitions: int
+    rounds: int
+    queued: int
+
+
 @dataclass
 class FleetResult:
     submitted: int
     statuses: dict[str, str]  # execution name -> final status
     makespan_s: float
     job_seconds: float  # the tuning jobs' total duration (the work)
+    longest_job_seconds: float
     rounds: int
     transitions: int
     invocations: dict[str, int]
     reconcile_reads: list[int]  # registry reads of each reconcile tick
+    reconcile_in_flight: list[int]  # runs in flight (started, not ended) at each reconcile tick
     refused_creates: int  # ResourceLimitExceeded answers from simulated SageMaker
     max_concurrent_jobs: int  # most tuning jobs running at one simulated moment
     handler_errors: list[str] = field(default_factory=list)
     failure_reasons: list[str] = field(default_factory=list)  # from the registry's failed runs
+    runs: dict[str, RunCost] = field(default_factory=dict)  # execution name -> its cost
+    registry_items: int = 0  # items in the registry at the end: everything the studies left behind
     wall_seconds: float = 0.0
 
     @property
@@ -70,6 +84,7 @@ def run_fleet(specs: Sequence[tuple[str, bytes]], *, template: dict[str, Any], q
     sim.sagemaker.quotas = quotas
     coordinator = Coordinator(sim.clock)
     reads: list[int] = []
+    in_flight: list[int] = []
 
     from moto import mock_aws
 
@@ -77,7 +92,7 @@ def run_fleet(specs: Sequence[tuple[str, bytes]], *, template: dict[str, Any], q
 
     with engine._ONE_AT_A_TIME, engine._quiet_stdout(), warnings.catch_warnings(), \
             mock.patch.dict(os.environ, engine._ENV), mock_aws(config=engine.MOTO_CONFIG), patched(sim), \
-            _count_reconcile_reads(runtime, reads):
+            _count_reconcile_reads(runtime, reads, in_flight, lambda: coordinator.started - coordinator.ended):
         warnings.filterwarnings("ignore", module="aws_lambda_powertools")
         world = sim.world = World(resolver, runtime)
         world.build()
@@ -96,18 +111,21 @@ def run_fleet(specs: Sequence[tuple[str, bytes]], *, template: dict[str, Any], q
         sim.finished = True
         if not finished:
             say(f"fleet: wall-clock timeout after {wall_timeout_s:g} s; unfinished runs count as failed")
-        statuses, transitions = _executions(world)
+        statuses, runs = _executions(world)
         jobs = list(sim.sagemaker.jobs.values())
+        durations = [min(j.plan.end_s, j.plan.stopped_s or j.plan.end_s) - j.plan.created_s for j in jobs]
+        registry = R.read_registry(world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE))
         result = FleetResult(
             submitted=len(specs), statuses=statuses, makespan_s=max(coordinator.end_times, default=0.0),
-            job_seconds=sum(min(j.plan.end_s, j.plan.stopped_s or j.plan.end_s) - j.plan.created_s for j in jobs),
-            rounds=len(jobs), transitions=transitions, invocations=dict(runtime.invocations),
-            reconcile_reads=reads, refused_creates=sim.sagemaker.refused,
+            job_seconds=sum(durations), longest_job_seconds=max(durations, default=0.0),
+            rounds=len(jobs), transitions=sum(c.transitions for c in runs.values()),
+            invocations=dict(runtime.invocations),
+            reconcile_reads=reads, reconcile_in_flight=in_flight, refused_creates=sim.sagemaker.refused,
             max_concurrent_jobs=_max_concurrent([(j.plan.created_s, j.plan.stopped_s or j.plan.end_s) for j in jobs]),
             handler_errors=list(runtime.errors),
-            failure_reasons=[str(i.get("failure_reason")) for i in R.read_registry(
-                world.client("dynamodb"), world.env_value(EnvKeys.REGISTRY_TABLE))
-                if str(i.get("pk", "")).startswith("RUN#") and i.get("status") == "FAILED"])
+            failure_reasons=[str(i.get("failure_reason")) for i in registry
+                             if str(i.get("pk", "")).startswith("RUN#") and i.get("status") == "FAILED"],
+            runs=runs, registry_items=len(registry))
     result.wall_seconds = round(time.monotonic() - started, 1)
     say(f"fleet: {result.succeeded}/{result.submitted} succeeded, makespan {result.makespan_s / 3600:.2f} h "
         f"({result.wall_seconds:.0f} s of wall time)")
@@ -124,20 +142,27 @@ def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
     return most
 
 
-def _executions(world: World) -> tuple[dict[str, str], int]:
+def _executions(world: World) -> tuple[dict[str, str], dict[str, RunCost]]:
+    """Each execution's final status and what it cost, by name."""
     sfn = world.client("stepfunctions")
     statuses: dict[str, str] = {}
-    transitions = 0
+    costs: dict[str, RunCost] = {}
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=world.state_machine_arn):
         for e in page["executions"]:
             statuses[e["name"]] = e["status"]
-            transitions += R.count_transitions(R.read_history(sfn, e["executionArn"]))
-    return statuses, transitions
+            history = R.read_history(sfn, e["executionArn"])
+            entered = [str(h.get("stateEnteredEventDetails", {}).get("name")) for h in history
+                       if h["type"].endswith("StateEntered")]
+            costs[e["name"]] = RunCost(R.count_transitions(history), entered.count(States.LAUNCH),
+                                       entered.count(States.WAIT_IN_QUEUE))
+    return statuses, costs
 
 
 @contextmanager
-def _count_reconcile_reads(runtime: Runtime, reads: list[int]) -> Iterator[None]:
-    """Registry reads made by each reconcile invocation (botocore calls, counted by operation)."""
+def _count_reconcile_reads(runtime: Runtime, reads: list[int], in_flight: list[int],
+                           runs_in_flight: Callable[[], int]) -> Iterator[None]:
+    """Registry reads made by each reconcile invocation (botocore calls, counted by operation), and the
+    runs in flight when it ran."""
     from botocore.client import BaseClient
 
     original_call, original_invoke = BaseClient._make_api_call, runtime.invoke
@@ -153,6 +178,7 @@ def _count_reconcile_reads(runtime: Runtime, reads: list[int]) -> Iterator[None]
         if fn is None or fn.label != "reconcile":
             return original_invoke(name_or_arn, event)
         counter.append(0)
+        in_flight.append(runs_in_flight())
         try:
             return original_invoke(name_or_arn, event)
         finally:

@@ -20,14 +20,23 @@ Why each patch exists:
   loaders share one process-wide memo of what they read from disk, keyed by their search paths.
   Likewise moto's Step Functions interpreter builds a new client for every task and parses every
   JSONPath on every use: clients are reused and parsed paths memoized (a poll loop repeats both).
+- moto (speed only, for many studies at once): three costs of moto's that grow with everything a
+  simulation has done rather than with the request, each replaced by one that gives the same answer.
+  Each execution parses the state machine's definition again (about 0.1 s): it is parsed once per
+  definition and every execution gets its own deep copy of the parsed program. DynamoDB's
+  TransactWriteItems deep-copies every table it touches to roll back a cancelled transaction: the
+  items it touches are saved instead and put back on cancellation. A Query sorts every item of the
+  table before it picks the partition it reads: it is handed that partition's items only (on an
+  index, the items that have the index's key), which it sorts as before.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -37,6 +46,10 @@ from botocore.loaders import Loader
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.serialize import XFormedAttributePicker
+from moto.dynamodb import models as ddb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.sagemaker.exceptions import ResourceNotFound, SagemakerClientError
 from moto.sagemaker.models import HyperParameterTuningJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -100,6 +113,152 @@ def _shared(name: str) -> Any:
         return _LOADED[key]
 
     return load
+
+
+# --- speed only: moto's costs that grow with history, replaced by ones that give the same answer ---
+
+_PROGRAMS: dict[str, Any] = {}  # definition text -> parsed program (never run itself: executions get copies)
+
+
+def _parsed_once(original: Any) -> Any:
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        program = _PROGRAMS.get(definition)
+        if program is None:
+            program = _PROGRAMS[definition] = original(self)
+        return copy.deepcopy(program)  # an execution's components keep state of their own while it runs
+
+    return entrypoint
+
+
+class _Snapshot(threading.local):
+    # True while a TransactWriteItems has saved the items it touches: moto's copy of whole tables is skipped.
+    items_saved = False
+
+
+_SNAPSHOT = _Snapshot()
+
+
+def _deepcopy_unless_saved(value: Any, memo: Any = None) -> Any:
+    if isinstance(value, Table) and _SNAPSHOT.items_saved:
+        return value  # moto's rollback puts back this very table; `_transact` puts back the items
+    return copy.deepcopy(value, memo)
+
+
+_DDB_COPY = types.SimpleNamespace(deepcopy=_deepcopy_unless_saved, copy=copy.copy)
+
+
+def _transact(original: Any) -> Any:
+    """TransactWriteItems that saves the items it touches (not whole tables) and restores them if cancelled."""
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        saved: list[tuple[Table, Any, Any, Any]] = []
+        try:
+            for entry in transact_items:
+                (_, op), = entry.items()
+                table = self.tables[op["TableName"]]
+                if table.stream_shard is not None:
+                    raise LookupError  # stream records would need rolling back too: moto's way
+                key = op.get("Key") or {a: op["Item"][a] for a in (table.hash_key_attr, table.range_key_attr) if a}
+                hash_key, range_key = self.get_keys_value(table, key)
+                saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        except Exception:  # anything unusual (moto reports the request's own errors): whole-table copies
+            return original(self, transact_items)
+        _SNAPSHOT.items_saved = True
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, before in reversed(saved):
+                holder, at = (table.items, hash_key) if range_key is None else (table.items[hash_key], range_key)
+                if before is not None:
+                    holder[at] = before
+                    continue
+                holder.pop(at, None)
+                if range_key is not None and not holder:
+                    del table.items[hash_key]  # a partition the transaction created
+            raise
+        finally:
+            _SNAPSHOT.items_saved = False
+
+    return transact_write_items
+
+
+class _Candidates(threading.local):
+    # While a Query runs: (table, which of its items can match). moto reads `all_items()` (every item of the
+    # table, sorted) and keeps those in the queried partition; on the table's key that is one partition's
+    # items, on an index the items that have the index's hash key (a sparse index holds no others). moto
+    # then sorts what it kept by a total order of its own (range key; index keys then table keys).
+    current: tuple[Table, Callable[[Table], list[Any]]] | None = None
+
+
+_CANDIDATES = _Candidates()
+
+
+def _query_candidates(original: Any) -> Any:
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name:
+            index = next((i for i in self.all_indexes() if i.name == index_name), None)
+            if index is None:
+                return original(self, hash_key, *args, **kwargs)  # moto's own error
+            attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            _CANDIDATES.current = (self, lambda t: [i for i in _every_item(t) if all(a in i.attrs for a in attrs)])
+        elif hash_key is not None and self.range_key_attr:
+            _CANDIDATES.current = (self, lambda t: list((t.items.get(hash_key) or {}).values()))
+        else:
+            return original(self, hash_key, *args, **kwargs)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            _CANDIDATES.current = None
+
+    return query
+
+
+def _every_item(table: Table) -> list[Any]:
+    if not table.range_key_attr:
+        return list(table.items.values())
+    return [item for partition in table.items.values() for item in partition.values()]
+
+
+def _all_items(original: Any) -> Any:
+    def all_items(self: Any) -> Any:
+        current = _CANDIDATES.current
+        if current is None or current[0] is not self:
+            return original(self)
+        return current[1](self)
+
+    return all_items
+
+
+# Names moto's response serializer tries for a model member, in order: they depend on the member's shape (and
+# the structure it is in), the name, and the source object's class (and its Meta aliases); never on values.
+_MEMBER_NAMES: dict[tuple[Any, ...], tuple[Any, Any, Any, list[str]]] = {}
+
+
+def _member_names(original: Any) -> Any:
+    def get_possible_keys(self: Any, context: Any) -> list[str]:
+        shape, obj = context.shape, context.obj
+        parent, meta = getattr(shape, "parent", None), getattr(obj, "Meta", None)
+        key = (type(self), tuple(self.alias_providers), context.key, type(obj), id(meta), id(shape), id(parent))
+        known = _MEMBER_NAMES.get(key)
+        # The objects are kept with the names, so their ids cannot be reused by others while cached.
+        if known is None or known[0] is not shape or known[1] is not parent or known[2] is not meta:
+            known = _MEMBER_NAMES[key] = (shape, parent, meta, list(original(self, context)))
+        return known[3]
+
+    return get_possible_keys
+
+
+def _speed_patches() -> list[tuple[Any, str, Any]]:
+    return [
+        (ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once(ExecutionWorker._get_evaluation_entrypoint)),
+        (ddb_models, "copy", _DDB_COPY),
+        (DynamoDBBackend, "transact_write_items", _transact(DynamoDBBackend.transact_write_items)),
+        (Table, "query", _query_candidates(Table.query)),
+        (Table, "all_items", _all_items(Table.all_items)),
+        (XFormedAttributePicker, "get_possible_keys", _member_names(XFormedAttributePicker.get_possible_keys)),
+    ]
 
 
 def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
@@ -246,4 +405,5 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         # The handlers' registry stamps and compares times (the reconciler's "quiet for N minutes"):
         # they must read the simulated clock, or a simulated hour would never pass for them.
         (amt_registry, "datetime", _clock_datetime(clock)),
+        *_speed_patches(),
     ]
