@@ -22,7 +22,7 @@ import importlib.metadata
 import importlib.util
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from amt_conductor.cdk import ids
@@ -132,12 +132,17 @@ def stage(dest: Path) -> Path:
     return dest
 
 
+def _staged(prefix: str, build: Callable[[Path], Path]) -> Path:
+    """`build` into a fresh temporary folder removed at exit (CDK hashes an asset's content, not its path)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build(root)
+
+
 @functools.cache
 def lambda_code_dir() -> Path:
-    """The staged asset directory, built once per process (CDK hashes its content, not its path)."""
-    root = Path(tempfile.mkdtemp(prefix="amt-conductor-lambda-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return stage(root)
+    """The staged asset directory, built once per process."""
+    return _staged("amt-conductor-lambda-", stage)
 
 
 YAML_DISTRIBUTION = "PyYAML"
@@ -174,6 +179,4 @@ def stage_yaml_layer(dest: Path) -> Path:
 @functools.cache
 def yaml_layer_dir() -> Path:
     """The staged layer directory, built once per process."""
-    root = Path(tempfile.mkdtemp(prefix="amt-conductor-layer-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return stage_yaml_layer(root)
+    return _staged("amt-conductor-layer-", stage_yaml_layer)
