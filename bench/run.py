@@ -72,6 +72,10 @@ def verdicts(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _studies(n: int | str) -> str:
+    return "1 study" if int(n) == 1 else f"{int(n):,} studies"
+
+
 def _scale_run_verdicts(runs: dict[str, Any], line: Callable[[bool, str], None]) -> None:
     """Issue 10's targets for many studies at once: none failed, makespan near the ideal, the per-round cost of one
     study plus a constant for queueing, and reconciler reads per tick that do not grow with history."""
@@ -80,7 +84,7 @@ def _scale_run_verdicts(runs: dict[str, Any], line: Callable[[bool, str], None])
     for n, fig in items:
         ratio = fig["makespan_h"] / max(fig["ideal_makespan_h"], 1e-9)
         line(fig["failed"] == 0 and ratio <= t["makespan_over_ideal"],
-             f"{int(n):,} studies at once under a quota of {scale_runs.QUOTA}: {fig['failed']} failed, makespan "
+             f"{_studies(n)} at once under a quota of {scale_runs.QUOTA}: {fig['failed']} failed, makespan "
              f"{fig['makespan_h']} h = {ratio:.2f}x the ideal {fig['ideal_makespan_h']} h (target 0 failed, "
              f"<= {t['makespan_over_ideal']}x)")
     base_n, base = items[0]
@@ -89,20 +93,20 @@ def _scale_run_verdicts(runs: dict[str, Any], line: Callable[[bool, str], None])
     steady = all((fig.get("transitions_per_round_admitted_at_once") or one) == one
                  and (fig.get("transitions_per_round_queued") or one) - one <= t["queue_transitions"]
                  and fig["lambda_invocations_per_round"] <= one_inv + t["queue_invocations"] * fig.get(
-                     "queued_rounds", 0) / max(fig["submitted"], 1) + 0.005 for _, fig in items)
-    line(steady, f"cost per round against {int(base_n):,} study: a round admitted at once costs "
+                     "queued_rounds", 0) / max(fig.get("rounds", fig["submitted"]), 1) + 0.005 for _, fig in items)
+    line(steady, f"cost per round against {_studies(base_n)}: a round admitted at once costs "
          + ", ".join(f"{fig.get('transitions_per_round_admitted_at_once') or '-'}" for _, fig in items)
          + " transitions and a round that queued "
          + ", ".join(f"{fig.get('transitions_per_round_queued') or '-'}" for _, fig in items)
-         + f" at {', '.join(f'{int(n):,}' for n, _ in items)} studies (target: {one} as for one study, plus at most "
-         f"{t['queue_transitions']} for queueing); invocations per round "
+         + f" at {', '.join(f'{int(n):,}' for n, _ in items)} studies (target: {one} as for one study alone, plus "
+         f"at most {t['queue_transitions']} for queueing); invocations per round "
          + ", ".join(str(fig["lambda_invocations_per_round"]) for _, fig in items)
          + f" (one study's {one_inv}, plus {t['queue_invocations']} for each round that queued)")
     reads = [(int(n), fig["registry_reads_per_reconcile_tick_max"], fig.get("registry_items_at_end", 0))
              for n, fig in items]
     full = [rd for n, rd, _ in reads if n >= scale_runs.QUOTA]  # the quota's worth of jobs in flight, or more
     line(len(set(full)) <= 1, "registry reads per reconcile tick (max): "
-         + ", ".join(f"{rd} at {n:,} studies (registry {items_:,} items)" for n, rd, items_ in reads)
+         + ", ".join(f"{rd} at {_studies(n)} (registry {items_:,} items)" for n, rd, items_ in reads)
          + "; target: growing with what is in flight (at most the quota's jobs run at once), never with history")
 
 

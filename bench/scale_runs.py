@@ -62,6 +62,7 @@ def figures(r: Any) -> dict[str, Any]:
         "lambda_invocations_per_round": round(sum(orchestration.values()) / rounds, 2),
         "registry_reads_per_reconcile_tick_max": max(r.reconcile_reads, default=0),
         # What the per-round means are made of: rounds admitted at once and rounds that queued.
+        "rounds": r.rounds,
         "queued_rounds": queued,
         "transitions_per_round_admitted_at_once": _per_round([c for c in costs if not c.queued]),
         "transitions_per_round_queued": _per_round([c for c in costs if c.queued]),

@@ -20,14 +20,17 @@ Why each patch exists:
   loaders share one process-wide memo of what they read from disk, keyed by their search paths.
   Likewise moto's Step Functions interpreter builds a new client for every task and parses every
   JSONPath on every use: clients are reused and parsed paths memoized (a poll loop repeats both).
-- moto (speed only, for many studies at once): three costs of moto's that grow with everything a
+- moto (speed only, for many studies at once): costs of moto's that grow with everything a
   simulation has done rather than with the request, each replaced by one that gives the same answer.
   Each execution parses the state machine's definition again (about 0.1 s): it is parsed once per
   definition and every execution gets its own deep copy of the parsed program. DynamoDB's
   TransactWriteItems deep-copies every table it touches to roll back a cancelled transaction: the
   items it touches are saved instead and put back on cancellation. A Query sorts every item of the
-  table before it picks the partition it reads: it is handed that partition's items only (on an
-  index, the items that have the index's key), which it sorts as before.
+  table before it picks the partition it reads: it is handed that partition's items only, already in
+  range-key order (on an index, the items that have the index's key), which it sorts as before; and a
+  COUNT on a table's key counts the matching items without copying them first. The response
+  serializer works out, for every member of every response, which attribute names to try: those
+  depend only on the model and the object's class, so they are remembered.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.core.serialize import XFormedAttributePicker
 from moto.dynamodb import models as ddb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as ddb_table
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.sagemaker.exceptions import ResourceNotFound, SagemakerClientError
 from moto.sagemaker.models import HyperParameterTuningJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -187,11 +192,27 @@ class _Candidates(threading.local):
     # While a Query runs: (table, which of its items can match). moto reads `all_items()` (every item of the
     # table, sorted) and keeps those in the queried partition; on the table's key that is one partition's
     # items, on an index the items that have the index's hash key (a sparse index holds no others). moto
-    # then sorts what it kept by a total order of its own (range key; index keys then table keys).
+    # then sorts what it kept by a total order of its own (range key; index keys then table keys): handed
+    # over in range-key order already, a partition's items cost that sort one comparison each.
     current: tuple[Table, Callable[[Table], list[Any]]] | None = None
+    # A COUNT on the table's key: moto copies the matching items to return them, and the response only
+    # counts them (no projection or index applies), so they are counted uncopied.
+    count_only = False
+    counting = False
 
 
 _CANDIDATES = _Candidates()
+
+
+def _count_query(original: Any) -> Any:
+    def query(self: Any) -> Any:
+        _CANDIDATES.count_only = self.body.get("Select") == "COUNT"
+        try:
+            return original(self)
+        finally:
+            _CANDIDATES.count_only = False
+
+    return query
 
 
 def _query_candidates(original: Any) -> Any:
@@ -204,15 +225,28 @@ def _query_candidates(original: Any) -> Any:
             attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
             _CANDIDATES.current = (self, lambda t: [i for i in _every_item(t) if all(a in i.attrs for a in attrs)])
         elif hash_key is not None and self.range_key_attr:
-            _CANDIDATES.current = (self, lambda t: list((t.items.get(hash_key) or {}).values()))
+            # moto orders DynamoTypes by `cast_value`: the same order, each key computed once.
+            _CANDIDATES.current = (self, lambda t: sorted((t.items.get(hash_key) or {}).values(),
+                                                          key=lambda item: item.range_key.cast_value))
+            _CANDIDATES.counting = _CANDIDATES.count_only
         else:
             return original(self, hash_key, *args, **kwargs)
         try:
             return original(self, hash_key, *args, **kwargs)
         finally:
             _CANDIDATES.current = None
+            _CANDIDATES.counting = False
 
     return query
+
+
+def _deepcopy_unless_counted(value: Any, memo: Any = None) -> Any:
+    if _CANDIDATES.counting and isinstance(value, list):
+        return value  # the matching items of a COUNT: the response reads only how many there are
+    return copy.deepcopy(value, memo)
+
+
+_TABLE_COPY = types.SimpleNamespace(deepcopy=_deepcopy_unless_counted, copy=copy.copy)
 
 
 def _every_item(table: Table) -> list[Any]:
@@ -256,6 +290,8 @@ def _speed_patches() -> list[tuple[Any, str, Any]]:
         (ddb_models, "copy", _DDB_COPY),
         (DynamoDBBackend, "transact_write_items", _transact(DynamoDBBackend.transact_write_items)),
         (Table, "query", _query_candidates(Table.query)),
+        (DynamoHandler, "query", _count_query(DynamoHandler.query)),
+        (ddb_table, "copy", _TABLE_COPY),
         (Table, "all_items", _all_items(Table.all_items)),
         (XFormedAttributePicker, "get_possible_keys", _member_names(XFormedAttributePicker.get_possible_keys)),
     ]
