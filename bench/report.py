@@ -113,13 +113,15 @@ SECTION_TITLES = {"orchestration": "Orchestration cost per round", "cold_start":
 
 
 def _provenance(dates: dict[str, str]) -> list[str]:
-    """Which run each section's figures come from."""
+    """Which run each section's figures come from: the run most sections share, and the exceptions."""
     if len(set(dates.values())) <= 1:
         return ["Every figure below comes from that one run (`bench/results.json`). Targets are aims, not test "
                 "asserts."]
-    return ["Targets are aims, not test asserts. The sections come from different runs (`make bench "
-            "SECTIONS=...` refreshes some and keeps the others): "
-            + "; ".join(f"{SECTION_TITLES.get(n, n)} {d}" for n, d in dates.items()) + "."]
+    common = max(set(dates.values()), key=list(dates.values()).count)
+    others = [f"{SECTION_TITLES.get(n, n)} ({dates[n]})" for n in SECTION_TITLES if n in dates and dates[n] != common]
+    return [f"Every figure below comes from the run of {common} (`bench/results.json`) except: {'; '.join(others)}. "
+            "`make bench SECTIONS=...` refreshes some sections and keeps the others' figures and dates. Targets are "
+            "aims, not test asserts."]
 
 
 def _by_size(runs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -158,19 +160,30 @@ def _scale_runs(runs: dict[str, Any]) -> list[str]:
                          r.get("admit_invocations_per_round", "-"), r["registry_reads_per_reconcile_tick_max"],
                          r.get("runs_in_flight_at_reconcile_tick_max", "-"), r.get("registry_items_at_end", "-")]))
     at_once = base.get("transitions_per_round_admitted_at_once") or base["transitions_per_round"]
-    out += ["", f"The per-round means rise with N only because more of the rounds queue (none of 10, nearly all of "
-            f"1,000). Split by whether the round queued, the cost is the same at every N: {at_once} transitions for "
-            f"a round admitted at once, as for one study alone, and one more for a round that queued; likewise one "
+    first_n, first = items[0]
+    most_reads = max(r["registry_reads_per_reconcile_tick_max"] for _, r in items)
+    most_queued = max(r.get("queued_rounds", 0) for _, r in items)
+    queued_costs = sorted({r["transitions_per_round_queued"] for _, r in items
+                           if r.get("transitions_per_round_queued")})
+    last_n, last = items[-1]
+    out += ["", f"The per-round means rise with N only because more of the rounds queue "
+            f"({last.get('queued_rounds', 0):,} of {int(last_n):,} at {int(last_n):,} studies). Split by whether the "
+            f"round queued, the cost is the same at every N: {at_once} transitions for a round admitted at once, "
+            f"as for one study alone, and {' or '.join(f'{c:g}' for c in queued_costs) or '-'} for a round that "
+            "queued; likewise one "
             "more invocation (the admit function's second call, which parks the task token in WaitInQueue). That is "
             "the constant for queueing: it does not grow with the queue's length or the time spent in it, because "
             "a queued round waits on its task token and is woken by a SendTaskSuccess from the resume function "
             "(or the reconciler) once capacity frees, which is an API call, not a state. So the mean stays below "
             "one-study cost + 1 however many studies wait.", "",
-            "The reconciler's reads per tick are bounded by what is in flight, not by history: each tick reads "
-            "the quiet tokens of running jobs, the capacity holds (at most the quota) and each hold's run, the "
-            "counters, one page of the queue and COUNT queries of the queue and the in-flight index (one query "
-            "per MB). The registry's history (finished runs, rounds, tokens) grows with every study and is never "
-            "read: compare the last two columns.", ""]
+            "The reconciler's reads per tick follow what is in flight, never history: each tick reads the quiet "
+            "tokens of running jobs, the capacity holds (at most the quota) and each hold's run, the counters, "
+            "one page of the queue and COUNT queries of the queue and the in-flight index (one query per MB of "
+            f"entries). So they grow with running jobs ({first['registry_reads_per_reconcile_tick_max']} reads "
+            f"at {first_n} {'study' if int(first_n) == 1 else 'studies'}, at most {most_reads} with the quota's "
+            f"jobs running) and stay there however many runs wait behind them (up to {most_queued:,} rounds "
+            "queued) and however much history the registry holds (finished runs, rounds and tokens, never read): "
+            "compare the last three columns.", ""]
     return out
 
 
@@ -270,9 +283,10 @@ def write(results: dict[str, Any]) -> None:
         if nxt:
             lines += [f"Each further round of a run costs {nxt['transitions']} transitions and "
                       f"{nxt['lambda_invocations']} invocations (NextRoundInput and the round's states; no start, "
-                      "no end). Quota admission adds a constant to every round: two transitions (Admit, Admitted?) "
-                      "and one invocation (admit), over the 8 transitions and 5 invocations a one-round run cost "
-                      "before it. A round that has to wait for capacity costs one transition and one invocation "
+                      "no end). A one-round run cost 8 transitions and 5 invocations before quota admission and "
+                      "promotion: admission adds a constant to every round, two transitions (Admit, Admitted?) and "
+                      "one invocation (admit), and the Promote? choice one transition at the run's end. "
+                      "A round that has to wait for capacity costs one transition and one invocation "
                       "more (WaitInQueue: the admit function parks the task token), however long it waits and "
                       "however many rounds are ahead of it: whoever frees capacity wakes it with a SendTaskSuccess "
                       "call, not a state (the scale runs below measure it at 1,000 studies).", ""]

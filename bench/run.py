@@ -68,7 +68,9 @@ def verdicts(r: dict[str, Any]) -> list[str]:
         _scale_run_verdicts(runs, line)
     su = r.get("suite")
     if su:
-        line(su["make_test_s"] < t["make_test_s"], f"make test {su['make_test_s']} s (target < {t['make_test_s']} s)")
+        when = (r.get("dates") or {}).get("suite", r.get("date"))
+        line(su["make_test_s"] < t["make_test_s"], f"make test {su['make_test_s']} s (target < {t['make_test_s']} s)"
+             + ("" if when == r.get("date") else f"; figure from {when}"))
     return out
 
 
