@@ -30,11 +30,21 @@ def test_the_asset_holds_every_handler_and_no_cdk_or_cli_code(tmp_path: Path) ->
 
 
 def test_the_closure_follows_imports_inside_functions_and_skips_type_checking_ones(tmp_path: Path) -> None:
-    closure = asset.import_closure(asset.handler_modules())
-    # rounds imports the loader inside a function (a handler needs it at run time)...
-    assert "amt_conductor.spec.loader" in closure
-    # ...and the runtime's TYPE_CHECKING-only imports never pull in code that does not run.
-    assert all(not m.startswith(("amt_conductor.cdk", "amt_conductor.cli")) for m in closure)
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import amt_conductor.contract\n"
+        "if TYPE_CHECKING:\n"
+        "    from amt_conductor.cdk import ids\n"
+        "def later():\n"
+        "    from amt_conductor.spec import naming\n"
+        "    from . import sibling\n"
+    )
+    found = set(asset._imports("amt_conductor.runtime.mod", source))
+    assert {"amt_conductor.contract", "amt_conductor.spec.naming", "amt_conductor.runtime.sibling"} <= found
+    assert not {m for m in found if m.startswith("amt_conductor.cdk")}
+    # On the real handlers: rounds imports the loader inside a function, so it ships.
+    assert "amt_conductor.spec.loader" in asset.import_closure(asset.handler_modules())
 
 
 def test_every_handler_imports_from_the_staged_asset_alone(tmp_path: Path) -> None:
