@@ -5,12 +5,21 @@ alone, and its module plus every module the Lambda asset ships (the handlers' im
 `amt_conductor.cdk.asset`), an upper bound of what a first invocation imports. Imports come from the
 staged asset, as in Lambda. Each figure is the median over repeated runs of `python -c` measuring
 only the imports (interpreter start-up excluded), so handlers and the SDK are compared alike.
+
+Against earlier trees (issue 13: "no worse than before"): the same handlers of each of BASELINES are
+extracted from git (`git archive`, its lambda/ folder, which was then the whole asset) and imported alike,
+each sample alternating between the trees so that the machine's load weighs on all; the ratios (now /
+before) are the comparison, not the absolute seconds.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tarfile
+import tempfile
+from io import BytesIO
 from pathlib import Path
 
 from bench.common import PYTHON, ROOT, env, median, progress
@@ -19,6 +28,13 @@ RUNS = 7
 # What a handler would import to resolve images and describe tuning jobs with the SDK instead.
 SDK_MODULES = ("sagemaker.core.image_uris", "sagemaker.core.resources")
 _PROBE = "{pre}import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+# Trees to compare with, both on the old layout (handlers in lambda/handlers, the library in lambda/amt, the
+# Lambda asset the whole lambda/ folder less tests and caches). The first is the one issue 13's "no worse
+# than before" is judged against; the second shows what this release's features cost.
+BASELINES = {
+    "ba71369": "before the package move",
+    "bcd7819": "the previous release's benchmark run",
+}
 
 
 def _asset_env() -> dict[str, str]:
@@ -29,16 +45,88 @@ def _asset_env() -> dict[str, str]:
     return e
 
 
+def _sample(module: str, environ: dict[str, str], preload: str = "") -> float:
+    pre = f"import {preload}; " if preload else ""
+    out = subprocess.run([PYTHON, "-c", _PROBE.format(pre=pre, mod=module)], cwd=ROOT, env=environ,
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def import_seconds(module: str, runs: int = RUNS, preload: str = "") -> float:
     """Median seconds to import `module` in a fresh interpreter (after `preload`, untimed, if given),
     with the staged Lambda asset first on the path."""
-    samples = []
-    pre = f"import {preload}; " if preload else ""
+    environ = _asset_env()
+    return median([_sample(module, environ, preload) for _ in range(runs)])
+
+
+def alternating_seconds(probes: list[tuple[str, dict[str, str]]], runs: int = RUNS) -> list[float]:
+    """Median import seconds of each (module, environment), one sample of each in turn, `runs` times."""
+    samples: list[list[float]] = [[] for _ in probes]
     for _ in range(runs):
-        out = subprocess.run([PYTHON, "-c", _PROBE.format(pre=pre, mod=module)], cwd=ROOT, env=_asset_env(),
-                             capture_output=True, text=True, check=True).stdout
-        samples.append(float(out.strip().splitlines()[-1]))
-    return median(samples)
+        for got, probe in zip(samples, probes, strict=True):
+            got.append(_sample(*probe))
+    return [median(got) for got in samples]
+
+
+def baseline_tree(rev: str) -> Path | None:
+    """`rev`'s lambda/ folder extracted into a temporary directory, or None when this clone lacks `rev`."""
+    proc = subprocess.run(["git", "archive", "--format=tar", rev, "lambda"], cwd=ROOT, capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        return None
+    where = Path(tempfile.mkdtemp(prefix="amt-bench-baseline-"))
+    with tarfile.open(fileobj=BytesIO(proc.stdout)) as tar:
+        tar.extractall(where, filter="data")
+    return where / "lambda"
+
+
+def baseline_env(tree: Path) -> dict[str, str]:
+    from amt_conductor.cdk.asset import yaml_layer_dir
+
+    e = env()
+    e["PYTHONPATH"] = os.pathsep.join([str(tree), str(yaml_layer_dir() / "python")])
+    return e
+
+
+def compare_with_baselines() -> dict[str, object] | None:
+    """Each handler, imported with everything its asset ships, now and in each baseline tree that has it,
+    the trees' samples alternating."""
+    trees = {rev: baseline_tree(rev) for rev in BASELINES}
+    for rev, tree in trees.items():
+        if tree is None:
+            progress(f"cold start: {rev} is not in this clone (a shallow clone?): not compared")
+    try:
+        found = {rev: tree for rev, tree in trees.items() if tree is not None}
+        return _compare(found) if found else None
+    finally:
+        for tree in trees.values():
+            if tree is not None:
+                shutil.rmtree(tree.parent, ignore_errors=True)
+
+
+def _compare(trees: dict[str, Path]) -> dict[str, object]:
+    now_env = _asset_env()
+    now_lib = "; import ".join(library_modules())
+    ours = {m.rsplit(".", 1)[1]: m for m in handler_modules()}
+    rows: dict[str, dict[str, float]] = {}
+    for name in sorted(ours):
+        probes = [(f"{ours[name]}; import {now_lib}", now_env)]
+        revs = []
+        for rev, tree in trees.items():
+            if (tree / "handlers" / f"{name}.py").exists():
+                lib = "; import ".join(sorted(f"amt.{p.stem}" for p in (tree / "amt").glob("*.py")
+                                              if p.stem != "__init__"))
+                probes.append((f"handlers.{name}; import {lib}", baseline_env(tree)))
+                revs.append(rev)
+        if not revs:
+            continue
+        progress(f"cold start: {name} now and in {', '.join(revs)}, alternating, {RUNS} runs each")
+        now, *before = alternating_seconds(probes)
+        rows[name] = {"now": now, **dict(zip(revs, before, strict=True))}
+    return {"revs": [{"rev": rev, "label": BASELINES[rev],
+                      "asset_bytes": dir_bytes(tree, exclude=("__pycache__", "tests"))}
+                     for rev, tree in trees.items()],
+            "handlers": rows}
 
 
 def library_modules() -> list[str]:
@@ -85,4 +173,5 @@ def run() -> dict[str, object]:
         "sdk_modules": list(SDK_MODULES),
         "asset_bytes": dir_bytes(lambda_code_dir()),
         "layer_bytes": dir_bytes(yaml_layer_dir()),
+        "baselines": compare_with_baselines(),
     }

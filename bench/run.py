@@ -53,6 +53,18 @@ def verdicts(r: dict[str, Any]) -> list[str]:
         line(worst[1] <= sdk * t["import_share_of_sdk"], f"slowest handler import {worst[0]} {worst[1]:.3f} s = "
              f"{worst[1] / sdk:.1%} of the SDK's {sdk:.3f} s (target < {t['import_share_of_sdk']:.0%}); "
              f"beyond boto3, which any handler needs, at most {own:.3f} s = {own / sdk:.1%}")
+        base = c.get("baselines")
+        if base and base["handlers"]:
+            first = base["revs"][0]
+            rev = first["rev"]
+            mine = {k: v for k, v in base["handlers"].items() if rev in v}
+            if mine:
+                name, v = max(mine.items(), key=lambda kv: kv[1]["now"] / kv[1][rev])
+                ratio = v["now"] / v[rev]
+                line(ratio <= t["import_over_baseline"] and c["asset_bytes"] <= first["asset_bytes"],
+                     f"against the tree {first['label']} ({rev}), alternating in this run: slowest ratio {name} "
+                     f"{ratio:.2f}x (target <= {t['import_over_baseline']}x, the noise of medians); asset "
+                     f"{c['asset_bytes']:,} bytes against {first['asset_bytes']:,} (target: no larger)")
     s = r.get("synth")
     if s:
         ratio = s["specs_50_s"] / s["specs_1_s"]

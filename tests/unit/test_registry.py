@@ -97,16 +97,18 @@ def test_claim_round_does_not_move_latest_round_backwards(reg: Registry) -> None
     assert (reg.study("churn") or {})["latest_round"] == 3
 
 
-@pytest.mark.parametrize(("goal", "values", "kept"), [
-    ("maximize", [0.8, 0.7, 0.9], 0.9),
-    ("minimize", [0.8, 0.7, 0.9], 0.7),
+@pytest.mark.parametrize(("goal", "values", "kept", "improved"), [
+    ("maximize", [0.8, 0.7, 0.9], 0.9, [True, False, True]),
+    ("minimize", [0.8, 0.7, 0.9], 0.7, [True, True, False]),
 ])
-def test_study_best_only_improves(reg: Registry, goal: str, values: list[float], kept: float) -> None:
-    for i, v in enumerate(values, start=1):
-        reg.update_study_best("s", goal=goal, objective=v, training_job=f"tj{i}", hyperparameters={"eta": "0.1"},
-                              round_no=i, report_uri=f"s3://r/{i}")
+def test_study_best_only_improves(reg: Registry, goal: str, values: list[float], kept: float,
+                                  improved: list[bool]) -> None:
+    recorded = [reg.update_study_best("s", goal=goal, objective=v, training_job=f"tj{i}",
+                                      hyperparameters={"eta": "0.1"}, round_no=i, report_uri=f"s3://r/{i}")
+                for i, v in enumerate(values, start=1)]
     meta = reg.study("s") or {}
     assert meta["best_objective"] == kept
+    assert recorded == improved  # True exactly for the values that beat the stored best when they came
     assert meta["last_report_uri"] == "s3://r/3"
 
 
@@ -139,6 +141,17 @@ def test_better() -> None:
     assert better("maximize", 2.0, 1.0) and not better("maximize", 1.0, 2.0)
     assert better("minimize", 1.0, 2.0) and better("minimize", 1.0, None)
     assert not better("minimize", None, 1.0)
+    # A tie is no improvement in either direction: the first to reach a value stays the best.
+    assert not better("maximize", 1.0, 1.0) and not better("minimize", 1.0, 1.0)
+
+
+def test_a_client_error_without_an_error_member_is_no_failed_condition() -> None:
+    from botocore.exceptions import ClientError
+
+    from amt_conductor.runtime.registry import _conditional_failed
+
+    assert _conditional_failed(ClientError({}, "UpdateItem")) is False
+    assert _conditional_failed(ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem"))
 
 
 def test_equal_objectives_rank_the_later_round_first() -> None:
