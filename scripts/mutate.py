@@ -24,7 +24,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -169,6 +171,8 @@ def _selection(name: str) -> list[str] | None:
     if os.environ.get("MUTATE_RERUN") == "survivors":
         known = equivalents()  # listed with a reason: re-testing them only costs time
         return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious") and n not in known)
+    if os.environ.get("MUTATE_SAMPLE") and mine:
+        return _sample(name, mine, int(os.environ["MUTATE_SAMPLE"]))
     only = os.environ.get("MUTATE_ONLY", "").replace(",", " ").split()
     if only and mine:  # these functions' untested mutants first (a part of a big module, when time is short)
         return sorted(n for n, v in mine.items() if v == "not checked"
@@ -181,6 +185,67 @@ def _selection(name: str) -> list[str] | None:
         stamp.write_text(digest)
         return list(module.patterns)
     return sorted(n for n, v in mine.items() if v == "not checked")
+
+
+def _sample_file(name: str) -> Path:
+    return STAGE / name / "sample.json"
+
+
+def _sample(name: str, mine: dict[str, str], n: int) -> list[str]:
+    """`n` more of the module's untested mutants, drawn at random (seeded: the same draw on every machine).
+
+    The first draw records its population, the mutants then untested; later draws take from what is left of
+    it, so all draws together are one uniform sample of that population. The score table estimates the
+    mutants still untested from the sample's kill rate (mutation sampling). A population whose mutants mutmut
+    has since renumbered (its source changed) starts over."""
+    equivalent = equivalents()
+    path = _sample_file(name)
+    state = json.loads(path.read_text()) if path.exists() else {}
+    if not state or any(m not in mine for m in state.get("population", [])):
+        population = sorted(m for m, v in mine.items() if v == "not checked" and m not in equivalent)
+        state = {"population": population, "sampled": []}
+    left = sorted(set(state["population"]) - set(state["sampled"]))
+    draw = random.Random(f"{name}:{len(state['sampled'])}").sample(left, min(n, len(left)))
+    state["sampled"] = sorted(set(state["sampled"]) | set(draw))
+    path.write_text(json.dumps(state, indent=1))
+    print(f"==> {name}: {len(draw)} mutants drawn at random ({len(state['sampled'])} of "
+          f"{len(state['population'])} sampled so far)", flush=True)
+    return sorted(draw)
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion k/n."""
+    if not n:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def estimate(name: str, mine: dict[str, str], equivalent: dict[str, str]) -> str:
+    """The whole module's score, its untested mutants estimated from the random sample: '' without one."""
+    path = _sample_file(name)
+    if not path.exists():
+        return ""
+    state = json.loads(path.read_text())
+    sampled = [m for m in state["sampled"] if mine.get(m, "not checked") not in ("not checked", "skipped")]
+    if not sampled or any(m not in mine for m in state["population"]):
+        return ""
+    eq = sum(m in equivalent for m in sampled)
+    judged = [m for m in sampled if m not in equivalent]
+    k = sum(mine[m] in ("killed", "timeout") for m in judged)
+    done = {m: v for m, v in mine.items() if v not in ("not checked", "skipped") and m not in equivalent}
+    killed = sum(v in ("killed", "timeout") for v in done.values())
+    rest = sum(v in ("not checked", "skipped") and m not in equivalent for m, v in mine.items())
+    rest_judged = rest * (1 - eq / len(sampled))  # the untested ones the sample says are not equivalent
+    low, high = _wilson(k, len(judged))
+    total = len(done) + rest_judged
+
+    def pct(rate: float) -> str:
+        return f"{100 * (killed + rate * rest_judged) / total:.1f}%" if total else "-"
+
+    return f"{pct(k / len(judged) if judged else 0.0)} ({pct(low)}-{pct(high)}; {len(sampled)} sampled)"
 
 
 def run(name: str, children: int) -> int:
@@ -223,6 +288,8 @@ def _previous_rows() -> dict[str, str]:
         if len(cells) == 9:  # measured before the package move: the file is where the module lives now
             cells[1] = f"`{MODULES[cells[0]].file}`"
             cells.append(f"`{legacy.group(1)}` (before the package move)" if legacy else "earlier")
+        if len(cells) == 10:  # written before the estimate column
+            cells.insert(9, cells[8] if cells[7] == "0" else "-")
         rows[cells[0]] = "| " + " | ".join(cells) + " |"
     return rows
 
@@ -233,8 +300,9 @@ def score_table() -> str:
                             text=True).stdout.strip()
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     previous = _previous_rows()
-    rows = ["| module | file | mutants | killed | timeout | equivalent | survived | not run | score | measured on |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| module | file | mutants | killed | timeout | equivalent | survived | not run | score | whole module, "
+            "estimated | measured on |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     survivors: list[str] = []
     for module, m in MODULES.items():
         path = m.file
@@ -251,14 +319,18 @@ def score_table() -> str:
         score = f"{100 * (killed + timeout) / judged:.1f}%" if judged and not unrun else "not run" if not judged \
             else f"{100 * (killed + timeout) / judged:.1f}% (partial)"
         when = f"`{commit}`, {today}" if mine else ""
+        whole = score.removesuffix(" (partial)") if not unrun else estimate(module, mine, equivalent) or "-"
         rows.append(f"| {module} | `{path}` | {len(mine)} | {killed} | {timeout} | {eq} | {len(left)} | {unrun} "
-                    f"| {score} | {when} |")
+                    f"| {score} | {whole} | {when} |")
         survivors += [f"- `{n}` ({mine[n]})" for n in left]
     out = ["Each row describes the code and tests of the commit in its last column (`make mutate` rewrites the rows "
            "of the modules it has results for, in build/mutate/, and keeps the others).", "",
            *rows, "",
            "Score = (killed + timeout) / (mutants - equivalent - not run). Equivalent mutants, each with "
-           "why it cannot change behaviour, are in `scripts/mutation_equivalents.toml`.", ""]
+           "why it cannot change behaviour, are in `scripts/mutation_equivalents.toml`. Where mutants were not "
+           "run, the next column estimates the whole module's score: the tested ones as they are, the untested "
+           "ones killed at the rate of a random sample of them (`MUTATE_SAMPLE`), with the 95% interval of that "
+           "rate, and as many of them equivalent as in the sample.", ""]
     out += (["Surviving mutants of the modules measured here (no test fails; "
              "`cd build/mutate/MODULE && ../../../.venv/bin/mutmut show NAME`):", "", *survivors] if survivors
             else ["No surviving mutants outside the equivalent list in the modules measured here."])
