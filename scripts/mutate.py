@@ -171,7 +171,9 @@ def _selection(name: str) -> list[str] | None:
     if os.environ.get("MUTATE_RERUN") == "survivors":
         known = equivalents()  # listed with a reason: re-testing them only costs time
         return sorted(n for n, v in mine.items() if v in ("survived", "no tests", "suspicious") and n not in known)
-    if os.environ.get("MUTATE_SAMPLE") and mine:
+    if os.environ.get("MUTATE_SAMPLE"):
+        if not mine:  # mutmut has not generated this module's mutants yet: test each function's first to do so
+            return [p.replace("__mutmut_*", "__mutmut_1").replace(".*", ".x*__mutmut_1") for p in module.patterns]
         return _sample(name, mine, int(os.environ["MUTATE_SAMPLE"]))
     only = os.environ.get("MUTATE_ONLY", "").replace(",", " ").split()
     if only and mine:  # these functions' untested mutants first (a part of a big module, when time is short)

@@ -77,3 +77,32 @@ def test_multi_algorithm_children_compare_definition_by_definition() -> None:
     assert problems(parent, new_range) == {"algorithms.1.hyperparameters"}
     assert problems(parent, multi_spec(LINEAR, XGB)) == {"algorithms"}
     assert problems(parent, custom_spec()) == {"algorithms"}
+
+
+def test_a_range_that_changes_kind_names_both_kinds_and_the_parent() -> None:
+    from amt_conductor.spec.warmstart import Problem
+
+    auto = setin(custom_spec(autotune=True), "ranges.lr", {"type": "auto", "hint": "log-uniform"})
+    parent = setin(auto, "name", "parent-study")
+    assert compatibility_problems(parse(auto), [parse(parent)], "identical_data_and_algorithm") == []
+    found = compatibility_problems(parse(custom_spec(autotune=True)), [parse(parent)], "identical_data_and_algorithm")
+    assert found == [Problem("parent-study", "ranges.lr.type",
+                             "changed auto -> continuous; a hyperparameter keeps its type")]
+
+
+def test_definitions_in_another_order_name_both_orders_and_the_parent() -> None:
+    from test_multi_algorithm import LINEAR, XGB, multi_spec
+
+    from amt_conductor.spec.warmstart import Problem
+
+    parent = setin(multi_spec(), "name", "parent-study")
+    found = compatibility_problems(parse(multi_spec(LINEAR, XGB)), [parse(parent)], "identical_data_and_algorithm")
+    assert found == [Problem("parent-study", "algorithms",
+                             "the definitions (linear, xgb) must be the parent's (xgb, linear), in order")]
+    single = compatibility_problems(parse(custom_spec()), [parse(parent)], "identical_data_and_algorithm")
+    assert single == [Problem("parent-study", "algorithms",
+                              "the definitions (none) must be the parent's (xgb, linear), in order")]
+    single_parent = setin(custom_spec(), "name", "parent-study")
+    multi = compatibility_problems(parse(multi_spec()), [parse(single_parent)], "identical_data_and_algorithm")
+    assert multi == [Problem("parent-study", "algorithms",
+                             "the definitions (xgb, linear) must be the parent's (none), in order")]
