@@ -213,3 +213,19 @@ def test_a_wake_up_nobody_waits_for_gives_the_capacity_back(world: World) -> Non
     end_job(world, first)
     assert used(world)["tuning-jobs"] == 0
     assert list(Capacity(world.rt.registry).queue()) == []
+
+
+def test_the_reconciler_gives_back_what_ended_runs_still_hold_and_keeps_what_running_ones_hold(
+        world: World) -> None:
+    limit(world, tuning_jobs=3)
+    for name, run in (("alpha", "run-a"), ("beta", "run-b"), ("gamma", "run-c")):
+        submit(world, study(world, name), run)
+    assert used(world)["tuning-jobs"] == 3
+    # Two runs ended without giving their capacity back (a crash between steps); run-c still runs.
+    world.rt.registry.finish_run("run-a", "FAILED", reason="crashed")
+    world.rt.registry.finish_run("run-b", "ABORTED", reason="crashed")
+    counts = world.call(reconcile, {})
+    assert counts["released"] == 2
+    assert used(world) == {"tuning-jobs": 1, "instances#ml.m5.xlarge": 2}
+    assert [h["run_id"] for h in Capacity(world.rt.registry).holds()] == ["run-c"]
+    assert world.call(reconcile, {})["released"] == 0  # given back once

@@ -86,8 +86,19 @@ def test_a_token_already_resumed_is_not_launched_again(world: World) -> None:
     world.call(launch, {"token": "tok-1", "prepared": p})
     world.rt.registry.claim_token(p["job_name"])
     out = world.call(launch, {"token": "tok-1", "prepared": p})
-    assert out["status"] == "Resumed"
-    assert world.task_results() == []
+    assert out == {"job_name": p["job_name"], "status": "Resumed", "adopted": True}
+    assert world.task_results() == [] and world.sm.created == [p["job_name"]]
+
+
+def test_launch_log_lines_carry_the_study_job_round_and_run(world: World) -> None:
+    """The correlation keys every later log line of the invocation carries (docs/operations.md, "Logs")."""
+    from amt_conductor.runtime.observability import logger
+
+    p = prepared(world)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    keys = logger.get_current_keys()
+    assert (keys.get("study"), keys.get("job_name"), keys.get("round"), keys.get("run_id")) == (
+        "churn", p["job_name"], 1, "run-1")
 
 
 def test_no_handler_logs_the_task_token(world: World, capsys: pytest.CaptureFixture[str],

@@ -138,6 +138,26 @@ def test_an_upload_may_not_change_a_deployed_studys_code(world: World, field: st
     assert world.rt.registry.run("run-1") is None  # refused before anything is recorded
 
 
+def test_every_code_change_of_an_upload_is_named_on_a_line_of_its_own(world: World) -> None:
+    world.put_deployed(spec_doc())
+    changed = spec_doc()
+    changed["algorithm"] = {**changed["algorithm"], "image": "999999999999.dkr.ecr.us-east-1.amazonaws.com/mine:2",
+                            "entry_point": "other.py", "source": "s3://my-data-bucket/code/train.tar.gz"}
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, world.put_spec(changed))
+    lines = str(exc.value).split("\n")
+    assert [x.split(": ")[:2] for x in lines] == [["configs/churn.yaml", f"algorithm.{f}"]
+                                                   for f in ("image", "entry_point", "source")]
+
+
+def test_a_deployed_spec_that_no_longer_parses_is_a_spec_error_naming_the_field(world: World) -> None:
+    bad = spec_doc()
+    bad["resources"]["max_jobs"] = "many"
+    world.put_deployed(bad)
+    with pytest.raises(SpecInvalid, match=r"^configs/churn\.yaml: resources\.max_jobs: "):
+        world.call(prepare, {"study": "churn", "run_id": "run-1", "trigger": "schedule"})
+
+
 def test_an_upload_may_change_what_is_not_code(world: World) -> None:
     world.put_deployed(spec_doc())
     loc = world.put_spec(spec_doc(rounds={"max": 1}, hyperparameters={"num_round": 50}))
@@ -191,8 +211,9 @@ def test_a_study_under_a_context_prefix_runs_as_the_prefix_role(world: World) ->
 
 def test_a_missing_spec_object_is_a_spec_error(world: World) -> None:
     loc = {"bucket": "amt-configs", "key": "configs/gone.yaml", "version_id": None}
-    with pytest.raises(SpecInvalid, match=r"configs/gone.yaml: cannot read the spec .*NoSuchKey"):
+    with pytest.raises(SpecInvalid) as exc:
         run(world, loc)
+    assert str(exc.value) == "configs/gone.yaml: cannot read the spec at s3://amt-configs/configs/gone.yaml: NoSuchKey"
 
 
 def test_budget_stops_a_round_that_does_not_fit(world: World) -> None:

@@ -19,11 +19,13 @@ def test_quiet_jobs_are_resumed_or_touched(world: World, clock: Any) -> None:
     done = world.launch_round(loc, "run-1")
     running = world.launch_round(loc, "run-2")
     world.sm.status[running["job_name"]] = ("InProgress", "")
+    also_running = world.launch_round(loc, "run-4")
+    world.sm.status[also_running["job_name"]] = ("Stopping", "")
     clock.now += timedelta(minutes=5)
     fresh = world.launch_round(loc, "run-3")  # launched recently: not looked at yet
     clock.now += timedelta(minutes=27)  # quiet period is 30 minutes
     out = world.call(reconcile, {})
-    assert out == {"checked": 2, "resumed": 1, "running": 1, "missing": 0, "released": 0, "admitted": 0}
+    assert out == {"checked": 3, "resumed": 1, "running": 2, "missing": 0, "released": 0, "admitted": 0}
     [(method, call)] = world.task_results()
     assert method == "send_task_success" and call["taskToken"] == f"token-{done['job_name']}"
     assert world.rt.registry.token(running["job_name"])["updated_at"] == "2026-11-23T12:32:00Z"
@@ -36,11 +38,13 @@ def test_quiet_jobs_are_resumed_or_touched(world: World, clock: Any) -> None:
 def test_a_token_whose_job_never_existed_fails_the_wait(world: World, clock: Any) -> None:
     world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
     world.rt.registry.put_token("churn-r9-000000", "tok", study="churn", round_no=9, run_id="run-9")
+    world.rt.registry.put_token("churn-r8-000000", "tok8", study="churn", round_no=8, run_id="run-8")
     clock.now += timedelta(hours=1)
-    assert world.call(reconcile, {})["missing"] == 1
-    [(method, call)] = world.task_results()
-    assert method == "send_task_failure" and call["error"] == "TuningJobMissing"
-    assert call["cause"] == "SageMaker has no tuning job churn-r9-000000"
+    assert world.call(reconcile, {})["missing"] == 2
+    calls = sorted(world.task_results(), key=lambda mc: mc[1]["taskToken"])
+    assert [(m, c["taskToken"], c["error"]) for m, c in calls] == [
+        ("send_task_failure", "tok", "TuningJobMissing"), ("send_task_failure", "tok8", "TuningJobMissing")]
+    assert calls[0][1]["cause"] == "SageMaker has no tuning job churn-r9-000000"
     assert world.call(reconcile, {})["checked"] == 0
 
 

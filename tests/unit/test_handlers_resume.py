@@ -106,6 +106,14 @@ def test_an_event_for_a_job_that_is_not_ours_is_not_described(world: World) -> N
     assert calls == []
 
 
+def test_an_event_for_a_waited_on_job_sagemaker_does_not_know_resumes_nothing(world: World) -> None:
+    # Anyone who may put events on the bus could claim our job ended: SageMaker's answer decides.
+    world.rt.registry.put_token("churn-r9-000000", "tok", study="churn", round_no=9, run_id="run-9")
+    assert world.call(resume, world.job_event("churn-r9-000000", "Completed")) == "unknown"
+    assert world.task_results() == []
+    assert world.rt.registry.token("churn-r9-000000")["status"] == "WAITING"
+
+
 def test_a_permanent_send_error_re_arms_the_token_so_the_reconciler_retries(world: World, clock: Any) -> None:
     """Issue 14, item 6: AccessDenied on SendTaskSuccess must not leave the token RESUMED (the run would
     hang until its timeout: no redelivery, and the reconciler lists only WAITING tokens)."""

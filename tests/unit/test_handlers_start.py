@@ -67,7 +67,7 @@ def test_schedule_ticks_start_one_run_per_tick(world: World) -> None:
 
 def test_throttling_is_transient(world: World) -> None:
     world.sfn.fail["start_execution"] = [client_error("ThrottlingException", "Rate exceeded")]
-    with pytest.raises(Transient, match="ThrottlingException"):
+    with pytest.raises(Transient, match=r"^StartExecution: ThrottlingException: Rate exceeded$"):
         world.call(start, world.s3_event(world.put_spec(spec_doc())))
 
 
@@ -140,3 +140,38 @@ def test_a_new_data_notice_is_not_a_schedule_tick(world: World, event: dict) -> 
     out = world.call(start, event)
     assert out["started"] is False
     assert executions(world) == []
+
+
+@pytest.mark.parametrize(("key", "stem", "prefix"), [
+    ("configs/churn-xgb.yaml", "churn-xgb", "churn-xgb"),
+    ("configs/team-a/churn-xgb.yml", "churn-xgb", "churn-xgb"),  # the file's name, not its folder
+    ("configs/churn.v2.json", "churn.v2", "churn-v2"),  # only the last suffix goes; a name has no dots
+])
+def test_the_execution_is_named_after_the_spec_file(world: World, key: str, stem: str, prefix: str) -> None:
+    from amt_conductor.spec.naming import execution_name
+
+    loc = world.put_spec(spec_doc(), key=key)
+    out = world.call(start, world.s3_event(loc))
+    name = out["execution_arn"].rsplit(":", 1)[1]
+    assert name == execution_name(stem, f"{loc['bucket']}/{key}@{loc['version_id']}")
+    assert name.startswith(f"{prefix}-")
+
+
+def test_without_a_version_an_upload_is_told_apart_by_its_event_then_its_etag(world: World) -> None:
+    """An unversioned bucket's events carry no version-id (and a hand-made event no sequencer): EventBridge's
+    event id keys the run, and without one the object's ETag; the same upload redelivered starts nothing."""
+    loc = world.put_spec(spec_doc())
+    event = world.s3_event(loc, event_id="evt-a")
+    del event["detail"]["object"]["version-id"]
+    first = world.call(start, event)
+    assert world.call(start, event)["execution_arn"] == first["execution_arn"]
+    assert len(executions(world)) == 1
+    second = world.call(start, {**event, "id": "evt-b"})
+    assert second["started"] is True and second["execution_arn"] != first["execution_arn"]
+    no_id = {k: v for k, v in event.items() if k != "id"}
+    by_etag = world.call(start, no_id)
+    other_etag = world.call(start, {**no_id, "detail": {**no_id["detail"], "object": {
+        **no_id["detail"]["object"], "etag": "f"}}})
+    assert by_etag["started"] and other_etag["started"]
+    assert len({first["execution_arn"], second["execution_arn"], by_etag["execution_arn"],
+                other_etag["execution_arn"]}) == 4 == len(executions(world))

@@ -223,3 +223,10 @@ def test_an_uploaded_spec_naming_another_group_is_refused_before_tuning(registry
     with pytest.raises(SpecInvalid, match=r"promote\.model_package_group"):
         from amt_conductor.runtime.rounds import prepare
         prepare(w.rt, {"source": src, "run_id": "run-1", "trigger": "s3"})
+    # The message lists the groups the stack may register in, as the deployed specs name them.
+    w.rt.settings = dataclasses.replace(w.rt.settings, model_package_groups=(GROUP, "fraud-models"))
+    with pytest.raises(SpecInvalid) as exc:
+        prepare(w.rt, {"source": src, "run_id": "run-1", "trigger": "s3"})
+    assert str(exc.value) == (f"configs/churn.yaml: promote.model_package_group: 'someone-elses' is not a group "
+                              f"this stack may register in ({GROUP}, fraud-models); add the spec to configs/ and "
+                              "cdk deploy")

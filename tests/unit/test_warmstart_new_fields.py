@@ -50,6 +50,21 @@ def test_a_new_code_archive_is_a_static_change() -> None:
     assert problems(parent, child) == set()
 
 
+def test_a_new_entry_point_is_a_static_change() -> None:
+    parent = custom_spec(algorithm=SCRIPT)
+    child = custom_spec(algorithm={**SCRIPT, "entry_point": "train_v2.py"})
+    assert static_changes(parse(child), parse(parent)) == ['sagemaker_program: "train.py" -> "train_v2.py"']
+
+
+def test_under_network_isolation_a_new_code_archive_changes_no_hyperparameter() -> None:
+    # Isolated jobs read the code from a channel, so sagemaker_submit_directory names the channel's archive,
+    # whatever the spec's source: a new archive is no static change there (it is one without isolation).
+    isolated = {"network": {**VPC, "isolation": True}}
+    parent = custom_spec(algorithm=SCRIPT, **isolated)
+    child = custom_spec(algorithm={**SCRIPT, "source": "s3://example-bucket/code/v2/sourcedir.tar.gz"}, **isolated)
+    assert static_changes(parse(child), parse(parent)) == []
+
+
 @pytest.mark.parametrize(("kind", "refused"), [("identical_data_and_algorithm", {"algorithm"}),
                                                ("transfer_learning", set())])
 def test_a_different_algorithm_resource_keeps_identical_data_and_algorithm_from_warm_starting(
@@ -106,3 +121,17 @@ def test_definitions_in_another_order_name_both_orders_and_the_parent() -> None:
     multi = compatibility_problems(parse(multi_spec()), [parse(single_parent)], "identical_data_and_algorithm")
     assert multi == [Problem("parent-study", "algorithms",
                              "the definitions (xgb, linear) must be the parent's (none), in order")]
+
+
+def test_a_definitions_own_fields_are_named_by_its_index_and_shared_ones_once() -> None:
+    from test_multi_algorithm import multi_spec
+
+
+    parent = setin(multi_spec(), "name", "parent-study")
+    child = setin(multi_spec(), "algorithms.1.objective.metric", "validation:objective_loss")
+    found = compatibility_problems(parse(child), [parse(parent)], "identical_data_and_algorithm")
+    assert [(p.parent, p.field) for p in found] == [("parent-study", "algorithms.1.objective.metric")]
+    # The environment is the study's, shared by its definitions: one problem, not one per definition.
+    child = setin(multi_spec(), "environment", {"MODE": "fast"})
+    found = compatibility_problems(parse(child), [parse(parent)], "identical_data_and_algorithm")
+    assert [(p.parent, p.field) for p in found] == [("parent-study", "environment")]
