@@ -41,6 +41,25 @@ def test_a_retried_prepare_returns_the_same_round(world: World) -> None:
     assert len(world.rt.registry.rounds("churn")) == 1
 
 
+def test_a_retried_prepare_keeps_its_first_choice_of_parents(world: World) -> None:
+    """The round's parents are recorded with it: a retry after another run's round completed (a better parent
+    now) must not render a different request for the same job name."""
+    doc = spec_doc(rounds={"max": 1})
+    loc = world.put_spec(doc)
+    spec = parse_spec(yaml.safe_dump(doc), "x")
+    reg = world.rt.registry
+    reg.claim_round("churn", 1, run_id="old-1", job_name=job_name(spec, 1), parents=[], spec_location=loc,
+                    worst_case_hours=4.0)
+    reg.set_round("churn", 1, "COMPLETED", best_objective=0.5)
+    first = run(world, loc, "run-2")
+    assert first["parents"] == [job_name(spec, 1)]
+    reg.claim_round("churn", 3, run_id="other", job_name=job_name(spec, 3), parents=[], spec_location=loc,
+                    worst_case_hours=4.0)
+    reg.set_round("churn", 3, "COMPLETED", best_objective=0.9)
+    assert run(world, loc, "run-2") == first
+    assert run(world, loc, "run-4")["parents"] == [job_name(spec, 3), job_name(spec, 1)]  # a new run sees it
+
+
 def test_next_run_continues_the_study_warm_started_from_its_best_rounds(world: World) -> None:
     loc = world.put_spec(spec_doc(rounds={"max": 1}))
     world.complete_round(world.launch_round(loc, "run-1"), [0.7, 0.8])
@@ -156,6 +175,30 @@ def test_a_deployed_spec_that_no_longer_parses_is_a_spec_error_naming_the_field(
     world.put_deployed(bad)
     with pytest.raises(SpecInvalid, match=r"^configs/churn\.yaml: resources\.max_jobs: "):
         world.call(prepare, {"study": "churn", "run_id": "run-1", "trigger": "schedule"})
+
+
+def test_an_uploaded_run_checks_its_code_once_at_its_start(world: World) -> None:
+    """Later rounds of a run keep the spec version it started with, even when a deploy changes the study's code
+    meanwhile: the run was checked against what was deployed when it started (the next run is checked anew)."""
+    world.put_deployed(spec_doc())
+    loc = world.put_spec(spec_doc())
+    report = world.complete_round(world.launch_round(loc), [0.7])
+    changed = spec_doc()
+    changed["algorithm"] = {**changed["algorithm"], "image": "999999999999.dkr.ecr.us-east-1.amazonaws.com/mine:2"}
+    world.put_deployed(changed)
+    out = world.call(prepare, report["next"])
+    assert out["round"] == 2 and out["spec_location"] == loc
+    with pytest.raises(SpecInvalid, match=r"algorithm\.image: differs from the deployed spec"):
+        run(world, loc, "run-2")
+
+
+def test_prepare_log_lines_carry_the_study_run_round_and_job(world: World) -> None:
+    from amt_conductor.runtime.observability import logger
+
+    out = run(world, world.put_spec(spec_doc()), "run-7")
+    keys = logger.get_current_keys()
+    assert (keys.get("study"), keys.get("run_id"), keys.get("round"), keys.get("job_name")) == (
+        "churn", "run-7", 1, out["job_name"])
 
 
 def test_an_upload_may_change_what_is_not_code(world: World) -> None:
