@@ -266,3 +266,31 @@ def test_an_abandoned_token_leaves_the_inflight_index(reg: Registry) -> None:
     reg.abandon_token("j")
     assert reg.quiet_tokens(reg.clock() + timedelta(days=1)) == []
     assert reg.inflight_count() == 0
+
+
+def test_the_registry_reads_its_own_items_strongly_consistent(world: World, clock: Any) -> None:
+    """A round claimed a moment ago must be seen by the next read (lineage, budget, a retried Prepare): moto is
+    always consistent, so the requests themselves are checked. Only the `inflight` index is read eventually
+    consistent (a global secondary index offers nothing else)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Spy:
+        def __getattr__(self, op: str) -> Any:
+            real = getattr(world.ddb, op)
+
+            def call(**kw: Any) -> Any:
+                calls.append((op, kw))
+                return real(**kw)
+            return call
+
+    reg = Registry(Spy(), TABLE, clock=clock)
+    reg.claim_round("s", 1, run_id="r", job_name="j1", parents=[], spec_location=LOC, worst_case_hours=1.0)
+    reg.put_token("j1", "tok", study="s", round_no=1, run_id="r")
+    for read in (lambda: reg.rounds("s"), lambda: reg.round("s", 1), lambda: reg.study("s"),
+                 lambda: reg.token("j1"), lambda: reg.run("r"), lambda: reg.quiet_tokens(clock() + timedelta(days=1))):
+        read()
+    reads = [(op, kw) for op, kw in calls if op in ("get_item", "query")]
+    assert {op for op, _ in reads} == {"get_item", "query"}
+    assert any(kw.get("IndexName") for _, kw in reads)
+    for op, kw in reads:
+        assert kw.get("ConsistentRead") is (None if kw.get("IndexName") else True), (op, kw)
