@@ -215,6 +215,23 @@ def _sample(name: str, mine: dict[str, str], n: int) -> list[str]:
     return sorted(draw)
 
 
+def record_first_verdicts(name: str) -> None:
+    """Keep each sampled mutant's first verdict in sample.json. The estimate takes the untested mutants' kill
+    rate from these: the sample's survivors then get tests (that is what the sample is for), which makes the
+    sample's later verdicts better than what the untested rest would show; its first ones are not."""
+    path = _sample_file(name)
+    if not path.exists():
+        return
+    state = json.loads(path.read_text())
+    found = verdicts(name)
+    first = state.setdefault("first", {})
+    new = {m: found[m] for m in state["sampled"]
+           if m not in first and found.get(m, "not checked") not in ("not checked", "skipped")}
+    if new:
+        first.update(new)
+        path.write_text(json.dumps(state, indent=1))
+
+
 def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson interval of a proportion k/n."""
     if not n:
@@ -234,9 +251,10 @@ def estimate(name: str, mine: dict[str, str], equivalent: dict[str, str]) -> str
     sampled = [m for m in state["sampled"] if mine.get(m, "not checked") not in ("not checked", "skipped")]
     if not sampled or any(m not in mine for m in state["population"]):
         return ""
+    first = state.get("first", {})
     eq = sum(m in equivalent for m in sampled)
     judged = [m for m in sampled if m not in equivalent]
-    k = sum(mine[m] in ("killed", "timeout") for m in judged)
+    k = sum(first.get(m, mine[m]) in ("killed", "timeout") for m in judged)  # as first tested
     done = {m: v for m, v in mine.items() if v not in ("not checked", "skipped") and m not in equivalent}
     killed = sum(v in ("killed", "timeout") for v in done.values())
     rest = sum(v in ("not checked", "skipped") and m not in equivalent for m, v in mine.items())
@@ -252,13 +270,16 @@ def estimate(name: str, mine: dict[str, str], equivalent: dict[str, str]) -> str
 
 def run(name: str, children: int) -> int:
     where = stage(name)
+    record_first_verdicts(name)  # before a re-run of survivors changes them
     names = _selection(name)
     if names == []:
         print(f"==> {name}: every mutant already has a verdict (MUTATE_RERUN=survivors re-tests the survivors)")
         return 0
     cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children), *(names or [])]
     print(f"==> mutmut over {name} ({children} child process(es)); resumable, Ctrl-C is safe", flush=True)
-    return subprocess.call(cmd, cwd=where, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    code = subprocess.call(cmd, cwd=where, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    record_first_verdicts(name)
+    return code
 
 
 def verdicts(name: str) -> dict[str, str]:
@@ -331,8 +352,9 @@ def score_table() -> str:
            "Score = (killed + timeout) / (mutants - equivalent - not run). Equivalent mutants, each with "
            "why it cannot change behaviour, are in `scripts/mutation_equivalents.toml`. Where mutants were not "
            "run, the next column estimates the whole module's score: the tested ones as they are, the untested "
-           "ones killed at the rate of a random sample of them (`MUTATE_SAMPLE`), with the 95% interval of that "
-           "rate, and as many of them equivalent as in the sample.", ""]
+           "ones killed at the rate a random sample of them (`MUTATE_SAMPLE`) was killed when first tested (before "
+           "tests were written for its survivors), with the 95% interval of that rate, and as many of them "
+           "equivalent as in the sample.", ""]
     out += (["Surviving mutants of the modules measured here (no test fails; "
              "`cd build/mutate/MODULE && ../../../.venv/bin/mutmut show NAME`):", "", *survivors] if survivors
             else ["No surviving mutants outside the equivalent list in the modules measured here."])
@@ -355,6 +377,8 @@ def main(argv: list[str]) -> int:
         return 2
     children = int(os.environ.get("MUTATE_JOBS", "1"))
     code = 0
+    for name in wanted:
+        record_first_verdicts(name)
     for name in [] if os.environ.get("MUTATE_REPORT_ONLY") else wanted:
         code = run(name, children) or code
         write_doc()  # after each module, so an interrupted run still leaves the finished modules' scores

@@ -78,3 +78,21 @@ def test_the_estimate_counts_tested_mutants_as_they_are_and_the_rest_at_the_samp
     text = mutate.estimate("naming", mine, {sampled[9]: "why"})
     assert text.startswith(f"{100 * (19 + 9) / (19 + 9):.1f}% (")
     assert mutate.estimate("other", mine, {}) == ""
+
+
+def test_the_rest_is_estimated_from_the_samples_first_verdicts_not_from_after_its_survivors_got_tests(
+        mutate: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    population = [f"m.b__mutmut_{i}" for i in range(20)]
+    sampled = population[:10]
+    state = {"population": population, "sampled": sampled}
+    (tmp_path / "naming" / "sample.json").write_text(json.dumps(state))
+    first_run = dict.fromkeys(population, "not checked") | dict.fromkeys(sampled[:8], "killed")
+    first_run |= dict.fromkeys(sampled[8:], "survived")
+    monkeypatch.setattr(mutate, "verdicts", lambda name: first_run)
+    mutate.record_first_verdicts("naming")
+    # Tests written for the two survivors kill them: the sample itself counts as killed, the rest at 8/10.
+    now = first_run | dict.fromkeys(sampled[8:], "killed")
+    monkeypatch.setattr(mutate, "verdicts", lambda name: now)
+    mutate.record_first_verdicts("naming")  # a later recording keeps the first verdicts
+    assert json.loads((tmp_path / "naming" / "sample.json").read_text())["first"][sampled[9]] == "survived"
+    assert mutate.estimate("naming", now, {}).startswith(f"{100 * (10 + 8) / 20:.1f}% (")
