@@ -94,8 +94,10 @@ MODULES: dict[str, Module] = {
         f"{U}test_script_mode.py::test_framework_images_are_granted_by_their_repository_not_any")),
 }
 # Symlinked into each module's stage: `src` is what mutmut copies and mutates (one file of it); the rest it
-# copies beside (`also_copy`) because the tests read them (the handlers, the CDK app, configs/, docs).
-LINKS = ("src", "lambda", "stacks", "tests", "configs", "scripts", "app.py", "cdk.json", "README.md", "docs", "bench")
+# copies beside (`also_copy`) because the tests read them (the handlers, the CDK app, configs/ and the code
+# their specs name in training/, docs).
+LINKS = ("src", "lambda", "stacks", "tests", "configs", "training", "examples", "scripts", "app.py", "cdk.json",
+         "README.md", "docs", "bench")
 # A test that reads the source text rather than running it: no mutant changes its verdict.
 DESELECT = ("tests/infra/test_observability.py::test_the_dashboard_graphs_only_metrics_the_handlers_emit",)
 

@@ -81,13 +81,50 @@ def test_claim_run_keeps_its_base_round_when_retried(reg: Registry) -> None:
     assert reg.claim_run("run-2", study="churn", trigger="s3", spec_location=LOC)["base_round"] == 2
 
 
-def test_a_round_belongs_to_one_run(reg: Registry) -> None:
+def test_a_round_belongs_to_one_run(reg: Registry, clock: Any) -> None:
     kw: dict[str, Any] = {"job_name": "j1", "parents": [], "spec_location": LOC, "worst_case_hours": 1.5}
     first = reg.claim_round("churn", 1, run_id="run-1", **kw)
+    clock.now += timedelta(minutes=3)
     again = reg.claim_round("churn", 1, run_id="run-1", **kw)
     assert again["created_at"] == first["created_at"] and again["worst_case_hours"] == 1.5
-    with pytest.raises(RoundTaken, match="run-1"):
+    with pytest.raises(RoundTaken) as exc:
         reg.claim_round("churn", 1, run_id="run-2", **kw)
+    assert str(exc.value) == ("study churn: round 1 already belongs to run run-1 (job j1); runs of one study must "
+                              "not overlap")
+
+
+def test_a_retried_claim_leaves_a_launched_rounds_status_alone(reg: Registry) -> None:
+    kw: dict[str, Any] = {"job_name": "j1", "parents": [], "spec_location": LOC, "worst_case_hours": 1.5}
+    reg.claim_round("churn", 1, run_id="run-1", **kw)
+    reg.set_round("churn", 1, "IN_PROGRESS")
+    assert reg.claim_round("churn", 1, run_id="run-1", **kw)["status"] == "IN_PROGRESS"
+
+
+def test_a_run_of_a_study_never_recorded_starts_at_round_one(reg: Registry) -> None:
+    run = reg.claim_run("run-1", study="fresh", trigger="schedule", spec_location=LOC)
+    assert (run["run_id"], run["study"], run["trigger"], run["base_round"], run["status"]) == (
+        "run-1", "fresh", "schedule", 1, "RUNNING")
+
+
+def test_two_claims_of_one_run_at_once_both_get_the_run_that_won(world: World, clock: Any) -> None:
+    """The read finds no run, but another claim writes it before this one's conditional put."""
+    winner = Registry(world.ddb, TABLE, clock=clock)
+
+    class Racing:
+        def __getattr__(self, op: str) -> Any:
+            real = getattr(world.ddb, op)
+            if op != "put_item":
+                return real
+
+            def put_item(**kw: Any) -> Any:
+                winner.claim_run("run-1", study="churn", trigger="schedule", spec_location=LOC)
+                return real(**kw)
+            return put_item
+
+    clock.now += timedelta(seconds=1)
+    late = Registry(Racing(), TABLE, clock=lambda: clock.now + timedelta(seconds=5))
+    got = late.claim_run("run-1", study="churn", trigger="s3", spec_location=LOC)
+    assert got == winner.run("run-1") and got["trigger"] == "schedule"
 
 
 def test_claim_round_does_not_move_latest_round_backwards(reg: Registry) -> None:
@@ -294,3 +331,15 @@ def test_the_registry_reads_its_own_items_strongly_consistent(world: World, cloc
     assert any(kw.get("IndexName") for _, kw in reads)
     for op, kw in reads:
         assert kw.get("ConsistentRead") is (None if kw.get("IndexName") else True), (op, kw)
+
+
+def test_a_study_item_records_what_amt_best_and_status_print(reg: Registry) -> None:
+    """docs/architecture.md's registry: the study's name, goal and schedule ("" when it has none)."""
+    reg.put_study_spec("s", spec_location=None, goal="minimize", schedule=None)
+    item = reg.study("s") or {}
+    assert (item["study"], item["goal"], item["schedule"], item["latest_round"]) == ("s", "minimize", "", 0)
+    assert "spec_location" not in item  # an upload points the study nowhere
+    reg.claim_round("s", 1, run_id="r", job_name="j1", parents=[], spec_location=LOC, worst_case_hours=1.0)
+    reg.put_study_spec("s", spec_location=LOC, goal="minimize", schedule="rate(1 day)")
+    item = reg.study("s") or {}
+    assert (item["schedule"], item["spec_location"], item["latest_round"]) == ("rate(1 day)", LOC, 1)
