@@ -48,6 +48,10 @@ HANDLERS = tuple(f"{U}test_handlers_{h}.py" for h in ("start", "prepare", "launc
                                                        "stop", "record_failure"))
 
 
+SPEC_FIELDS = tuple(f"{U}test_{t}.py" for t in ("autotune", "multi_algorithm", "script_mode", "source_dir",
+                                                 "source_text", "spec_api_fields", "forms"))
+
+
 @dataclass(frozen=True)
 class Module:
     file: str                 # what mutmut mutates (relative to the checkout)
@@ -67,9 +71,14 @@ def _module(file: str, tests: tuple[str, ...], functions: tuple[str, ...] = ()) 
 MODULES: dict[str, Module] = {
     "naming": _module(f"{PKG}/spec/naming.py", (f"{U}test_naming.py", f"{U}test_determinism.py",
                                                 f"{U}test_spec_rules.py", f"{U}test_handlers_start.py")),
+    # The spec's fields of issue 8 (autotune, multi-algorithm, script mode, file systems...) have test files of
+    # their own, which check both what the rules refuse and what the request holds.
     "rules": _module(f"{PKG}/spec/rules.py", (f"{U}test_spec_rules.py", f"{U}test_spec_loader.py",
-                                              f"{U}test_spec_yaml.py", f"{U}test_examples.py", f"{U}test_plan.py")),
-    "render": _module(f"{PKG}/spec/render.py", (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py")),
+                                              f"{U}test_spec_yaml.py", f"{U}test_examples.py", f"{U}test_plan.py",
+                                              *SPEC_FIELDS, f"{U}test_metrics.py")),
+    "render": _module(f"{PKG}/spec/render.py", (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py",
+                                                *SPEC_FIELDS, f"{U}test_augmented_manifest.py", f"{U}test_import.py",
+                                                f"{U}test_import_corpus.py")),
     "warmstart": _module(f"{PKG}/spec/warmstart.py", (f"{U}test_warmstart.py", f"{U}test_warmstart_new_fields.py",
                                                       f"{U}test_handlers_prepare.py")),
     # Promote and record_failure read the round's spec through rounds.load_spec.

@@ -331,3 +331,23 @@ def clock() -> Callable[[], datetime]:
         def __call__(self) -> datetime:
             return self.now
     return Clock()
+
+
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, float, dict[str, str]]]:
+    """(metric, value, dimensions) of every line of CloudWatch embedded metric format printed since the last
+    read: the dashboard graphs the handlers' metrics by name and by the `study` dimension."""
+    out: list[tuple[str, float, dict[str, str]]] = []
+    for line in capsys.readouterr().out.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(doc, dict) or "_aws" not in doc:
+            continue
+        (directive,) = doc["_aws"]["CloudWatchMetrics"]
+        dims = {d: str(doc[d]) for group in directive["Dimensions"] for d in group}
+        for metric in directive["Metrics"]:
+            value = doc[metric["Name"]]
+            for v in value if isinstance(value, list) else [value]:
+                out.append((metric["Name"], float(v), dims))
+    return out

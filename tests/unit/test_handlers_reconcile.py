@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import TABLE, World, client_error, spec_doc
+from conftest import TABLE, World, client_error, emitted_metrics, spec_doc
 
 from amt_conductor.handlers import reconcile
 from amt_conductor.runtime.registry import Registry
@@ -77,3 +77,17 @@ def test_one_job_that_cannot_be_resumed_does_not_hold_up_the_others(world: World
     assert method == "send_task_success" and call["taskToken"] == f"token-{second['job_name']}"
     assert world.rt.registry.token(first["job_name"])["status"] == "WAITING"
     assert world.rt.registry.token(second["job_name"])["status"] == "RESUMED"
+
+
+def test_the_reconciler_counts_the_jobs_it_resumed(world: World, clock: Any,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    world.rt.registry = Registry(world.ddb, TABLE, clock=clock)
+    loc = world.put_spec(spec_doc())
+    for run in ("run-1", "run-2"):
+        world.launch_round(loc, run)  # their jobs ended; the events were lost
+    clock.now += timedelta(hours=1)
+    capsys.readouterr()
+    assert world.call(reconcile, {})["resumed"] == 2
+    got = {n: v for n, v, _ in emitted_metrics(capsys)}
+    assert got["JobsReconciled"] == 2.0
+    assert got["TuningJobsInFlight"] == 0.0

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TABLE, World, client_error, spec_doc
+from conftest import TABLE, World, client_error, emitted_metrics, spec_doc
 
-from amt_conductor.handlers import resume
+from amt_conductor.handlers import admit, launch, prepare, resume
 from amt_conductor.runtime.sagemaker_ops import Transient
 
 
@@ -135,3 +135,19 @@ def test_a_permanent_send_error_re_arms_the_token_so_the_reconciler_retries(worl
     assert world.call(reconcile, {})["resumed"] == 1
     [(method, call)] = world.task_results()
     assert method == "send_task_success" and call["taskToken"] == f"token-{p['job_name']}"
+
+
+def test_launch_and_resume_count_per_study(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    loc = world.put_spec(spec_doc(name="churn"))
+    p = world.call(prepare, {"source": loc, "run_id": "run-1", "trigger": "s3"})
+
+
+    world.call(admit, {"prepared": p})
+    capsys.readouterr()
+    world.call(launch, {"token": "tok", "prepared": p})
+    launched = [(v, d.get("study")) for n, v, d in emitted_metrics(capsys) if n == "TuningJobsLaunched"]
+    assert launched == [(1.0, "churn")]
+    world.sm.status[p["job_name"]] = ("Completed", "")
+    world.call(resume, world.job_event(p["job_name"], "Completed"))
+    resumed = [(v, d.get("study")) for n, v, d in emitted_metrics(capsys) if n == "JobsResumed"]
+    assert resumed == [(1.0, "churn")]

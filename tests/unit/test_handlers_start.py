@@ -122,6 +122,19 @@ def test_the_runtime_reads_its_settings_from_the_environment(monkeypatch: pytest
     assert Runtime.from_env().settings.registry_table == "table-from-env"
 
 
+def test_a_runtime_given_a_session_makes_its_clients_from_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests hand the runtime a session of their own (its credentials, its region)."""
+    import boto3
+
+    from amt_conductor.contract import Settings
+    from amt_conductor.runtime.workflow import Runtime
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    rt = Runtime(Settings.from_env(), session=boto3.session.Session(region_name="eu-west-1"))
+    assert rt.region == "eu-west-1" and rt.client("s3").meta.region_name == "eu-west-1"
+    assert Runtime(Settings.from_env()).region == "us-east-1"
+
+
 def test_an_object_in_another_bucket_starts_nothing_and_says_which(world: World) -> None:
     event = world.s3_event(world.put_spec(spec_doc()))
     event["detail"]["bucket"]["name"] = "someone-elses-bucket"
