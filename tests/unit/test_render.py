@@ -447,3 +447,22 @@ def test_at_most_five_parents_are_rendered() -> None:
     parents = [f"old-r{i}-abcdef" for i in range(1, 8)]
     warm = render(parse(custom_spec()), parents=parents)["WarmStartConfig"]
     assert [p["HyperParameterTuningJobName"] for p in warm["ParentHyperParameterTuningJobs"]] == parents[:5]
+
+
+def test_the_stacks_key_encrypts_the_outputs_of_a_spec_without_its_own() -> None:
+    from test_multi_algorithm import multi_spec
+
+    from amt_conductor.spec.render import render_request
+
+    stack_key = "arn:aws:kms:us-east-1:123456789012:key/stack"
+    kw: dict[str, Any] = {"region": "us-east-1", "role_arn": "arn:aws:iam::123456789012:role/r",
+                          "output_bucket": "b"}
+    single = render_request(parse(custom_spec()), default_kms_key=stack_key, **kw)["TrainingJobDefinition"]
+    assert single["OutputDataConfig"]["KmsKeyId"] == stack_key
+    assert "VolumeKmsKeyId" not in single["ResourceConfig"]  # the stack's key is for the outputs only
+    multi = render_request(parse(multi_spec()), default_kms_key=stack_key, **kw)["TrainingJobDefinitions"]
+    assert [d["OutputDataConfig"]["KmsKeyId"] for d in multi] == [stack_key, stack_key]
+    assert "KmsKeyId" not in render_request(parse(custom_spec()), **kw)["TrainingJobDefinition"]["OutputDataConfig"]
+    own = "alias/ml-outputs"
+    mine = render_request(parse(custom_spec(kms_key_id=own)), default_kms_key=stack_key, **kw)
+    assert mine["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == own
