@@ -188,3 +188,16 @@ def test_without_a_version_an_upload_is_told_apart_by_its_event_then_its_etag(wo
     assert by_etag["started"] and other_etag["started"]
     assert len({first["execution_arn"], second["execution_arn"], by_etag["execution_arn"],
                 other_etag["execution_arn"]}) == 4 == len(executions(world))
+
+
+def test_start_log_lines_carry_the_run_and_its_study_or_spec(world: World) -> None:
+    """The correlation keys of docs/operations.md ("Logs"): a tick's study and run, an upload's spec and run."""
+    from amt_conductor.runtime.observability import logger
+
+    tick = world.call(start, {"study": "churn", "trigger": "schedule", "time": "2026-11-23T03:00:00Z"})
+    keys = logger.get_current_keys()
+    assert (keys.get("study"), keys.get("run_id")) == ("churn", tick["execution_arn"].rsplit(":", 1)[1])
+    loc = world.put_spec(spec_doc())
+    upload = world.call(start, world.s3_event(loc))
+    keys = logger.get_current_keys()
+    assert (keys.get("spec_key"), keys.get("run_id")) == (loc["key"], upload["execution_arn"].rsplit(":", 1)[1])

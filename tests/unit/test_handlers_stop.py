@@ -50,3 +50,15 @@ def test_a_run_aborted_before_it_launched_a_job_stops_nothing(world: World) -> N
 def test_a_malformed_event_is_ignored_not_a_traceback(world: World, event: object) -> None:
     out = world.call(stop, event)  # type: ignore[arg-type]
     assert out["stopped"] is False
+
+
+def test_stop_log_lines_carry_the_run_its_study_and_job(world: World) -> None:
+    from amt_conductor.runtime.observability import logger
+
+    p = world.launch_round(world.put_spec(spec_doc()))
+    world.sm.status[p["job_name"]] = ("InProgress", "")
+    world.call(stop, execution_event("run-1", "ABORTED"))
+    keys = logger.get_current_keys()
+    assert (keys.get("run_id"), keys.get("study"), keys.get("job_name")) == ("run-1", "churn", p["job_name"])
+    world.call(stop, execution_event("run-2", "SUCCEEDED"))  # ignored, but its lines still name the run
+    assert logger.get_current_keys().get("run_id") == "run-2"
