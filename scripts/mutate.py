@@ -75,7 +75,10 @@ MODULES: dict[str, Module] = {
     # their own, which check both what the rules refuse and what the request holds.
     "rules": _module(f"{PKG}/spec/rules.py", (f"{U}test_spec_rules.py", f"{U}test_spec_loader.py",
                                               f"{U}test_spec_yaml.py", f"{U}test_examples.py", f"{U}test_plan.py",
-                                              *SPEC_FIELDS, f"{U}test_metrics.py")),
+                                              *SPEC_FIELDS, f"{U}test_metrics.py", f"{U}test_rule_messages.py",
+                                              f"{U}test_augmented_manifest.py", f"{U}test_durations.py",
+                                              f"{U}test_cli_check_metrics.py", f"{U}test_promote.py",
+                                              f"{U}test_data_trigger.py")),
     "render": _module(f"{PKG}/spec/render.py", (f"{U}test_render.py", f"{U}test_determinism.py", f"{U}test_cli.py",
                                                 *SPEC_FIELDS, f"{U}test_augmented_manifest.py", f"{U}test_import.py",
                                                 f"{U}test_import_corpus.py")),
