@@ -137,6 +137,13 @@ def library_modules() -> list[str]:
                   if not m.startswith(asset.HANDLERS_PACKAGE))
 
 
+def own_closure(handler: str) -> list[str]:
+    """What `handler` can import at all, on first call included (its import closure, less itself)."""
+    from amt_conductor.cdk import asset
+
+    return sorted(m for m in asset.import_closure([handler]) if m != handler)
+
+
 def handler_modules() -> list[str]:
     from amt_conductor.cdk import asset
 
@@ -151,11 +158,14 @@ def run() -> dict[str, object]:
     handlers: dict[str, float] = {}
     modules_only: dict[str, float] = {}
     beyond_boto3: dict[str, float] = {}
+    own: dict[str, float] = {}
     library = "; import ".join(library_modules())
     for mod in handler_modules():
-        progress(f"cold start: importing {mod}: alone, with the spec library, and after boto3 ({RUNS} runs each)")
+        progress(f"cold start: importing {mod}: alone, with its own closure, with the whole asset, and after boto3 "
+                 f"({RUNS} runs each)")
         modules_only[mod.rsplit(".", 1)[1]] = import_seconds(mod)
         handlers[mod.rsplit(".", 1)[1]] = import_seconds(f"{mod}; import {library}")
+        own[mod.rsplit(".", 1)[1]] = import_seconds(f"{mod}; import {'; import '.join(own_closure(mod))}")
         # Measured, not subtracted: the same imports in an interpreter that already has boto3.
         beyond_boto3[mod.rsplit(".", 1)[1]] = import_seconds(f"{mod}; import {library}", preload="boto3")
     progress(f"cold start: importing {' + '.join(SDK_MODULES)}")
@@ -167,6 +177,10 @@ def run() -> dict[str, object]:
     return {
         "handlers_s": handlers,  # module + the whole spec library: an upper bound of a first invocation
         "handler_modules_only_s": modules_only,
+        "handlers_own_closure_s": own,  # module + what it can import at all: its first invocation's bound
+        # The handlers that can build the spec model at all (pydantic and PyYAML come with it).
+        "handlers_with_spec_model": sorted(m.rsplit(".", 1)[1] for m in handler_modules()
+                                           if "amt_conductor.spec.model" in own_closure(m)),
         "handlers_beyond_boto3_s": beyond_boto3,  # the same, after boto3 is imported: the handler's own cost
         "sagemaker_sdk_import_s": sdk,
         "boto3_import_s": boto3_s,
