@@ -90,4 +90,4 @@ def test_the_reconciler_counts_the_jobs_it_resumed(world: World, clock: Any,
     assert world.call(reconcile, {})["resumed"] == 2
     got = {n: v for n, v, _ in emitted_metrics(capsys)}
     assert got["JobsReconciled"] == 2.0
-    assert got["TuningJobsInFlight"] == 0.0
+    assert got["TuningJobsInFlight"] == 0.0 and got["QueueDepth"] == 0.0

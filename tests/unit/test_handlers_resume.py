@@ -151,3 +151,14 @@ def test_launch_and_resume_count_per_study(world: World, capsys: pytest.CaptureF
     world.call(resume, world.job_event(p["job_name"], "Completed"))
     resumed = [(v, d.get("study")) for n, v, d in emitted_metrics(capsys) if n == "JobsResumed"]
     assert resumed == [(1.0, "churn")]
+
+
+def test_resume_job_says_what_happened(world: World) -> None:
+    """What the reconciler and a racing second delivery get back from resume_job itself."""
+    from amt_conductor.runtime.workflow import resume_job
+
+    p = launched(world)
+    assert resume_job(world.rt, p["job_name"], "Completed") == "resumed"
+    assert resume_job(world.rt, p["job_name"], "Completed") == "duplicate"
+    assert resume_job(world.rt, "someone-elses-job", "Completed") == "unknown"
+    assert resume_job(world.rt, p["job_name"], "InProgress") == "not-terminal"

@@ -22,7 +22,7 @@ def test_an_upload_starts_one_run_named_after_its_version(world: World) -> None:
     [execution] = executions(world)
     assert execution["executionArn"] == out["execution_arn"]
     payload = json.loads(world.sfn.describe_execution(executionArn=out["execution_arn"])["input"])
-    assert payload["source"] == loc
+    assert payload == {"source": loc, "trigger": "s3"}  # Prepare takes an upload's explicit parents on "s3"
     # No run id in the input: the workflow takes the execution's own name ($$.Execution.Name).
     assert "run_id" not in payload
     newer = world.put_spec(spec_doc(rounds={"max": 2}))
@@ -49,7 +49,7 @@ def test_a_duplicate_after_the_run_ended_starts_nothing(world: World) -> None:
 @pytest.mark.parametrize("key", ["other/churn.yaml", "configs/churn.txt", "configs/readme.md"])
 def test_objects_that_are_not_specs_are_ignored(world: World, key: str) -> None:
     loc = world.put_spec(spec_doc(), key=key)
-    assert world.call(start, world.s3_event(loc))["started"] is False
+    assert world.call(start, world.s3_event(loc)) == {"execution_arn": None, "started": False, "ignored": key}
     assert executions(world) == []
 
 
@@ -201,3 +201,11 @@ def test_start_log_lines_carry_the_run_and_its_study_or_spec(world: World) -> No
     upload = world.call(start, world.s3_event(loc))
     keys = logger.get_current_keys()
     assert (keys.get("spec_key"), keys.get("run_id")) == (loc["key"], upload["execution_arn"].rsplit(":", 1)[1])
+
+
+def test_each_run_started_is_counted(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import emitted_metrics
+
+    capsys.readouterr()
+    world.call(start, world.s3_event(world.put_spec(spec_doc())))
+    assert [(n, v) for n, v, _ in emitted_metrics(capsys) if n == "RunsStarted"] == [("RunsStarted", 1.0)]

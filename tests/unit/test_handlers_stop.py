@@ -26,6 +26,7 @@ def test_an_ended_execution_stops_its_job_once(world: World, status: str) -> Non
     assert reg.run("run-1")["status"] == status
     assert reg.run("run-1")["failure_reason"] == f"execution {status}"  # the run record says what ended it
     assert reg.round("churn", 1)["status"] == "STOPPED"
+    assert reg.round("churn", 1)["failure_reason"] == f"execution {status}"
     assert reg.token(p["job_name"])["status"] == "ABANDONED"
 
 
