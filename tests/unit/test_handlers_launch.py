@@ -118,15 +118,17 @@ def test_a_guarded_study_is_created_as_its_launcher_role(world: World, monkeypat
     # The launcher role's Denies hold the request to the reviewed spec's controls (spec.access): the create
     # must go through it, never through the launch function's own role.
     p = {**prepared(world), "launcher_role_arn": "arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1"}
-    used: list[str | None] = []
+    used: list[tuple[str | None, str]] = []
 
     def as_role(role_arn: str | None, session_name: str) -> Any:
-        used.append(role_arn)
+        used.append((role_arn, session_name))
         return world.sm
 
     monkeypatch.setattr(world.rt, "sagemaker_as", as_role)
     world.call(launch, {"token": "tok-1", "prepared": p})
-    assert used == [p["launcher_role_arn"]] and world.sm.created == [p["job_name"]]
+    # The session is named after the job: CloudTrail's record of the create says which job it launched.
+    assert used == [(p["launcher_role_arn"], f"amt-launch-{p['job_name']}")]
+    assert world.sm.created == [p["job_name"]]
 
 
 def test_the_launcher_session_uses_the_assumed_roles_credentials(world: World) -> None:
@@ -134,3 +136,15 @@ def test_the_launcher_session_uses_the_assumed_roles_credentials(world: World) -
     creds = client._request_signer._credentials
     assert creds.access_key != "testing" and creds.token  # STS's, not the function's own
     assert world.rt.sagemaker_as(None, "x") is world.rt.sagemaker
+
+
+def test_a_retried_launch_after_the_round_ended_leaves_its_status_alone(world: World) -> None:
+    """Step Functions gives a retried task a new token: the job is adopted, and a round already reported stays
+    as it is (only a LAUNCHING round becomes IN_PROGRESS)."""
+    p = prepared(world)
+    world.call(launch, {"token": "tok-1", "prepared": p})
+    world.rt.registry.claim_token(p["job_name"])
+    world.rt.registry.set_round("churn", 1, "COMPLETED")
+    out = world.call(launch, {"token": "tok-2", "prepared": p})
+    assert out["adopted"] is True
+    assert world.rt.registry.round("churn", 1)["status"] == "COMPLETED"

@@ -132,6 +132,8 @@ def test_a_runtime_given_a_session_makes_its_clients_from_it(monkeypatch: pytest
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     rt = Runtime(Settings.from_env(), session=boto3.session.Session(region_name="eu-west-1"))
     assert rt.region == "eu-west-1" and rt.client("s3").meta.region_name == "eu-west-1"
+    # Standard retry mode (throttling and transient errors retried with backoff), not botocore's legacy default.
+    assert rt.client("s3").meta.config.retries["mode"] == "standard"
     assert Runtime(Settings.from_env()).region == "us-east-1"
 
 
