@@ -135,6 +135,8 @@ def test_the_launcher_session_uses_the_assumed_roles_credentials(world: World) -
     client = world.rt.sagemaker_as("arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1", "amt-launch-x")
     creds = client._request_signer._credentials
     assert creds.access_key != "testing" and creds.token  # STS's, not the function's own
+    # All three of STS's: a temporary key id starts with ASIA (IAM's identifiers), and goes with its secret.
+    assert creds.access_key.startswith("ASIA") and creds.secret_key and creds.secret_key != "testing"
     assert world.rt.sagemaker_as(None, "x") is world.rt.sagemaker
 
 
