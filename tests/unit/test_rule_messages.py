@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spec_factory import builtin_spec, custom_spec, errors_of, setin
+from spec_factory import builtin_spec, custom_spec, errors_of, grid_spec, setin
 from test_multi_algorithm import multi_spec
+
+from amt_conductor.spec.scriptmode import SCRIPT_MODE_BUILTINS
 
 VPC = {"subnets": ["subnet-0a1b"], "security_groups": ["sg-0c2d"]}
 EFS = {"type": "efs", "id": "fs-0123456789abcdef0", "path": "/datasets/train"}
@@ -16,6 +18,14 @@ RESOURCE = "arn:aws:sagemaker:us-east-1:123456789012:algorithm/my-algo"
 
 def _auto(n: int) -> dict[str, Any]:
     return custom_spec(autotune=True, ranges={f"p{i}": {"type": "auto", "hint": "0.1"} for i in range(n)})
+
+
+def _with_algorithm(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "algorithm": custom_spec()["algorithm"]}
+
+
+CODE = "s3://example-bucket/code/v1/sourcedir.tar.gz"
+FRAMEWORKS = ", ".join(sorted(SCRIPT_MODE_BUILTINS))
 
 
 def _manifest_in_file_mode() -> dict[str, Any]:
@@ -51,7 +61,46 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, str]]] = {
     "new data on a file system": (custom_spec(network=VPC, data={"train": {"file_system": EFS}},
                                               triggers={"new_data": {"channels": ["train"]}}), (
         "triggers.new_data.channels.0", "needs an S3 channel (uri): a file system channel sends no upload events")),
+    "an algorithm beside algorithms": (_with_algorithm(multi_spec()), (
+        "algorithm", "not with algorithms: each definition has its own algorithm")),
+    "script mode without source": (custom_spec(algorithm={**custom_spec()["algorithm"], "entry_point": "train.py"}), (
+        "algorithm.source", "script mode needs both entry_point and source (the S3 URI of the code archive) or "
+        "source_dir (a folder beside the spec)")),
+    "script mode on an algorithm resource": (custom_spec(algorithm={"name": RESOURCE, "entry_point": "train.py",
+                                                                    "source": CODE}), (
+        "algorithm.entry_point", f"script mode runs on the framework containers ({FRAMEWORKS}) or a custom image "
+        "built on them, not on an algorithm resource")),
+    "script mode on linear-learner": (builtin_spec(algorithm={"builtin": "linear-learner", "version": "1",
+                                                              "entry_point": "train.py", "source": CODE}), (
+        "algorithm.entry_point", f"script mode runs on the framework containers ({FRAMEWORKS}) or a custom image "
+        "built on them, not on builtin linear-learner")),
+    "a malformed algorithm name": (custom_spec(algorithm={"name": "bad name!"}), (
+        "algorithm.name", "expected an algorithm resource name (letters, digits, hyphens, at most 63) or its ARN, "
+        "arn:aws:sagemaker:REGION:ACCOUNT:algorithm/NAME (got 'bad name!')")),
+    "a file system without a VPC": (custom_spec(data={"train": {"file_system": EFS}}), (
+        "data.train.file_system", "a file system is reached through a VPC: set network.subnets and "
+        "network.security_groups")),
+    "rounds of grid search": (grid_spec(rounds={"max": 2}), (
+        "rounds.max", "must be 1 for grid search (got 2): later rounds warm-start, which SageMaker allows for "
+        "bayesian and random search only")),
+    "new data on an unknown channel": (custom_spec(triggers={"new_data": {"channels": ["nope"]}}), (
+        "triggers.new_data.channels.0", "no data channel 'nope' (channels: train)")),
 }
+
+
+def test_a_tags_key_and_value_are_told_apart() -> None:
+    found = [(e.path, e.message.partition(":")[0]) for e in errors_of(custom_spec(tags={"team": "a|b"}))]
+    assert found == [("tags.team", "the tag's value")]
+    found = [(e.path, e.message.partition(":")[0]) for e in errors_of(custom_spec(tags={"a|b": "x"}))]
+    assert found == [("tags.a|b", "the tag's key")]
+
+
+def test_data_problems_are_reported_where_the_data_was_written() -> None:
+    own = setin(multi_spec(), "algorithms.0.data", {"train": {"file_system": EFS}})
+    assert "algorithms.0.data.train.file_system" in [e.path for e in errors_of(own)]
+    shared = {**multi_spec(), "data": {"train": {"file_system": EFS}}}
+    paths = [e.path for e in errors_of(shared)]
+    assert "data.train.file_system" in paths and not any(p.startswith("algorithms.") for p in paths), paths
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
