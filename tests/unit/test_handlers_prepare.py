@@ -135,8 +135,10 @@ def test_a_scheduled_run_runs_the_deployed_spec_not_the_last_upload(world: World
 
 
 def test_a_scheduled_run_of_a_study_that_was_not_deployed_fails_clearly(world: World) -> None:
-    with pytest.raises(SpecInvalid, match="study ghost: no deployed spec; a schedule runs the spec deployed"):
+    with pytest.raises(SpecInvalid) as exc:
         world.call(prepare, {"study": "ghost", "run_id": "run-1", "trigger": "schedule"})
+    assert str(exc.value) == ("study ghost: no deployed spec; a schedule runs the spec deployed from configs/ "
+                              "(cdk deploy)")
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -394,7 +396,7 @@ def test_a_deployed_study_that_is_not_in_the_manifest_is_a_spec_error(world: Wor
 
 def test_prepare_needs_the_run_id(world: World) -> None:
     loc = world.put_spec(spec_doc())
-    with pytest.raises(ValueError, match="prepare needs run_id"):
+    with pytest.raises(ValueError, match=r"^prepare needs run_id \(the execution name\)$"):
         world.call(prepare, {"source": loc, "trigger": "s3"})
     with pytest.raises(ValueError, match="prepare needs run_id"):
         world.call(prepare, {"input": {"source": loc, "run_id": "run-1"}})  # only the execution's own name counts
