@@ -343,3 +343,11 @@ def test_a_study_item_records_what_amt_best_and_status_print(reg: Registry) -> N
     reg.put_study_spec("s", spec_location=LOC, goal="minimize", schedule="rate(1 day)")
     item = reg.study("s") or {}
     assert (item["schedule"], item["spec_location"], item["latest_round"]) == ("rate(1 day)", LOC, 1)
+
+
+def test_set_round_says_whether_it_wrote(reg: Registry) -> None:
+    reg.claim_round("s", 1, run_id="r", job_name="j1", parents=[], spec_location=LOC, worst_case_hours=1.0)
+    assert reg.set_round("s", 1, "IN_PROGRESS", only_if="LAUNCHING") is True
+    assert reg.set_round("s", 1, "IN_PROGRESS", only_if="LAUNCHING") is False  # no longer launching
+    assert reg.set_round("s", 1, "COMPLETED", report_uri="s3://r/1") is True  # unconditional: always written
+    assert (reg.round("s", 1) or {})["status"] == "COMPLETED"
