@@ -420,6 +420,18 @@ def test_a_new_data_run_warm_starts_its_lineage_with_transfer_learning(world: Wo
     assert out["request"]["WarmStartConfig"]["WarmStartType"] == "TransferLearning"
 
 
+def test_a_new_data_run_keeps_a_parent_of_other_data_that_an_identical_data_start_would_drop(world: World) -> None:
+    from amt_conductor.runtime.data_trigger import NEW_DATA
+
+    first = world.launch_round(world.put_spec(spec_doc(rounds={"max": 1})), "run-1")
+    world.complete_round(first, [0.8])
+    moved = spec_doc(rounds={"max": 1})
+    moved["data"] = {name: {**ch, "uri": ch["uri"].rstrip("/") + "-v2/"} for name, ch in moved["data"].items()}
+    loc = world.put_spec(moved)
+    assert run(world, loc, "run-2", trigger=NEW_DATA)["parents"] == [first["job_name"]]
+    assert run(world, loc, "run-3")["parents"] == []  # identical data and algorithm: the data changed
+
+
 def test_an_explicit_parent_from_another_of_our_studies_is_checked_like_our_own(world: World) -> None:
     # Known by its token (the registry knows every job this stack launched), so its spec is compared.
     parent = world.launch_round(world.put_spec(spec_doc(rounds={"max": 1})), "run-1")
