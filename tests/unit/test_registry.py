@@ -351,3 +351,35 @@ def test_set_round_says_whether_it_wrote(reg: Registry) -> None:
     assert reg.set_round("s", 1, "IN_PROGRESS", only_if="LAUNCHING") is False  # no longer launching
     assert reg.set_round("s", 1, "COMPLETED", report_uri="s3://r/1") is True  # unconditional: always written
     assert (reg.round("s", 1) or {})["status"] == "COMPLETED"
+
+
+def test_the_registry_stores_json_values_and_refuses_others() -> None:
+    from decimal import Decimal
+
+    from amt_conductor.runtime.registry import _to_dynamo
+
+    assert _to_dynamo({"a": None, "b": [1, None, "x", True], "c": 0.5}) == {"b": [1, None, "x", True],
+                                                                          "c": Decimal("0.5")}
+    assert _to_dynamo(None) is None and _to_dynamo(float("nan")) is None
+    with pytest.raises(TypeError, match=r"^cannot store set in the registry$"):
+        _to_dynamo({1, 2})
+
+
+def test_only_a_failed_condition_is_an_answer_other_errors_of_a_conditional_write_raise(
+        world: World, clock: Any) -> None:
+    """A throttled conditional write must not pass for a lost race (None): it propagates, and is retried."""
+    from botocore.exceptions import ClientError
+
+    class Throttled:
+        def __getattr__(self, op: str) -> Any:
+            if op == "update_item":
+                def update_item(**kw: Any) -> Any:
+                    raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+                return update_item
+            return getattr(world.ddb, op)
+
+    reg = Registry(Throttled(), TABLE, clock=clock)
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        reg.set_round("s", 1, "COMPLETED", only_if="IN_PROGRESS")
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        reg.claim_token("j1")

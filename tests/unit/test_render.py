@@ -466,3 +466,18 @@ def test_the_stacks_key_encrypts_the_outputs_of_a_spec_without_its_own() -> None
     own = "alias/ml-outputs"
     mine = render_request(parse(custom_spec(kms_key_id=own)), default_kms_key=stack_key, **kw)
     assert mine["TrainingJobDefinition"]["OutputDataConfig"]["KmsKeyId"] == own
+
+
+def test_each_definition_writes_to_the_artifacts_bucket_and_the_job_is_tagged_with_the_stack() -> None:
+    from test_multi_algorithm import multi_spec
+
+    from amt_conductor.spec.access import TAG_STACK
+    from amt_conductor.spec.render import render_request
+
+    kw: dict[str, Any] = {"region": "us-east-1", "role_arn": "arn:aws:iam::123456789012:role/r",
+                          "output_bucket": "amt-artifacts"}
+    request = render_request(parse(multi_spec()), stack_key="k1", **kw)
+    assert [d["OutputDataConfig"]["S3OutputPath"] for d in request["TrainingJobDefinitions"]] == [
+        "s3://amt-artifacts/training/study/"] * 2
+    assert {"Key": TAG_STACK, "Value": "k1"} in request["Tags"]
+    assert TAG_STACK not in {t["Key"] for t in render_request(parse(multi_spec()), **kw)["Tags"]}
