@@ -126,3 +126,53 @@ def test_a_definitions_own_objective_is_reported_in_the_definition() -> None:
     bad = setin(multi_spec(), "algorithms.0.objective", {"metric": "validation:nope", "goal": "maximize"})
     paths = [e.path for e in errors_of(bad)]
     assert paths and all(p.startswith("algorithms.0.objective") for p in paths), paths
+
+
+def test_the_auto_range_limit_is_inclusive() -> None:
+    assert [e for e in errors_of(_auto(100)) if e.path == "ranges"] == []
+
+
+def test_too_many_hyperparameters_counts_what_sagemaker_adds() -> None:
+    doc = custom_spec(hyperparameters={f"h{i}": 1 for i in range(98)})  # + 3 ranges = 101, over 99
+    found = [(e.path, e.message) for e in errors_of(doc)]
+    assert ("hyperparameters", "101 static + tuned hyperparameters; at most 99 (SageMaker adds one of its own)") \
+        in found, found
+
+
+def test_xgboost_in_script_mode_needs_the_objective_among_its_metrics() -> None:
+    doc = builtin_spec(algorithm={"builtin": "xgboost", "version": "1.7-1", "entry_point": "train.py",
+                                  "source": CODE}, objective={"metric": "validation:auc", "goal": "maximize"})
+    found = [(e.path, e.message) for e in errors_of(doc)]
+    assert ("algorithm.metrics", "xgboost in script mode needs metric definitions (name and regex) for the "
+                                 "objective") in found, found
+
+
+def test_a_framework_study_reports_an_unknown_objective_once() -> None:
+    doc = builtin_spec(algorithm={"builtin": "pytorch", "version": "2.1", "py_version": "py310",
+                                  "entry_point": "train.py", "source": CODE,
+                                  "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]},
+                       objective={"metric": "val:acc", "goal": "maximize"})
+    assert [e.path for e in errors_of(doc)].count("objective.metric") == 1
+
+
+def test_an_isolated_script_mode_study_may_not_name_a_channel_code() -> None:
+    doc = builtin_spec(algorithm={"builtin": "pytorch", "version": "2.1", "py_version": "py310",
+                                  "entry_point": "train.py", "source": CODE,
+                                  "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]},
+                       objective={"metric": "val:loss", "goal": "minimize"}, network={**VPC, "isolation": True},
+                       data={"train": {"uri": "s3://example-bucket/train/"}, "code": {"uri": "s3://example-bucket/c/"}})
+    found = [(e.path, e.message) for e in errors_of(doc)]
+    assert ("data.code", "with network isolation, script mode passes the code archive as the 'code' channel; "
+                         "rename this channel") in found, found
+
+
+def test_resources_problems_are_reported_where_the_resources_were_written() -> None:
+    twice = [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.m5.xlarge"}]
+    own = setin(multi_spec(), "algorithms.0.resources", {"instance_configs": twice})
+    assert [(e.path, e.message) for e in errors_of(own)] == [
+        ("algorithms.0.resources.instance_configs", "ml.m5.xlarge is listed twice")]
+    shared = multi_spec()
+    shared["resources"] = {**{k: v for k, v in shared["resources"].items() if k != "instance_type"},
+                           "instance_configs": twice}
+    assert ("resources.instance_configs", "ml.m5.xlarge is listed twice") in [
+        (e.path, e.message) for e in errors_of(shared)]
