@@ -83,8 +83,26 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, str]]] = {
     "rounds of grid search": (grid_spec(rounds={"max": 2}), (
         "rounds.max", "must be 1 for grid search (got 2): later rounds warm-start, which SageMaker allows for "
         "bayesian and random search only")),
-    "new data on an unknown channel": (custom_spec(triggers={"new_data": {"channels": ["nope"]}}), (
-        "triggers.new_data.channels.0", "no data channel 'nope' (channels: train)")),
+    "new data on an unknown channel": (custom_spec(
+        data={"train": {"uri": "s3://example-bucket/train/"}, "validation": {"uri": "s3://example-bucket/val/"}},
+        triggers={"new_data": {"channels": ["nope"]}}), (
+        "triggers.new_data.channels.0", "no data channel 'nope' (channels: train, validation)")),
+    "new data on a manifest channel": (custom_spec(
+        data={"train": {"uri": "s3://example-bucket/m", "s3_data_type": "ManifestFile"}},
+        triggers={"new_data": {"channels": ["train"]}}), (
+        "triggers.new_data.channels.0", "needs an S3Prefix channel: new objects are noticed under its prefix")),
+    "new data for grid search": (grid_spec(triggers={"new_data": {"channels": ["train"]}}), (
+        "triggers.new_data", "a new-data run warm-starts (transfer learning), which SageMaker allows for bayesian "
+        "and random search, not grid")),
+    "an instance type beside instance_configs": (setin(custom_spec(), "resources.instance_configs", [
+        {"instance_type": "ml.c5.xlarge"}]), (
+        "resources.instance_type", "not with instance_configs: give it in each of resources.instance_configs")),
+    "an S3 data type on a file system": (custom_spec(network=VPC, data={"train": {
+        "file_system": EFS, "s3_data_type": "ManifestFile"}}), (
+        "data.train.s3_data_type", "only with an S3 uri, not with file_system")),
+    "a wildcard in the checkpoint URI": (custom_spec(checkpoint={"uri": "s3://example-bucket/ck*/?"}), (
+        "checkpoint.uri", "may not contain '*' or '?': IAM reads them as wildcards in the study's access (got "
+        "'s3://example-bucket/ck*/?')")),
 }
 
 
@@ -176,3 +194,8 @@ def test_resources_problems_are_reported_where_the_resources_were_written() -> N
                            "instance_configs": twice}
     assert ("resources.instance_configs", "ml.m5.xlarge is listed twice") in [
         (e.path, e.message) for e in errors_of(shared)]
+
+
+def test_a_malformed_inference_image_is_named_where_it_was_written() -> None:
+    doc = custom_spec(promote={"model_package_group": "churn-models", "inference": {"image": "not an image"}})
+    assert [e.path for e in errors_of(doc)] == ["promote.inference.image"]
