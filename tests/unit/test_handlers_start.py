@@ -132,7 +132,10 @@ def test_a_runtime_given_a_session_makes_its_clients_from_it(monkeypatch: pytest
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     rt = Runtime(Settings.from_env(), session=boto3.session.Session(region_name="eu-west-1"))
     assert rt.region == "eu-west-1" and rt.client("s3").meta.region_name == "eu-west-1"
-    # Standard retry mode (throttling and transient errors retried with backoff), not botocore's legacy default.
+    # Standard retry mode (throttling and transient errors retried with backoff) whatever the runtime's default:
+    # older botocore releases, as a Lambda runtime may bundle, default to legacy (here set by the environment).
+    monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
+    assert boto3.session.Session(region_name="eu-west-1").client("s3").meta.config.retries["mode"] == "legacy"
     assert rt.client("s3").meta.config.retries["mode"] == "standard"
     assert Runtime(Settings.from_env()).region == "us-east-1"
 

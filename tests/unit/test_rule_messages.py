@@ -199,3 +199,13 @@ def test_resources_problems_are_reported_where_the_resources_were_written() -> N
 def test_a_malformed_inference_image_is_named_where_it_was_written() -> None:
     doc = custom_spec(promote={"model_package_group": "churn-models", "inference": {"image": "not an image"}})
     assert [e.path for e in errors_of(doc)] == ["promote.inference.image"]
+
+
+def test_a_key_over_local_and_ebs_instances_names_both_kinds() -> None:
+    configs = [{"instance_type": t} for t in ("ml.g5.xlarge", "ml.m5.xlarge", "ml.c5.xlarge")]
+    doc = setin(custom_spec(kms_key_id="alias/ml"), "resources.instance_configs", configs)
+    del doc["resources"]["instance_type"]
+    found = [(e.path, e.message) for e in errors_of(doc)]
+    assert ("resources.instance_configs", "with kms_key_id, choose instance types that all have local NVMe storage "
+            "(ml.g5.xlarge) or all use EBS volumes (ml.m5.xlarge, ml.c5.xlarge): SageMaker takes one volume key "
+            "for every choice and refuses it on local storage") in found, found
