@@ -100,6 +100,14 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, str]]] = {
     "an S3 data type on a file system": (custom_spec(network=VPC, data={"train": {
         "file_system": EFS, "s3_data_type": "ManifestFile"}}), (
         "data.train.s3_data_type", "only with an S3 uri, not with file_system")),
+    "a wildcard in the code source": (custom_spec(algorithm={**custom_spec()["algorithm"], "entry_point": "t.py",
+                                                             "source": "s3://example-bucket/code/*.tar.gz"}), (
+        "algorithm.source", "may not contain '*': IAM reads them as wildcards in the study's access (got "
+        "'s3://example-bucket/code/*.tar.gz')")),
+    "an instance count beside instance_configs": (setin(setin(custom_spec(), "resources.instance_count", 2),
+                                                        "resources.instance_configs", [
+                                                            {"instance_type": "ml.c5.xlarge"}]), (
+        "resources.instance_count", "not with instance_configs: give it in each of resources.instance_configs")),
     "a wildcard in the checkpoint URI": (custom_spec(checkpoint={"uri": "s3://example-bucket/ck*/?"}), (
         "checkpoint.uri", "may not contain '*' or '?': IAM reads them as wildcards in the study's access (got "
         "'s3://example-bucket/ck*/?')")),
@@ -137,7 +145,9 @@ def test_a_framework_study_that_names_its_inference_image_may_promote() -> None:
                            "image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"}})
     assert [e for e in errors_of(doc) if e.path.startswith("promote")] == []
     del doc["promote"]["inference"]
-    assert [e.path for e in errors_of(doc)] == ["promote.inference.image"]
+    assert [(e.path, e.message) for e in errors_of(doc)] == [
+        ("promote.inference.image", "pytorch is a framework: its training image does not serve; name the inference "
+                                    "image")]
 
 
 def test_a_definitions_own_objective_is_reported_in_the_definition() -> None:
