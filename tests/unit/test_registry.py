@@ -333,8 +333,9 @@ def test_the_registry_reads_its_own_items_strongly_consistent(world: World, cloc
         assert kw.get("ConsistentRead") is (None if kw.get("IndexName") else True), (op, kw)
 
 
-def test_a_study_item_records_what_amt_best_and_status_print(reg: Registry) -> None:
-    """docs/architecture.md's registry: the study's name, goal and schedule ("" when it has none)."""
+def test_a_study_item_records_its_name_goal_and_schedule(reg: Registry) -> None:
+    """docs/architecture.md's registry: the study's name, goal (`amt best` prints it) and schedule ("" when it
+    has none)."""
     reg.put_study_spec("s", spec_location=None, goal="minimize", schedule=None)
     item = reg.study("s") or {}
     assert (item["study"], item["goal"], item["schedule"], item["latest_round"]) == ("s", "minimize", "", 0)
