@@ -109,7 +109,9 @@ def test_budget_is_max_jobs_of_the_costliest_definition() -> None:
     assert job_wall_seconds(spec) == 7200
     over = multi_spec(budget={"max_instance_hours": 39})
     error = only_error(over)
-    assert error.path == "budget.max_instance_hours" and "costliest definition" in error.message
+    assert (error.path, error.message) == ("budget.max_instance_hours", "one round may bill 40 instance-hours in "
+                                           "the worst case (max_jobs 10 x instance_count 2 x max_runtime_per_job 2h "
+                                           "of the costliest definition), more than the budget of 39")
 
 
 def test_plan_describes_every_definition() -> None:

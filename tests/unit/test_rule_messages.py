@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spec_factory import builtin_spec, custom_spec, errors_of, grid_spec, setin
+from spec_factory import builtin_spec, custom_spec, errors_of, grid_spec, parse, setin
 from test_multi_algorithm import multi_spec
 
 from amt_conductor.spec.scriptmode import SCRIPT_MODE_BUILTINS
@@ -219,3 +219,108 @@ def test_a_key_over_local_and_ebs_instances_names_both_kinds() -> None:
     assert ("resources.instance_configs", "with kms_key_id, choose instance types that all have local NVMe storage "
             "(ml.g5.xlarge) or all use EBS volumes (ml.m5.xlarge, ml.c5.xlarge): SageMaker takes one volume key "
             "for every choice and refuses it on local storage") in found, found
+
+
+def test_a_study_instance_count_beside_a_definitions_instance_choices_is_the_definitions_problem() -> None:
+    # The definition chose its instances (instance_configs), so the study's instance_count, which it would
+    # otherwise inherit, conflicts in the definition: it is the definition the user has to change.
+    doc = setin(multi_spec(), "algorithms.0.resources", {"instance_configs": [{"instance_type": "ml.m5.xlarge"}]})
+    doc["resources"]["instance_count"] = 2
+    doc["algorithms"][1].pop("resources")
+    assert [(e.path, e.message) for e in errors_of(doc)] == [
+        ("algorithms.0.resources.instance_count",
+         "not with instance_configs: give it in each of resources.instance_configs")]
+
+
+def _definition(resources: dict[str, Any] | None) -> Any:
+    doc = multi_spec()
+    if resources is None:
+        doc["algorithms"][0].pop("resources", None)
+    else:
+        doc["algorithms"][0]["resources"] = resources
+    return parse(doc).algorithms[0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("resources", "path", "written_at"), [
+    # A field the definition sets is its own, however deep the problem lies in it.
+    ({"max_runtime_per_job": "2h"}, "resources.max_runtime_per_job", "algorithms.0.resources.max_runtime_per_job"),
+    ({"instance_configs": [{"instance_type": "ml.m5.xlarge"}]}, "resources.instance_configs.0.instance_type",
+     "algorithms.0.resources.instance_configs.0.instance_type"),
+    # Choosing the instance (a type or choices) makes every instance field the definition's.
+    ({"instance_type": "ml.c5.xlarge"}, "resources.instance_count", "algorithms.0.resources.instance_count"),
+    ({"instance_type": "ml.c5.xlarge"}, "resources.volume_size_gb", "algorithms.0.resources.volume_size_gb"),
+    ({"instance_type": "ml.c5.xlarge"}, "resources.instance_configs", "algorithms.0.resources.instance_configs"),
+    ({"instance_configs": [{"instance_type": "ml.m5.xlarge"}]}, "resources.instance_count",
+     "algorithms.0.resources.instance_count"),
+    ({"instance_configs": [{"instance_type": "ml.m5.xlarge"}]}, "resources.instance_type",
+     "algorithms.0.resources.instance_type"),
+    # Anything else it inherits is the study's.
+    ({"instance_type": "ml.c5.xlarge"}, "resources.max_jobs", "resources.max_jobs"),
+    ({"max_runtime_per_job": "2h"}, "resources.instance_count", "resources.instance_count"),
+    (None, "resources.instance_type", "resources.instance_type"),
+    (None, "spot.max_wait", "spot.max_wait"),
+    (None, "ranges.eta.max", "algorithms.0.ranges.eta.max"),
+])
+def test_a_problem_in_a_definitions_view_is_named_where_it_was_written(
+        resources: dict[str, Any] | None, path: str, written_at: str) -> None:
+    from amt_conductor.spec.rules import _written_at
+
+    assert _written_at(path, 0, _definition(resources)) == written_at
+
+
+@pytest.mark.parametrize("field", ["hyperparameters", "ranges"])
+def test_study_hyperparameters_or_ranges_beside_algorithms(field: str) -> None:
+    doc = multi_spec()
+    doc[field] = custom_spec()[field]
+    assert (field, f"not with algorithms: each definition has its own {field}") in [
+        (e.path, e.message) for e in errors_of(doc)]
+
+
+def test_a_definition_with_another_goal_is_told_the_study_s() -> None:
+    doc = setin(multi_spec(), "algorithms.1.objective.goal", "minimize")
+    assert [(e.path, e.message) for e in errors_of(doc)] == [
+        ("algorithms.1.objective.goal", "must be the study's (maximize): one tuning job compares its definitions by "
+                                        "one goal")]
+
+
+def _script_mode(entry_point: str = "train.py") -> dict[str, Any]:
+    return builtin_spec(algorithm={"builtin": "pytorch", "version": "2.1", "py_version": "py310",
+                                   "entry_point": entry_point, "source": CODE,
+                                   "metrics": [{"name": "val:loss", "regex": "val_loss=([0-9.]+)"}]},
+                        objective={"metric": "val:loss", "goal": "minimize"})
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    (0, None),  # 95 of our own + SageMaker's one + script mode's four = 100, the limit
+    (1, ("hyperparameters", "96 static + tuned hyperparameters; at most 95 (SageMaker adds one of its own, script "
+                            "mode four)")),
+])
+def test_script_mode_counts_its_four_hyperparameters_against_the_limit(extra: int, error: Any) -> None:
+    doc = _script_mode()
+    tuned = len(doc["ranges"])
+    doc["hyperparameters"] = {f"h{i}": 1 for i in range(95 - tuned + extra)}
+    found = [(e.path, e.message) for e in errors_of(doc) if e.path == "hyperparameters"]
+    assert found == ([error] if error else []), found
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    (setin(custom_spec(), "resources.instance_type", None),
+     ("resources.instance_type", "required (or give resources.instance_configs)")),
+    (custom_spec(algorithm={**custom_spec()["algorithm"], "builtin": "xgboost", "version": "1.7-1"}),
+     ("algorithm", "give exactly one of builtin (with version), image, or name (an algorithm resource)")),
+    (custom_spec(ranges={"eta": {"type": "auto", "hint": "0.1"}}),
+     ("ranges.eta.type", "auto ranges are chosen by Autotune: set autotune: true")),
+    (_script_mode(entry_point="../train.py"),
+     ("algorithm.entry_point", "a path inside the source archive, like train.py or src/train.py (got '../train.py')")),
+], ids=["no instance type", "builtin and image", "auto range without autotune", "entry point outside the archive"])
+def test_more_rule_messages(doc: dict[str, Any], expected: tuple[str, str]) -> None:
+    assert expected in [(e.path, e.message) for e in errors_of(doc)], [(e.path, e.message) for e in errors_of(doc)]
+
+
+def test_cpu_and_gpu_instance_choices_of_a_framework_need_two_images() -> None:
+    doc = _script_mode()  # pytorch: one image for CPU instances, another for GPU (xgboost has one for both)
+    doc["resources"].pop("instance_type")
+    doc["resources"]["instance_configs"] = [{"instance_type": "ml.m5.xlarge"}, {"instance_type": "ml.g4dn.xlarge"}]
+    found = [(e.path, e.message) for e in errors_of(doc)]
+    assert ("resources.instance_configs", "pytorch has different images for these instance types (cpu and gpu); one "
+            "tuning job has one image, so choose instance types of one kind") in found, found

@@ -177,12 +177,13 @@ def hyperparameters_rule(spec: Spec) -> Iterator[FieldError]:
         yield FieldError(f"hyperparameters.{name}", "is also tuned in ranges; a hyperparameter is static or "
                                                    "tuned, not both")
     # Script mode adds the SDK's four control hyperparameters to the request.
-    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if spec.algo.entry_point is not None else 0)
+    script_mode = spec.algo.entry_point is not None
+    added = 1 + (len(SCRIPT_HYPERPARAMETERS) if script_mode else 0)
     total = len(set(spec.hyperparameters) | set(spec.ranges)) + added
     if total > MAX_HYPERPARAMETERS:
         yield FieldError("hyperparameters", f"{total - added} static + tuned hyperparameters; at most "
                                             f"{MAX_HYPERPARAMETERS - added} (SageMaker adds one of its own"
-                                            + (", script mode four" if added > 1 else "") + ")")
+                                            + (", script mode four" if script_mode else "") + ")")
     for where, names in (("hyperparameters", spec.hyperparameters), ("ranges", spec.ranges)):
         for name in names:
             if name in SAGEMAKER_HYPERPARAMETERS:
