@@ -43,6 +43,9 @@ def test_a_token_wait_longer_than_its_timeout_times_out(make_spec: Any) -> None:
     assert result.status == "FAILED"
     (note,) = result.notifications
     assert "States.Timeout" in json.dumps(result.history) and "failed" in note["message"]
+    # A failed assertion on a result shows how the run ended, not thousands of characters of history.
+    shown = repr(result)
+    assert shown.startswith("SimulationResult(status='FAILED'") and "States.Timeout" in shown and len(shown) < 4000
 
 
 def test_poll_loop_baseline_pays_per_minute(template: dict[str, Any], make_spec: Any) -> None:

@@ -58,6 +58,13 @@ class SimulationResult:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __repr__(self) -> str:
+        # What a failed assertion on a result should show first: how the run ended and why, not its history.
+        failed = [e for e in self.history if e.get("type", "").endswith(("Failed", "TimedOut", "Aborted"))]
+        return (f"SimulationResult(status={self.status!r}, error={self.error!r}, cause={self.cause!r}, "
+                f"handler_errors={self.handler_errors!r}, executions={self.executions!r}, "
+                f"rounds={[(r.round, r.status) for r in self.rounds]!r}, failed_events={failed[-3:]!r})")
+
 
 def count_transitions(history: list[dict[str, Any]]) -> int:
     """State transitions as Step Functions bills them: one per state entered, plus one per retry."""
