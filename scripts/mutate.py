@@ -21,6 +21,7 @@ mutants, after a first run generated them), MUTATE_REPORT_ONLY=1 (rewrite the do
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -282,6 +283,62 @@ def estimate(name: str, mine: dict[str, str], equivalent: dict[str, str]) -> str
     return f"{pct(k / len(judged) if judged else 0.0)} ({pct(low)}-{pct(high)}; {len(sampled)} sampled)"
 
 
+HANG_S = float(os.environ.get("MUTATE_HANG_S", "600"))  # a mutant's child this long without using CPU is hung
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def hung_children(seen: dict[int, tuple[int, float]], now: float, limit_s: float = HANG_S) -> list[tuple[int, str]]:
+    """mutmut's children ("mutmut: NAME" processes) that used no CPU for `limit_s` seconds of wall time.
+
+    mutmut limits a mutant's CPU time, not its wall time: a child forked from a process with threads can
+    deadlock on a lock held at the fork and then waits forever using no CPU (seen once in the rules run: a
+    mutant of a message string, 30 minutes asleep). `seen` maps pid -> (CPU ticks, when they last changed)."""
+    hung = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace").strip()
+        except OSError:
+            continue
+        if not title.startswith("mutmut: "):
+            continue
+        pid, ticks = int(proc.name), _cpu_ticks(int(proc.name))
+        if ticks is None:
+            continue
+        last = seen.get(pid)
+        if last is None or last[0] != ticks:
+            seen[pid] = (ticks, now)
+        elif now - last[1] >= limit_s:
+            hung.append((pid, title.removeprefix("mutmut: ")))
+    return hung
+
+
+def _watch(proc: subprocess.Popen[bytes], interval_s: float = 15.0) -> int:
+    """Wait for mutmut, killing hung children: mutmut records a killed child as suspicious (not killed),
+    listed with the survivors, and MUTATE_RERUN=survivors tests it again."""
+    import signal
+    import time
+
+    seen: dict[int, tuple[int, float]] = {}
+    while True:
+        try:
+            return proc.wait(timeout=interval_s)
+        except subprocess.TimeoutExpired:
+            pass
+        for pid, mutant in hung_children(seen, time.monotonic()):
+            print(f"\n==> {mutant}: no CPU used for {HANG_S:g} s, hung; killed (listed as suspicious: "
+                  "MUTATE_RERUN=survivors tests it again)", flush=True)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            seen.pop(pid, None)
+
+
 def run(name: str, children: int) -> int:
     where = stage(name)
     record_first_verdicts(name)  # before a re-run of survivors changes them
@@ -291,7 +348,7 @@ def run(name: str, children: int) -> int:
         return 0
     cmd = [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children), *(names or [])]
     print(f"==> mutmut over {name} ({children} child process(es)); resumable, Ctrl-C is safe", flush=True)
-    code = subprocess.call(cmd, cwd=where, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    code = _watch(subprocess.Popen(cmd, cwd=where, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}))
     record_first_verdicts(name)
     return code
 

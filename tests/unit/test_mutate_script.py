@@ -96,3 +96,24 @@ def test_the_rest_is_estimated_from_the_samples_first_verdicts_not_from_after_it
     mutate.record_first_verdicts("naming")  # a later recording keeps the first verdicts
     assert json.loads((tmp_path / "naming" / "sample.json").read_text())["first"][sampled[9]] == "survived"
     assert mutate.estimate("naming", now, {}).startswith(f"{100 * (10 + 8) / 20:.1f}% (")
+
+
+def test_a_mutant_child_that_uses_no_cpu_is_found_hung_and_a_busy_one_is_not(mutate: ModuleType) -> None:
+    import subprocess
+
+    # Titled as mutmut titles its children; one sleeps (as a deadlocked child does), one computes.
+    asleep = subprocess.Popen(["bash", "-c", 'exec -a "mutmut: m.x__mutmut_1" sleep 60'])
+    busy = subprocess.Popen(["bash", "-c", 'exec -a "mutmut: m.x__mutmut_2" python3 -c "while True: pass"'])
+    try:
+        import time
+
+        time.sleep(0.5)
+        seen: dict[int, tuple[int, float]] = {}
+        assert mutate.hung_children(seen, 0.0, limit_s=100) == []  # first sight: nothing to compare with
+        time.sleep(0.5)  # the busy one uses CPU meanwhile
+        hung = mutate.hung_children(seen, 100.0, limit_s=100)
+        assert (asleep.pid, "m.x__mutmut_1") in hung
+        assert busy.pid not in [pid for pid, _ in hung]
+    finally:
+        asleep.kill()
+        busy.kill()
