@@ -229,3 +229,16 @@ def test_the_reconciler_gives_back_what_ended_runs_still_hold_and_keeps_what_run
     assert used(world) == {"tuning-jobs": 1, "instances#ml.m5.xlarge": 2}
     assert [h["run_id"] for h in Capacity(world.rt.registry).holds()] == ["run-c"]
     assert world.call(reconcile, {})["released"] == 0  # given back once
+
+
+def test_capacity_given_back_by_the_reconciler_admits_the_queue_once_and_counts_it(world: World) -> None:
+    # The reconciler releases an ended run's hold without waking anyone itself, then admits the queue in order
+    # (its pump): what it admitted is counted (the dashboard's figure), and nobody is admitted twice.
+    limit(world, tuning_jobs=1)
+    submit(world, study(world, "alpha"), "run-a")
+    submit(world, study(world, "beta"), "run-b")  # queued behind alpha
+    world.rt.registry.finish_run("run-a", "FAILED", reason="crashed")
+    counts = world.call(reconcile, {})
+    assert (counts["released"], counts["admitted"]) == (1, 1)
+    assert [h["run_id"] for h in Capacity(world.rt.registry).holds()] == ["run-b"]
+    assert list(Capacity(world.rt.registry).queue()) == []

@@ -150,3 +150,42 @@ def test_a_retried_launch_after_the_round_ended_leaves_its_status_alone(world: W
     out = world.call(launch, {"token": "tok-2", "prepared": p})
     assert out["adopted"] is True
     assert world.rt.registry.round("churn", 1)["status"] == "COMPLETED"
+
+
+LAUNCHER = "arn:aws:iam::123456789012:role/amt/S/launch/churn.k.us-east-1"
+
+
+def test_the_launcher_session_asks_sts_for_15_minutes_in_the_functions_region(world: World,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[dict[str, Any]] = []
+    real = world.rt.client
+
+    def client(service: str) -> Any:
+        c = real(service)
+        if service == "sts":
+            c.meta.events.register("provide-client-params.sts.AssumeRole",
+                                   lambda params, **_: sent.append(dict(params)))
+        return c
+
+    monkeypatch.setattr(world.rt, "client", client)
+    world.rt.__dict__["region"] = "eu-west-1"  # not the environment's default: the client must be told
+    monkeypatch.setenv("AWS_RETRY_MODE", "legacy")  # Lambda's botocore default, which ours must override
+    name = "amt-launch-" + "x" * 80  # STS takes session names of at most 64 characters
+    sm = world.rt.sagemaker_as(LAUNCHER, name)
+    # The shortest session STS grants: the create is one call, and stolen credentials would expire soon.
+    assert sent == [{"RoleArn": LAUNCHER, "RoleSessionName": name[:64], "DurationSeconds": 900}]
+    assert sm.meta.region_name == "eu-west-1"
+    # Ours are standard retries (with throttling back-off) everywhere, whatever the environment's default.
+    assert sm.meta.config.retries == {"mode": "standard"}
+
+
+def test_a_throttled_assume_role_is_transient_and_named(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Sts:
+        def assume_role(self, **_: Any) -> Any:
+            raise client_error("ThrottlingException", "Rate exceeded")
+
+    monkeypatch.setattr(world.rt, "client", lambda service: Sts())
+    with pytest.raises(Transient) as caught:
+        world.rt.sagemaker_as(LAUNCHER, "amt-launch-x")
+    assert str(caught.value) == f"AssumeRole {LAUNCHER}: ThrottlingException: Rate exceeded"
+

@@ -158,7 +158,25 @@ def test_resume_job_says_what_happened(world: World) -> None:
     from amt_conductor.runtime.workflow import resume_job
 
     p = launched(world)
-    assert resume_job(world.rt, p["job_name"], "Completed") == "resumed"
-    assert resume_job(world.rt, p["job_name"], "Completed") == "duplicate"
-    assert resume_job(world.rt, "someone-elses-job", "Completed") == "unknown"
-    assert resume_job(world.rt, p["job_name"], "InProgress") == "not-terminal"
+    assert resume_job(world.rt, p["job_name"], "Completed", "") == "resumed"
+    assert resume_job(world.rt, p["job_name"], "Completed", "") == "duplicate"
+    assert resume_job(world.rt, "someone-elses-job", "Completed", "") == "unknown"
+    assert resume_job(world.rt, p["job_name"], "InProgress", "") == "not-terminal"
+
+
+def test_a_terminal_event_without_a_job_name_asks_nobody(world: World) -> None:
+    # DynamoDB refuses an empty key value: an event naming no job must not reach the registry at all.
+    event = world.job_event("x", "Completed")
+    del event["detail"]["HyperParameterTuningJobName"]
+    reads: list[dict[str, Any]] = []
+    world.rt.registry._ddb.meta.events.register("provide-client-params.dynamodb.GetItem",
+                                               lambda params, **_: reads.append(params))
+    assert world.call(resume, event) == "unknown"
+    assert reads == [] and world.task_results() == []
+
+
+def test_resume_log_lines_carry_the_job(world: World) -> None:
+    from amt_conductor.runtime.observability import logger
+
+    world.call(resume, world.job_event("someone-elses-job", "Completed"))
+    assert logger.get_current_keys().get("job_name") == "someone-elses-job"

@@ -195,6 +195,21 @@ def test_without_a_version_an_upload_is_told_apart_by_its_event_then_its_etag(wo
                 other_etag["execution_arn"]}) == 4 == len(executions(world))
 
 
+
+def test_without_a_version_the_writes_sequencer_keys_the_run_before_the_event_id(world: World) -> None:
+    """S3's sequencer names the write itself: the same write in two events (an archive replay gets a new event
+    id) starts one run, and a later write of the same key (a larger sequencer) starts another."""
+    loc = world.put_spec(spec_doc())
+    event = world.s3_event(loc, event_id="evt-a")
+    obj = event["detail"]["object"]
+    del obj["version-id"]
+    first = world.call(start, {**event, "detail": {**event["detail"], "object": {**obj, "sequencer": "0A1"}}})
+    replay = world.call(start, {**event, "id": "evt-replayed", "detail": {**event["detail"], "object": {
+        **obj, "sequencer": "0A1"}}})
+    later = world.call(start, {**event, "detail": {**event["detail"], "object": {**obj, "sequencer": "0A2"}}})
+    assert replay["execution_arn"] == first["execution_arn"] and later["execution_arn"] != first["execution_arn"]
+    assert len(executions(world)) == 2
+
 def test_start_log_lines_carry_the_run_and_its_study_or_spec(world: World) -> None:
     """The correlation keys of docs/operations.md ("Logs"): a tick's study and run, an upload's spec and run."""
     from amt_conductor.runtime.observability import logger

@@ -63,3 +63,16 @@ def test_stop_log_lines_carry_the_run_its_study_and_job(world: World) -> None:
     assert (keys.get("run_id"), keys.get("study"), keys.get("job_name")) == ("run-1", "churn", p["job_name"])
     world.call(stop, execution_event("run-2", "SUCCEEDED"))  # ignored, but its lines still name the run
     assert logger.get_current_keys().get("run_id") == "run-2"
+
+
+def test_a_completed_round_keeps_its_status_when_the_execution_times_out_later(world: World) -> None:
+    # The round's job completed and was reported; the execution then timed out (in Promote or Notify): its round
+    # is a finished result that the next round warm-starts from, not a stopped one.
+    from amt_conductor.runtime.registry import RoundStatus
+
+    p = world.launch_round(world.put_spec(spec_doc()))
+    world.rt.registry.set_round("churn", 1, RoundStatus.COMPLETED)
+    world.call(stop, execution_event("run-1", "TIMED_OUT"))
+    assert world.rt.registry.round("churn", 1)["status"] == "COMPLETED"
+    assert "failure_reason" not in world.rt.registry.round("churn", 1)
+    assert world.rt.registry.run("run-1")["status"] == "TIMED_OUT" and p["job_name"]

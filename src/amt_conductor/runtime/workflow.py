@@ -189,7 +189,7 @@ def launch(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return {"job_name": job, "status": launched.status, "adopted": launched.adopted}
 
 
-def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str = "") -> str:
+def resume_job(rt: Runtime, job_name: str, status: str, failure_reason: str) -> str:
     """Resume the execution waiting on `job_name` once: SendTaskSuccess {"job_name","status"} for
     Completed, SendTaskFailure TuningJobFailed/TuningJobStopped otherwise. Returns what happened:
     resumed | duplicate | unknown (not our job) | stale (nobody waits any more) | not-terminal."""
