@@ -370,6 +370,12 @@ def test_continuation_rounds_default_to_identical_data_and_algorithm() -> None:
     assert warm["WarmStartType"] == "IdenticalDataAndAlgorithm"
 
 
+
+def test_a_run_started_by_new_data_warm_starts_by_transfer_learning_whatever_the_spec_says() -> None:
+    spec = parse(custom_spec(warm_start={"type": "identical_data_and_algorithm", "parents": ["old-r1-aaaaaa"]}))
+    warm = render(spec, round_no=2, parents=["study-r1-cccccc"], warm_start_type="transfer_learning")
+    assert warm["WarmStartConfig"]["WarmStartType"] == "TransferLearning"
+
 def test_no_warm_start_without_parents() -> None:
     assert "WarmStartConfig" not in render(parse(custom_spec()))
     assert "WarmStartConfig" not in render(parse(custom_spec()), parents=[])

@@ -152,7 +152,7 @@ def _completion(spec: Spec) -> dict[str, Any]:
 
 
 def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucket: str,
-                         default_kms_key: str = "") -> dict[str, Any]:
+                         default_kms_key: str) -> dict[str, Any]:
     algo: dict[str, Any] = {"TrainingInputMode": spec.algo.input_mode}
     if spec.algo.name is not None:
         algo["AlgorithmName"] = spec.algo.name  # SageMaker takes the image from the algorithm resource
@@ -190,7 +190,7 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     definition: dict[str, Any] = {
         "AlgorithmSpecification": algo,
         "RoleArn": role_arn,
-        "InputDataConfig": [_channel(name, ch, spec) for name, ch in spec.data.items()],
+        "InputDataConfig": [_channel(name, ch) for name, ch in spec.data.items()],
         "OutputDataConfig": output,
         # Instance choices live in HyperParameterTuningResourceConfig, which replaces ResourceConfig.
         ("HyperParameterTuningResourceConfig" if spec.resources.instance_configs else "ResourceConfig"): resources,
@@ -239,7 +239,7 @@ def _isolated(spec: Spec) -> bool:
     return spec.network is not None and spec.network.isolation
 
 
-def _channel(name: str, ch: Channel, spec: Spec) -> dict[str, Any]:
+def _channel(name: str, ch: Channel) -> dict[str, Any]:
     source: dict[str, Any]
     if ch.file_system is not None:
         fs = ch.file_system
