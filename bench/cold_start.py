@@ -145,15 +145,15 @@ def _compare(trees: dict[str, Path]) -> dict[str, object]:
 
 
 def ratio_summary(rows: dict[str, dict[str, float]], rev: str) -> dict[str, float] | None:
-    """Over the handlers a tree has: the geometric mean and the largest of now / `rev`, and the A/A control's
-    largest deviation from 1 (now / now again, either way round)."""
+    """Over the handlers a tree has: the geometric mean and the largest of now / `rev`; and over every handler,
+    the A/A control's largest deviation from 1 (now / now again, either way round)."""
     import math
 
     mine = [v for v in rows.values() if rev in v]
     if not mine:
         return None
     ratios = [v["now"] / v[rev] for v in mine]
-    aa = [max(v["now"] / v["now_again"], v["now_again"] / v["now"]) for v in mine if "now_again" in v]
+    aa = [max(v["now"] / v["now_again"], v["now_again"] / v["now"]) for v in rows.values() if "now_again" in v]
     return {"geomean": math.exp(sum(math.log(r) for r in ratios) / len(ratios)), "max": max(ratios),
             "aa_max": max(aa) if aa else float("nan")}
 

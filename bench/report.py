@@ -342,13 +342,13 @@ def write(results: dict[str, Any]) -> None:
                                    f"{v['now'] / v['now_again']:.2f}" if "now_again" in v else "-"]))
             from bench.cold_start import ratio_summary
 
-            said = []
+            said, aa = [], float("nan")
             for r in revs:
                 summary = ratio_summary(base["handlers"], r["rev"])
                 if summary and summary["aa_max"] == summary["aa_max"]:  # not NaN: the run had the A/A control
                     said.append(f"against {r['label']} (`{r['rev']}`) {summary['geomean']:.2f} (the largest "
                                 f"{summary['max']:.2f})")
-                    aa = summary["aa_max"]
+                    aa = summary["aa_max"]  # the run's, the same for every tree
             if said:
                 lines += ["", "Geometric mean of the handlers' ratios: " + "; ".join(said) + f". The same tree "
                           f"against itself (A/A) differed by up to {aa:.2f}x in this run. Each handler here imports "

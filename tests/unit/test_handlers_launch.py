@@ -188,4 +188,3 @@ def test_a_throttled_assume_role_is_transient_and_named(world: World, monkeypatc
     with pytest.raises(Transient) as caught:
         world.rt.sagemaker_as(LAUNCHER, "amt-launch-x")
     assert str(caught.value) == f"AssumeRole {LAUNCHER}: ThrottlingException: Rate exceeded"
-

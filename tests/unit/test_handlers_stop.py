@@ -71,8 +71,10 @@ def test_a_completed_round_keeps_its_status_when_the_execution_times_out_later(w
     from amt_conductor.runtime.registry import RoundStatus
 
     p = world.launch_round(world.put_spec(spec_doc()))
+    world.sm.status[p["job_name"]] = ("Completed", "")
     world.rt.registry.set_round("churn", 1, RoundStatus.COMPLETED)
-    world.call(stop, execution_event("run-1", "TIMED_OUT"))
+    # Nothing to stop: the job has ended.
+    assert world.call(stop, execution_event("run-1", "TIMED_OUT")) == {"stopped": False, "job_name": p["job_name"]}
     assert world.rt.registry.round("churn", 1)["status"] == "COMPLETED"
     assert "failure_reason" not in world.rt.registry.round("churn", 1)
-    assert world.rt.registry.run("run-1")["status"] == "TIMED_OUT" and p["job_name"]
+    assert world.rt.registry.run("run-1")["status"] == "TIMED_OUT"

@@ -103,17 +103,20 @@ def test_a_mutant_child_that_uses_no_cpu_is_found_hung_and_a_busy_one_is_not(mut
 
     # Titled as mutmut titles its children; one sleeps (as a deadlocked child does), one computes.
     asleep = subprocess.Popen(["bash", "-c", 'exec -a "mutmut: m.x__mutmut_1" sleep 60'])
-    busy = subprocess.Popen(["bash", "-c", 'exec -a "mutmut: m.x__mutmut_2" python3 -c "while True: pass"'])
+    busy = subprocess.Popen(["bash", "-c", 'exec -a "mutmut: m.x__mutmut_2" bash -c "while :; do :; done"'])
     try:
         import time
 
         time.sleep(0.5)
         seen: dict[int, tuple[int, float]] = {}
         assert mutate.hung_children(seen, 0.0, limit_s=100) == []  # first sight: nothing to compare with
-        time.sleep(0.5)  # the busy one uses CPU meanwhile
+        assert {asleep.pid, busy.pid} <= set(seen)  # both found by their titles
+        deadline = time.monotonic() + 30  # until the busy one has used CPU since (a loaded machine may be slow)
+        while mutate._cpu_ticks(busy.pid) == seen[busy.pid][0] and time.monotonic() < deadline:
+            time.sleep(0.1)
         hung = mutate.hung_children(seen, 100.0, limit_s=100)
         assert (asleep.pid, "m.x__mutmut_1") in hung
-        assert busy.pid not in [pid for pid, _ in hung]
+        assert busy.pid not in [pid for pid, _ in hung] and busy.poll() is None  # still running, not hung
     finally:
         asleep.kill()
         busy.kill()
