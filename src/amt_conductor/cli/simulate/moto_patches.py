@@ -15,6 +15,9 @@ Why each patch exists:
   ClientToken; SageMaker answers a repeated token with the first call's package, and so does this.
 - Step Functions: SendTaskSuccess/SendTaskFailure are counted, to show a duplicate event resumes once;
   and moto's SendTaskFailure response drops `cause`, which the failure path reports: it is passed on.
+- botocore (correctness): a handler runs with its function's environment in os.environ, and creating
+  a boto3 client lists and copies os.environ; a client is created only while no handler runs, so
+  none sees a key that an invocation ending in another thread is removing.
 - botocore (speed only): every simulated Lambda container makes its own boto3 Session, and each
   Session parses the service models again (SageMaker's alone is megabytes): about 1.5 s a run. The
   loaders share one process-wide memo of what they read from disk, keyed by their search paths.
@@ -46,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from botocore.loaders import Loader
+from botocore.session import Session as BotocoreSession
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import ActionResult, EmptyResult
@@ -406,6 +410,16 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
                                                     cause=self._get_param("cause"))
         return EmptyResult()
 
+    # --- os.environ: one Lambda's environment at a time ---------------------------------------------
+    original_create_client = BotocoreSession.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Creating a client copies and lists os.environ (the instance-metadata fetcher, the proxy
+        # settings). An invocation's keys vanish when it ends: a copy listing them in another thread
+        # then failed on one (KeyError 'AMT_TOPIC_ARN', seen as States.Runtime). Not while one runs.
+        with sim.runtime.lock:
+            return original_create_client(self, *args, **kwargs)
+
     coordinator = clock.coordinator
     extra: list[tuple[Any, str, Any]] = []
     if coordinator is not None:
@@ -437,6 +451,7 @@ def _patches(sim: Simulation) -> list[tuple[Any, str, Any]]:
         (StepFunctionResponse, "send_task_failure", failure_response),
         *[(Loader, name, _shared(name)) for name in _LOADER_METHODS],
         (lambda_eval_utils, "boto_client_for", client_for),
+        (BotocoreSession, "create_client", create_client),
         (json_path, "parse", _parse_json_path),
         # The handlers' registry stamps and compares times (the reconciler's "quiet for N minutes"):
         # they must read the simulated clock, or a simulated hour would never pass for them.

@@ -124,17 +124,32 @@ class Runtime:
         handler: Handler = getattr(module, attr)
         return handler
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a handler runs under its environment: what must not see os.environ change takes it."""
+        return self._lock
+
     @contextmanager
     def _environment(self, fn: Function) -> Iterator[None]:
+        """The function's environment in os.environ while it runs; the process's own afterwards.
+
+        Only what differs is written, and only what the invocation added is removed: other threads
+        (moto's executions, the coordinator) read os.environ meanwhile, and a clear-then-restore
+        left them a moment without the region or credentials, or a key they had just listed gone.
+        """
         saved = dict(os.environ)
-        os.environ.update(self.base_env)
-        os.environ.update(fn.env)
-        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = fn.name
+        wanted = {**self.base_env, **fn.env, "AWS_LAMBDA_FUNCTION_NAME": fn.name}
+        for key, value in wanted.items():
+            if saved.get(key) != value:
+                os.environ[key] = value
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            for key in [k for k in os.environ if k not in saved]:
+                os.environ.pop(key, None)
+            for key, value in saved.items():
+                if os.environ.get(key) != value:
+                    os.environ[key] = value
 
 
 def _fresh_import(module_name: str) -> ModuleType:
