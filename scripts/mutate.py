@@ -388,7 +388,9 @@ def _previous_rows() -> dict[str, str]:
     return rows
 
 
-def score_table() -> str:
+def score_table(ran: frozenset[str] = frozenset()) -> str:
+    """The score block; rows of modules in `ran` are stamped with HEAD, the others keep their stamp (their
+    results may be older than HEAD: a report-only rewrite, or another module's run, measures nothing new)."""
     equivalent = equivalents()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
@@ -412,13 +414,15 @@ def score_table() -> str:
         judged = killed + timeout + len(left)
         score = f"{100 * (killed + timeout) / judged:.1f}%" if judged and not unrun else "not run" if not judged \
             else f"{100 * (killed + timeout) / judged:.1f}% (partial)"
-        when = f"`{commit}`, {today}" if mine else ""
+        stamp = previous[module].strip().strip("|").split("|")[-1].strip() if module in previous else ""
+        when = f"`{commit}`, {today}" if mine and (module in ran or not stamp) else stamp
         whole = score.removesuffix(" (partial)") if not unrun else estimate(module, mine, equivalent) or "-"
         rows.append(f"| {module} | `{path}` | {len(mine)} | {killed} | {timeout} | {eq} | {len(left)} | {unrun} "
                     f"| {score} | {whole} | {when} |")
         survivors += [f"- `{n}` ({mine[n]})" for n in left]
-    out = ["Each row describes the code and tests of the commit in its last column (`make mutate` rewrites the rows "
-           "of the modules it has results for, in build/mutate/, and keeps the others).", "",
+    out = ["Each row describes the code and tests of the commit in its last column: `make mutate` stamps the rows of "
+           "the modules it ran with the checked-out commit (commit before running it), and keeps the other rows' "
+           "stamps (a report-only rewrite measures nothing).", "",
            *rows, "",
            "Score = (killed + timeout) / (mutants - equivalent - not run). Equivalent mutants, each with "
            "why it cannot change behaviour, are in `scripts/mutation_equivalents.toml`. Where mutants were not "
@@ -432,11 +436,11 @@ def score_table() -> str:
     return "\n".join(out)
 
 
-def write_doc() -> None:
+def write_doc(ran: frozenset[str] = frozenset()) -> None:
     text = DOC.read_text()
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    DOC.write_text(f"{head}{BEGIN}\n{score_table()}\n{END}{tail}")
+    DOC.write_text(f"{head}{BEGIN}\n{score_table(ran)}\n{END}{tail}")
     print(f"==> score written to {DOC.relative_to(ROOT)}")
 
 
@@ -450,10 +454,12 @@ def main(argv: list[str]) -> int:
     code = 0
     for name in wanted:
         record_first_verdicts(name)
+    ran: set[str] = set()
     for name in [] if os.environ.get("MUTATE_REPORT_ONLY") else wanted:
         code = run(name, children) or code
-        write_doc()  # after each module, so an interrupted run still leaves the finished modules' scores
-    write_doc()
+        ran.add(name)
+        write_doc(frozenset(ran))  # after each module, so an interrupted run still leaves the finished modules' scores
+    write_doc(frozenset(ran))
     return code
 
 

@@ -120,3 +120,28 @@ def test_a_mutant_child_that_uses_no_cpu_is_found_hung_and_a_busy_one_is_not(mut
     finally:
         asleep.kill()
         busy.kill()
+
+
+def test_a_row_is_stamped_with_head_only_when_its_module_ran(mutate: ModuleType, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    doc = tmp_path / "testing.md"
+    row = "| naming | `x` | 2 | 2 | 0 | 0 | 0 | 0 | 100.0% | 100.0% | `abc1234`, 2026-01-01 |"
+    doc.write_text(f"# t\n{mutate.BEGIN}\n{row}\n{mutate.END}\n")
+    monkeypatch.setattr(mutate, "DOC", doc)
+    found = {f"amt_conductor.spec.naming.x_f__mutmut_{i}": "killed" for i in (1, 2)}
+    monkeypatch.setattr(mutate, "verdicts", lambda name: found if name == "naming" else {})
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+    def naming_row(table: str) -> str:
+        return next(line for line in table.splitlines() if line.startswith("| naming |"))
+
+    # A report-only rewrite (or another module's run) measured nothing new for naming: its stamp stays.
+    assert naming_row(mutate.score_table(frozenset())).endswith("| `abc1234`, 2026-01-01 |")
+    assert naming_row(mutate.score_table(frozenset({"rules"}))).endswith("| `abc1234`, 2026-01-01 |")
+    assert f"| `{head}`, " in naming_row(mutate.score_table(frozenset({"naming"})))
+    # A module with results and no row yet gets HEAD's stamp.
+    doc.write_text(f"# t\n{mutate.BEGIN}\n{mutate.END}\n")
+    assert f"| `{head}`, " in naming_row(mutate.score_table(frozenset()))

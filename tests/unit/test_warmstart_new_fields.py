@@ -135,3 +135,59 @@ def test_a_definitions_own_fields_are_named_by_its_index_and_shared_ones_once() 
     child = setin(multi_spec(), "environment", {"MODE": "fast"})
     found = compatibility_problems(parse(child), [parse(parent)], "identical_data_and_algorithm")
     assert [(p.parent, p.field) for p in found] == [("parent-study", "environment")]
+
+
+SHA = "a" * 64
+SOURCE_DIR = {**{k: v for k, v in SCRIPT.items() if k != "source"}, "source_dir": "code", "source_sha256": SHA}
+
+
+@pytest.mark.parametrize("algorithm", [SCRIPT, SOURCE_DIR], ids=["source", "source_dir"])
+@pytest.mark.parametrize("isolated", [False, True])
+def test_the_static_hyperparameters_compared_are_the_ones_rendered(algorithm: dict[str, Any], isolated: bool) -> None:
+    from amt_conductor.spec.render import render_request
+    from amt_conductor.spec.warmstart import ARTIFACTS_BUCKET, REGION, static_hyperparameters
+
+    network = {"network": {**VPC, "isolation": True}} if isolated else {}
+    spec = parse(custom_spec(algorithm=algorithm, **network))
+    request = render_request(spec, region="eu-west-1", role_arn="arn:aws:iam::123456789012:role/r",
+                             output_bucket="artifacts")
+    rendered = request["TrainingJobDefinition"]["StaticHyperParameters"]
+    compared = {k: v.replace(REGION, "eu-west-1").replace(ARTIFACTS_BUCKET, "artifacts")
+                for k, v in static_hyperparameters(spec).items()}
+    assert compared == rendered and "sagemaker_program" in compared
+
+
+def test_script_mode_from_a_source_dir_changes_the_hyperparameter_names() -> None:
+    # A source_dir's archive is script mode as much as a source: a parent without it has other names.
+    plain = custom_spec(algorithm={k: v for k, v in SCRIPT.items() if k not in ("entry_point", "source")})
+    assert problems(plain, custom_spec(algorithm=SOURCE_DIR), "transfer_learning") == {"hyperparameters"}
+
+
+def test_new_code_in_a_source_dir_is_a_static_change() -> None:
+    parent = custom_spec(algorithm=SOURCE_DIR)
+    child = custom_spec(algorithm={**SOURCE_DIR, "source_sha256": "b" * 64})
+    (change,) = static_changes(parse(child), parse(parent))
+    assert change.startswith("sagemaker_submit_directory: ") and SHA in change and "b" * 64 in change
+    assert static_changes(parse(parent), parse(custom_spec(algorithm=SOURCE_DIR))) == []
+
+
+def test_a_definitions_algorithm_data_and_range_kind_are_named_by_its_index() -> None:
+    from test_multi_algorithm import multi_spec
+
+    from amt_conductor.spec.warmstart import Problem
+
+    parent = setin(multi_spec(), "name", "parent-study")
+    child = setin(multi_spec(), "algorithms.0.algorithm", {"builtin": "xgboost", "version": "1.5-1"})
+    child = setin(child, "algorithms.1.ranges.learning_rate", {"type": "integer", "min": 1, "max": 5})
+    child = setin(child, "algorithms.1.data", {"train": {"uri": "s3://example-bucket/other/train/"}})
+    found = compatibility_problems(parse(child), [parse(parent)], "identical_data_and_algorithm")
+    assert found == [
+        Problem("parent-study", "algorithms.0.algorithm",
+                "changed; identical_data_and_algorithm needs the same algorithm (use transfer_learning)"),
+        Problem("parent-study", "algorithms.1.ranges.learning_rate.type",
+                "changed continuous -> integer; a hyperparameter keeps its type"),
+        Problem("parent-study", "algorithms.1.data",
+                "changed; identical_data_and_algorithm needs the same input data (use transfer_learning)"),
+    ]
+    transfer = compatibility_problems(parse(child), [parse(parent)], "transfer_learning")
+    assert [p.field for p in transfer] == ["algorithms.1.ranges.learning_rate.type"]

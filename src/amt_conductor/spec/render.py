@@ -204,7 +204,7 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
     static = dict(spec.hyperparameters)
-    source = _code_source(spec, output_bucket)
+    source = code_source(spec, output_bucket)
     if spec.algo.entry_point is not None and source is not None:
         static.update(script_hyperparameters(spec.algo.entry_point, source, region, isolated=_isolated(spec)))
         if _isolated(spec):
@@ -225,8 +225,9 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     return definition
 
 
-def _code_source(spec: Spec, artifacts_bucket: str) -> str | None:
-    """The S3 URI of the script-mode archive: `source`, or where the stack ships source_dir's archive."""
+def code_source(spec: Spec, artifacts_bucket: str) -> str | None:
+    """The S3 URI of the script-mode archive: `source`, or where the stack ships source_dir's archive
+    (None without script mode, and for a source_dir whose digest amt has not written yet)."""
     algo = spec.algo
     if algo.source_dir is not None and algo.source_sha256 is not None:
         from amt_conductor.spec.sourcedir import code_uri

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amt_conductor.spec.model import AutoRange, CategoricalRange, ContinuousRange, IntegerRange, Spec
+from amt_conductor.spec.render import code_source
 from amt_conductor.spec.scriptmode import script_hyperparameters
 
 MAX_PARENTS = 5
@@ -48,13 +49,18 @@ def _range_kind(r: object) -> str:
     return "categorical"
 
 
+ARTIFACTS_BUCKET = "<artifacts-bucket>"  # parent and child are studies of one stack: one artifacts bucket
+REGION = "<region>"  # and run in one region
+
+
 def static_hyperparameters(spec: Spec) -> dict[str, str]:
-    """The static hyperparameters SageMaker sees, script mode's included (parent and child run in one region)."""
+    """The static hyperparameters SageMaker sees, script mode's included, as `render` writes them: the code
+    archive is `source` or, for `source_dir`, the stack's copy (a study's own key: it names the study)."""
     out = dict(spec.hyperparameters)
-    algo = spec.algo
-    if algo.entry_point is not None and algo.source is not None:
+    source = code_source(spec, ARTIFACTS_BUCKET)
+    if spec.algo.entry_point is not None and source is not None:
         isolated = spec.network is not None and spec.network.isolation
-        out.update(script_hyperparameters(algo.entry_point, algo.source, "<region>", isolated=isolated))
+        out.update(script_hyperparameters(spec.algo.entry_point, source, REGION, isolated=isolated))
     return out
 
 
