@@ -453,6 +453,10 @@ def test_a_lineage_parent_whose_spec_cannot_be_read_is_dropped(world: World) -> 
     new = world.put_spec(spec_doc(rounds={"max": 1}))
     out = run(world, new, "run-2")
     assert out["round"] == 2 and out["parents"] == []
+    # The parents ranked below it are still judged: round 2 (worse than round 1) is kept.
+    world.complete_round(world.launch_round(new, "run-2"), [0.5])
+    out = run(world, world.put_spec(spec_doc(rounds={"max": 1})), "run-3")
+    assert out["round"] == 3 and out["parents"] == [world.rt.registry.round("churn", 2)["job_name"]]
 
 
 def test_lineage_parents_are_at_most_five_best_first(world: World) -> None:
@@ -485,3 +489,97 @@ def test_each_lineage_parent_is_judged_by_its_own_spec(world: World) -> None:
     world.complete_round(second, [0.9])
     out = run(world, world.put_spec(today), "run-3")
     assert out["round"] == 3 and out["parents"] == [first["job_name"]]
+
+
+@pytest.mark.parametrize("deployed", [False, True], ids=["uploaded", "deployed"])
+def test_every_problem_of_an_invalid_spec_is_a_line_of_its_own(world: World, deployed: bool) -> None:
+    bad = spec_doc()
+    bad["resources"].update(max_jobs="many", max_parallel_jobs="two")
+    with pytest.raises(SpecInvalid) as exc:
+        if deployed:
+            world.put_deployed(bad)
+            world.call(prepare, {"study": "churn", "run_id": "run-1", "trigger": "schedule"})
+        else:
+            run(world, world.put_spec(bad))
+    assert [line.split(": ")[:2] for line in str(exc.value).splitlines()] == [
+        ["configs/churn.yaml", "resources.max_jobs"], ["configs/churn.yaml", "resources.max_parallel_jobs"]]
+
+
+def test_every_problem_of_an_explicit_parent_is_a_line_of_its_own(world: World) -> None:
+    parent = world.launch_round(world.put_spec(spec_doc(rounds={"max": 1})), "run-1")
+    world.complete_round(parent, [0.9])
+    doc = spec_doc(hyperparameters={"num_round": 100, "gamma": 1}, objective={"metric": "validation:auc",
+                                                                               "goal": "minimize"},
+                   warm_start={"type": "transfer_learning", "parents": [parent["job_name"]]})
+    with pytest.raises(SpecInvalid) as exc:
+        run(world, world.put_spec(doc, key="configs/churn-v2.yaml"), "run-2")
+    head = f"configs/churn-v2.yaml: warm_start.parents: {parent['job_name']}: "
+    assert [line.removeprefix(head).split(":")[0] for line in str(exc.value).splitlines()] == [
+        "objective.goal", "hyperparameters"]
+    assert all(line.startswith(head) for line in str(exc.value).splitlines())
+
+
+def test_an_input_naming_a_deployed_study_without_a_key_names_the_study_in_its_errors(world: World) -> None:
+    # The workflow's own inputs always carry the spec's key; a hand-started execution may name a deployed
+    # study alone ({"source": {"study": ...}}), and its errors then name the study.
+    parent = world.launch_round(world.put_spec(spec_doc(rounds={"max": 1})), "run-1")
+    world.complete_round(parent, [0.9])
+    world.put_deployed(spec_doc(hyperparameters={"num_round": 100, "gamma": 1},
+                                warm_start={"type": "transfer_learning", "parents": [parent["job_name"]]}))
+    with pytest.raises(SpecInvalid, match=rf"^churn: warm_start\.parents: {parent['job_name']}: hyperparameters: "):
+        run(world, {"study": "churn"}, "run-2")
+    world.put_deployed(spec_doc(promote={"model_package_group": "someone-elses"}))
+    with pytest.raises(SpecInvalid, match=r"^churn: promote\.model_package_group: 'someone-elses' is not a group"):
+        run(world, {"study": "churn"}, "run-3")
+
+
+def test_a_throttled_spec_read_is_transient_and_names_the_object(world: World,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import client_error
+
+    from amt_conductor.runtime.sagemaker_ops import Transient
+
+    loc = world.put_spec(spec_doc())
+
+    def slow_down(**kwargs: Any) -> Any:
+        raise client_error("SlowDown", "Please reduce your request rate.", 503, "GetObject")
+
+    monkeypatch.setattr(world.rt.s3, "get_object", slow_down)
+    with pytest.raises(Transient) as exc:
+        run(world, loc)
+    assert str(exc.value) == "GetObject s3://amt-configs/configs/churn.yaml: SlowDown: Please reduce your request rate."
+
+
+def test_the_study_record_keeps_the_specs_goal_and_schedule(world: World) -> None:
+    # `amt best` reads the goal from the study's record.
+    doc = spec_doc(objective={"metric": "validation:auc", "goal": "minimize"}, schedule="rate(7 days)")
+    run(world, world.put_spec(doc))
+    study = world.rt.registry.study("churn")
+    assert (study["goal"], study["schedule"]) == ("minimize", "rate(7 days)")
+
+
+def test_a_round_recorded_without_its_worst_case_hours_counts_as_none_spent(world: World) -> None:
+    import boto3
+
+    from amt_conductor.runtime.registry import round_key
+
+    loc = world.put_spec(spec_doc(budget={"max_instance_hours": 4}))  # one round of 4 exactly
+    world.launch_round(loc)
+    # A round claimed by a release that did not record it: nothing known to count against the budget.
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(world.rt.settings.registry_table)
+    table.update_item(Key=round_key("churn", 1), UpdateExpression="REMOVE worst_case_hours")
+    out = world.call(prepare, {"study": "churn", "round": 2, "run_id": "run-1", "source": loc, "trigger": "s3"})
+    assert (out["round"], out["spent_hours"]) == (2, 0)
+
+
+def test_the_request_is_rendered_for_the_runtimes_region_role_and_artifacts_bucket(world: World) -> None:
+    from amt_conductor.spec.render import render_request
+
+    doc = spec_doc(algorithm={"builtin": "xgboost", "version": "1.7-1"})  # the image depends on the region
+    out = run(world, world.put_spec(doc))
+    expected = render_request(parse_spec(yaml.safe_dump(doc), "configs/churn.yaml"), region="us-east-1",
+                              role_arn="arn:aws:iam::123456789012:role/amt-sagemaker", output_bucket="amt-artifacts")
+    assert out["request"] == expected
+    definition = out["request"]["TrainingJobDefinition"]
+    assert ".us-east-1." in definition["AlgorithmSpecification"]["TrainingImage"]
+    assert definition["OutputDataConfig"]["S3OutputPath"].startswith("s3://amt-artifacts/")

@@ -223,6 +223,12 @@ def test_an_uploaded_spec_naming_another_group_is_refused_before_tuning(registry
     with pytest.raises(SpecInvalid, match=r"promote\.model_package_group"):
         from amt_conductor.runtime.rounds import prepare
         prepare(w.rt, {"source": src, "run_id": "run-1", "trigger": "s3"})
+    # A stack whose reviewed specs name no group may register in none.
+    w.rt.settings = dataclasses.replace(w.rt.settings, model_package_groups=())
+    with pytest.raises(SpecInvalid) as none:
+        prepare(w.rt, {"source": src, "run_id": "run-1", "trigger": "s3"})
+    assert str(none.value) == ("configs/churn.yaml: promote.model_package_group: 'someone-elses' is not a group "
+                               "this stack may register in (none); add the spec to configs/ and cdk deploy")
     # The message lists the groups the stack may register in, as the deployed specs name them.
     w.rt.settings = dataclasses.replace(w.rt.settings, model_package_groups=(GROUP, "fraud-models"))
     with pytest.raises(SpecInvalid) as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -384,3 +384,64 @@ def test_only_a_failed_condition_is_an_answer_other_errors_of_a_conditional_writ
         reg.set_round("s", 1, "COMPLETED", only_if="IN_PROGRESS")
     with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
         reg.claim_token("j1")
+
+
+def test_the_items_are_where_docs_architecture_md_says_deployed_tables_hold_them(world: World,
+                                                                                 reg: Registry) -> None:
+    # The layout is what a deployed table already holds: a key moved in a release would orphan every
+    # in-flight token (a waiting execution would never resume) and every study's lineage at upgrade.
+    reg.put_token("churn-r1-abc", "tok", study="churn", round_no=1, run_id="run")
+    reg.put_study_spec("churn", spec_location=None, goal="maximize", schedule=None)
+    reg.claim_round("churn", 1, run_id="run", job_name="churn-r1-abc", parents=[], spec_location=LOC,
+                    worst_case_hours=1.0)
+    reg.claim_run("run", study="churn", trigger="s3", spec_location=LOC)
+    keys = {(i["pk"]["S"], i["sk"]["S"]) for i in world.ddb.scan(TableName=TABLE)["Items"]}
+    assert keys == {("JOB#churn-r1-abc", "TOKEN"), ("STUDY#churn", "META"), ("STUDY#churn", "ROUND#0001"),
+                    ("RUN#run", "META")}
+
+
+def test_a_rounds_best_before_is_the_studys_best_when_first_claimed(reg: Registry) -> None:
+    # A retried Report must compute the same improvement: a retried claim keeps the first best_before.
+    kw: dict[str, Any] = {"job_name": "j2", "parents": [], "spec_location": LOC, "worst_case_hours": 1.0}
+    reg.put_study_spec("churn", spec_location=None, goal="maximize", schedule=None)
+    reg.update_study_best("churn", goal="maximize", objective=0.8, training_job="t1", hyperparameters={},
+                          round_no=1, report_uri="s3://r/1")
+    assert reg.claim_round("churn", 2, run_id="run", **kw)["best_before"] == 0.8
+    reg.update_study_best("churn", goal="maximize", objective=0.9, training_job="t2", hyperparameters={},
+                          round_no=2, report_uri="s3://r/2")
+    assert reg.claim_round("churn", 2, run_id="run", **kw)["best_before"] == 0.8
+
+
+def test_every_write_stamps_the_item_with_its_time(reg: Registry, clock: Any) -> None:
+    # docs/architecture.md: every item carries `updated_at`, the time of its last write (for people reading
+    # the table when a run misbehaves).
+    def at(minutes: int) -> str:
+        clock.now = datetime(2026, 11, 23, 12, minutes, tzinfo=UTC)
+        return f"2026-11-23T12:{minutes:02d}:00Z"
+
+    stamp = at(1)
+    reg.put_study_spec("churn", spec_location=None, goal="maximize", schedule=None)
+    assert (reg.study("churn") or {})["updated_at"] == stamp
+    stamp = at(2)
+    assert reg.claim_run("run", study="churn", trigger="s3", spec_location=LOC)["updated_at"] == stamp
+    stamp = at(3)
+    reg.claim_round("churn", 1, run_id="run", job_name="j1", parents=[], spec_location=LOC, worst_case_hours=1.0)
+    assert (reg.round("churn", 1) or {})["updated_at"] == stamp
+    assert (reg.study("churn") or {})["updated_at"] == stamp  # its latest round moved
+    stamp = at(4)
+    reg.set_round("churn", 1, "IN_PROGRESS")
+    assert (reg.round("churn", 1) or {})["updated_at"] == stamp
+
+
+def test_timestamps_are_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from amt_conductor.runtime.registry import iso
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 11, 23, 12, 0, tzinfo=UTC)) == "2026-11-23T12:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
