@@ -413,8 +413,8 @@ def test_a_rounds_best_before_is_the_studys_best_when_first_claimed(reg: Registr
 
 
 def test_every_write_stamps_the_item_with_its_time(reg: Registry, clock: Any) -> None:
-    # docs/architecture.md: every item carries `updated_at`, the time of its last write (for people reading
-    # the table when a run misbehaves).
+    # docs/architecture.md: study, round, run and token items carry `updated_at`, the time of their last write (for
+    # people reading the table when a run misbehaves).
     def at(minutes: int) -> str:
         clock.now = datetime(2026, 11, 23, 12, minutes, tzinfo=UTC)
         return f"2026-11-23T12:{minutes:02d}:00Z"
