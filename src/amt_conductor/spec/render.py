@@ -203,15 +203,12 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
             definition["CheckpointConfig"]["LocalPath"] = spec.checkpoint.local_path
     if spec.retry is not None:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": spec.retry.max_attempts}
-    static = dict(spec.hyperparameters)
+    static = static_hyperparameters(spec, region=region, artifacts_bucket=output_bucket)
     source = code_source(spec, output_bucket)
-    if spec.algo.entry_point is not None and source is not None:
-        static.update(script_hyperparameters(spec.algo.entry_point, source, region, isolated=_isolated(spec)))
-        if _isolated(spec):
-            # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
-            code = {"S3DataType": "S3Prefix", "S3Uri": source,
-                    "S3DataDistributionType": "FullyReplicated"}
-            definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
+    if spec.algo.entry_point is not None and source is not None and _isolated(spec):
+        # The isolated container cannot reach S3: SageMaker copies the archive in as a channel (as the SDK does).
+        code = {"S3DataType": "S3Prefix", "S3Uri": source, "S3DataDistributionType": "FullyReplicated"}
+        definition["InputDataConfig"].append({"ChannelName": CODE_CHANNEL, "DataSource": {"S3DataSource": code}})
     if static:
         definition["StaticHyperParameters"] = static
     if spec.network is not None:
@@ -223,6 +220,16 @@ def _training_definition(spec: Spec, *, region: str, role_arn: str, output_bucke
     if spec.environment:
         definition["Environment"] = dict(spec.environment)
     return definition
+
+
+def static_hyperparameters(spec: Spec, *, region: str, artifacts_bucket: str) -> dict[str, str]:
+    """A training definition's StaticHyperParameters: the spec's, and in script mode the four the SDK adds
+    (the code archive, the entry point, the log level, the region). Warm-start checks compare these."""
+    static = dict(spec.hyperparameters)
+    source = code_source(spec, artifacts_bucket)
+    if spec.algo.entry_point is not None and source is not None:
+        static.update(script_hyperparameters(spec.algo.entry_point, source, region, isolated=_isolated(spec)))
+    return static
 
 
 def code_source(spec: Spec, artifacts_bucket: str) -> str | None:

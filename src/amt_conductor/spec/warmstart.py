@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amt_conductor.spec import render
 from amt_conductor.spec.model import AutoRange, CategoricalRange, ContinuousRange, IntegerRange, Spec
-from amt_conductor.spec.render import code_source
-from amt_conductor.spec.scriptmode import script_hyperparameters
 
 MAX_PARENTS = 5
 MAX_STATIC_CHANGES = 10
@@ -54,14 +53,9 @@ REGION = "<region>"  # and run in one region
 
 
 def static_hyperparameters(spec: Spec) -> dict[str, str]:
-    """The static hyperparameters SageMaker sees, script mode's included, as `render` writes them: the code
-    archive is `source` or, for `source_dir`, the stack's copy (a study's own key: it names the study)."""
-    out = dict(spec.hyperparameters)
-    source = code_source(spec, ARTIFACTS_BUCKET)
-    if spec.algo.entry_point is not None and source is not None:
-        isolated = spec.network is not None and spec.network.isolation
-        out.update(script_hyperparameters(spec.algo.entry_point, source, REGION, isolated=isolated))
-    return out
+    """The static hyperparameters SageMaker sees, script mode's included: render's, with the region and the
+    artifacts bucket (where a source_dir's archive lives, under a key that names the study) as placeholders."""
+    return render.static_hyperparameters(spec, region=REGION, artifacts_bucket=ARTIFACTS_BUCKET)
 
 
 def static_changes(child: Spec, parent: Spec) -> list[str]:
